@@ -1,0 +1,167 @@
+//! The command line as clap sees it: raw flags only, no I/O and no validation beyond types.
+//!
+//! `cmd::*` turns these into validated requests.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Is my mail server on a DNS blocklist? Checks every list at once, says what each answer
+/// means and how to get off it.
+#[derive(Debug, Parser)]
+#[command(name = "rblwatch", version, about, long_about = None)]
+pub struct Cli {
+    /// Use this catalog of lists instead of the built-in lists.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub lists: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check IP addresses, CIDR ranges or host names against every list.
+    Check(CheckArgs),
+    /// Show the catalog of lists, or check their health.
+    Lists(ListsArgs),
+}
+
+/// Flags of `rblwatch check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// IPv4/IPv6 addresses, CIDR ranges (every address) or host names.
+    #[arg(required = true, value_name = "TARGET")]
+    pub targets: Vec<String>,
+
+    /// Which lists to ask.
+    #[command(flatten)]
+    pub select: SelectArgs,
+
+    /// How to reach DNS.
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+
+    /// When to colour the table.
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+
+    /// Show every list, clear ones included.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Nagios: WARNING from this many listings.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub warning: usize,
+
+    /// Nagios: CRITICAL from this many listings.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub critical: usize,
+
+    /// Allow ranges of more than 256 addresses in all.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Flags that choose lists.
+#[derive(Debug, Args)]
+pub struct SelectArgs {
+    /// Ask only these lists (ids, comma-separated or repeated).
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub only: Vec<String>,
+
+    /// Also ask these lists, which are off by default.
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub enable: Vec<String>,
+
+    /// Do not ask these lists.
+    #[arg(long, value_delimiter = ',', value_name = "ID")]
+    pub disable: Vec<String>,
+}
+
+/// Flags that set up DNS.
+#[derive(Debug, Args)]
+pub struct DnsArgs {
+    /// Send every query to this server (IP or IP:PORT, [IPv6]:PORT); repeatable.
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub nameserver: Vec<String>,
+
+    /// Seconds to wait for one answer.
+    #[arg(long, value_name = "SECONDS", default_value = "3")]
+    pub timeout: String,
+
+    /// How many times to send a query before giving up.
+    #[arg(long, value_name = "N", default_value_t = 2)]
+    pub attempts: usize,
+
+    /// How many queries may be in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 128)]
+    pub concurrency: usize,
+
+    /// Skip the RFC 5782 test-point health check of each list.
+    #[arg(long)]
+    pub no_verify: bool,
+}
+
+/// Flags of `rblwatch lists`.
+#[derive(Debug, Args)]
+pub struct ListsArgs {
+    /// Check instead of print.
+    #[command(subcommand)]
+    pub action: Option<ListsAction>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table, global = true)]
+    pub format: ListFormat,
+}
+
+/// What `rblwatch lists` can do besides printing.
+#[derive(Debug, Subcommand)]
+pub enum ListsAction {
+    /// Query every enabled list's test points and print its health; exit 1 if any is not ok.
+    Verify {
+        /// Which lists to check.
+        #[command(flatten)]
+        select: SelectArgs,
+        /// How to reach DNS.
+        #[command(flatten)]
+        dns: DnsArgs,
+    },
+}
+
+/// Output formats of `check`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// A readable table.
+    Table,
+    /// One JSON document.
+    Json,
+    /// A Nagios plugin status line with perfdata.
+    Nagios,
+}
+
+/// Output formats of `lists`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ListFormat {
+    /// A readable table.
+    Table,
+    /// One JSON document.
+    Json,
+}
+
+/// When to use colour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    /// On a terminal, unless NO_COLOR is set.
+    Auto,
+    /// Always.
+    Always,
+    /// Never.
+    Never,
+}

@@ -1,0 +1,9 @@
+//! Everything DNS: query names, answer classification, the resolver, public-resolver checks.
+
+pub mod classify;
+pub mod name;
+pub mod public;
+pub mod resolver;
+
+pub use classify::{Answer, Health, Status, Verdict};
+pub use resolver::{Dns, ResolverSettings};

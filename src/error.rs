@@ -1,0 +1,78 @@
+//! What stops a command: bad arguments, a bad catalog, an unusable resolver.
+//!
+//! DNS outcomes (timeouts, refusals, odd answers) are not errors: they are `Status` values
+//! the engine reports and moves past. Every variant names the input at fault.
+
+use std::io;
+
+/// An error that stops a command, with the input and place it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A command-line argument that cannot be used.
+    #[error("{arg}: {message}")]
+    Usage {
+        /// The argument as the user typed it.
+        arg: String,
+        /// What is wrong with it.
+        message: String,
+    },
+
+    /// A catalog (`lists.toml` or `--lists FILE`) that does not parse or validate.
+    #[error("{origin}:{line}:{column}: {message}")]
+    Catalog {
+        /// The file, or `lists.toml (built-in)`.
+        origin: String,
+        /// 1-based line of the value at fault.
+        line: usize,
+        /// 1-based column of the value at fault.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// A list id that the catalog does not have.
+    #[error("unknown list `{id}` (not in {origin}; `rblwatch lists` shows them all)")]
+    UnknownList {
+        /// The id as given.
+        id: String,
+        /// Which catalog was searched.
+        origin: String,
+    },
+
+    /// A list that is dead and is never queried.
+    #[error("list `{id}` ({name}) is defunct{}: {reason}; it is never queried", since.as_deref().map(|s| format!(" since {s}")).unwrap_or_default())]
+    DefunctList {
+        /// The id as given.
+        id: String,
+        /// The list's name.
+        name: String,
+        /// When it stopped, where known.
+        since: Option<String>,
+        /// What happened to it.
+        reason: String,
+    },
+
+    /// A file that cannot be read.
+    #[error("{path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why it cannot be read.
+        source: io::Error,
+    },
+
+    /// The output cannot be written (a closed pipe, a full disk).
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+
+    /// The resolver cannot be set up (no usable `/etc/resolv.conf`, no runtime).
+    #[error("resolver: {0}")]
+    Resolver(String),
+}
+
+impl Error {
+    /// The process exit status for this error: 2, bad usage or a bad catalog, as documented.
+    pub fn exit_code(&self) -> u8 {
+        2
+    }
+}

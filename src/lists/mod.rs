@@ -1,0 +1,248 @@
+//! The catalog of blocklists: what each list serves, what its answers mean, how to get off it.
+//!
+//! `lists.toml` is compiled in as the built-in catalog; `--lists FILE` reads another of the same
+//! format. Parsing and validation live in `parse`, the code patterns in `code`, picking the
+//! lists of one run in `select`. Nothing here touches the network.
+
+mod code;
+mod parse;
+mod select;
+
+use std::fmt;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use code::{CodeMatcher, CodePattern};
+pub use select::{ActiveList, Selection, SelectionRequest};
+
+use crate::error::Error;
+
+/// The built-in catalog's text, as shipped in the repository's `lists.toml`.
+pub const BUILTIN_TOML: &str = include_str!("../../lists.toml");
+
+/// What a list can be asked about (RFC 5782 sections 2.1, 2.4 and 3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryKind {
+    /// IPv4 addresses, queried as reversed octets.
+    Ipv4,
+    /// IPv6 addresses, queried as 32 reversed nibbles.
+    Ipv6,
+    /// Domain names, prepended to the zone.
+    Domain,
+}
+
+impl fmt::Display for QueryKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            QueryKind::Ipv4 => "ipv4",
+            QueryKind::Ipv6 => "ipv6",
+            QueryKind::Domain => "domain",
+        })
+    }
+}
+
+/// Whether a hit is bad news (a blocklist) or good news (an allowlist such as dnswl.org).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// A listing means mail from the address is likely refused or scored down.
+    Block,
+    /// A listing means the address is known good.
+    Allow,
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Policy::Block => "block",
+            Policy::Allow => "allow",
+        })
+    }
+}
+
+/// Who may query a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Access {
+    /// Anyone, within the list's usage terms.
+    Public,
+    /// Only from resolvers whose addresses were registered with the list (Barracuda, Validity).
+    Registration,
+    /// Only with a key in the zone name (Spamhaus DQS, Abusix).
+    Key,
+}
+
+/// How a listing goes away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DelistMethod {
+    /// The address owner asks on the list's web page and it is removed.
+    SelfService,
+    /// The listing expires by itself once the abuse stops; no request is needed.
+    Automatic,
+    /// Only the network's owner (ISP, hosting provider) can have it removed.
+    IspOnly,
+    /// A request (mail or form) reviewed by the list's people.
+    Request,
+}
+
+impl fmt::Display for DelistMethod {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DelistMethod::SelfService => "self-service",
+            DelistMethod::Automatic => "automatic",
+            DelistMethod::IspOnly => "isp-only",
+            DelistMethod::Request => "request",
+        })
+    }
+}
+
+/// One known return code of a list and what it means.
+#[derive(Debug, Clone)]
+pub struct Code {
+    /// Which A records this entry stands for.
+    pub matcher: CodeMatcher,
+    /// What the list says the code means.
+    pub meaning: String,
+    /// False for a known code that is not a listing (Hostkarma's "white", age buckets).
+    pub listing: bool,
+    /// How a listing with this code goes away, where it differs from the list's own procedure
+    /// (Spamhaus SBL: ISP only, while XBL and PBL are self-service).
+    pub delist: Option<DelistMethod>,
+}
+
+/// A list's RFC 5782 test points: queries that must and must not be listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestPoints {
+    /// Must be listed (127.0.0.2, `::ffff:7f00:2`, `test`, or the list's own).
+    pub positive: String,
+    /// Must not be listed (127.0.0.1, `::ffff:7f00:1`, `invalid`, or the list's own).
+    pub negative: String,
+}
+
+/// How to get off a list.
+#[derive(Debug, Clone)]
+pub struct Delist {
+    /// Where to look up and request removal; `{address}` is replaced by the listed address.
+    pub url: Option<String>,
+    /// How removal works.
+    pub method: DelistMethod,
+    /// Listings expire by themselves this many days after the abuse stops.
+    pub expires_after_days: Option<u32>,
+    /// The list sells faster removal, which is never needed (RFC 6471 section 2.2.5).
+    pub paid_express: bool,
+    /// The steps and caveats in the list's own words, shortened.
+    pub note: Option<String>,
+}
+
+impl Delist {
+    /// The delisting URL with `address` filled in where the list's page takes it.
+    pub fn url_for(&self, address: &str) -> Option<String> {
+        self.url
+            .as_ref()
+            .map(|url| url.replace("{address}", address))
+    }
+}
+
+/// Why a list is no longer queried.
+#[derive(Debug, Clone)]
+pub struct Defunct {
+    /// When it stopped (`YYYY-MM-DD`, or a year), where known.
+    pub since: Option<String>,
+    /// What happened and what the zone does now.
+    pub reason: String,
+}
+
+/// One blocklist or allowlist of the catalog.
+#[derive(Debug, Clone)]
+pub struct List {
+    /// Short, stable identifier (`spamhaus-zen`).
+    pub id: String,
+    /// Human name.
+    pub name: String,
+    /// The DNS zone; may contain `{key}` for lists that take a key in the zone name.
+    pub zone: String,
+    /// What the list can be asked about.
+    pub query: Vec<QueryKind>,
+    /// Block or allow.
+    pub policy: Policy,
+    /// Who may query it.
+    pub access: Access,
+    /// The environment variable holding the key, for `Access::Key` lists.
+    pub key_env: Option<String>,
+    /// Queried when no list is named explicitly.
+    pub default: bool,
+    /// Domain lists that expect the registrable domain (SURBL, URIBL) rather than the name as given.
+    pub registrable_domain: bool,
+    /// Known listing and informational codes.
+    pub codes: Vec<Code>,
+    /// Codes that mean the list refused to answer (public resolver, over quota, bad key).
+    pub refusals: Vec<Code>,
+    /// The RFC 5782 test points used by the health check.
+    pub test: TestPoints,
+    /// How to get off the list.
+    pub delist: Option<Delist>,
+    /// Set for lists that are dead and never queried.
+    pub defunct: Option<Defunct>,
+    /// The list's home page.
+    pub info: Option<String>,
+    /// Where the facts of this entry come from.
+    pub sources: Vec<String>,
+    /// Anything else a user should know (usage terms, caveats).
+    pub note: Option<String>,
+}
+
+impl List {
+    /// Whether the list answers questions of this kind.
+    pub fn serves(&self, kind: QueryKind) -> bool {
+        self.query.contains(&kind)
+    }
+
+    /// The first known code matching `addr`, among listing and informational codes.
+    pub fn code_for(&self, addr: std::net::Ipv4Addr) -> Option<&Code> {
+        self.codes.iter().find(|code| code.matcher.matches(addr))
+    }
+
+    /// The refusal code matching `addr`, if it is one.
+    pub fn refusal_for(&self, addr: std::net::Ipv4Addr) -> Option<&Code> {
+        self.refusals.iter().find(|code| code.matcher.matches(addr))
+    }
+}
+
+/// A whole catalog, with where it came from for error messages.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    /// Every entry in file order, defunct ones included.
+    pub lists: Vec<List>,
+    /// `lists.toml (built-in)` or the path of the file read.
+    pub origin: String,
+}
+
+impl Catalog {
+    /// The catalog compiled into the binary.
+    pub fn builtin() -> Result<Catalog, Error> {
+        parse::parse(BUILTIN_TOML, "lists.toml (built-in)")
+    }
+
+    /// Reads a catalog file of the same format as `lists.toml`.
+    ///
+    /// Active entries may not use a zone the built-in catalog knows to be dead: a dead zone
+    /// often answers every query (dnsbl-facts.md 3.2) and would report the world as listed.
+    pub fn from_file(path: &Path) -> Result<Catalog, Error> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: origin.clone(),
+            source,
+        })?;
+        let catalog = parse::parse(&text, &origin)?;
+        parse::refuse_dead_zones(&catalog, &text, &Catalog::builtin()?)?;
+        Ok(catalog)
+    }
+
+    /// The entry with this id.
+    pub fn get(&self, id: &str) -> Option<&List> {
+        self.lists.iter().find(|list| list.id == id)
+    }
+}

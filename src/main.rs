@@ -1,0 +1,35 @@
+//! The `rblwatch` binary: parse, run, map the result to an exit code.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = rblwatch::cli::Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            return fail(&rblwatch::error::Error::Resolver(format!(
+                "cannot start the runtime: {err}"
+            )));
+        }
+    };
+    match runtime.block_on(rblwatch::cmd::run(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(rblwatch::error::Error::Output(err))
+            if err.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err),
+    }
+}
+
+fn fail(err: &rblwatch::error::Error) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "rblwatch: {err}");
+    ExitCode::from(err.exit_code())
+}

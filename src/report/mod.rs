@@ -1,0 +1,126 @@
+//! The only place that turns results into text: the table, JSON, the Nagios line, the
+//! catalog listing. Also decides the exit status of `check` from what was found.
+//!
+//! Writers take any `io::Write`, so tests read what a user would see.
+
+pub mod catalog;
+pub mod json;
+pub mod nagios;
+pub mod table;
+
+use std::collections::BTreeMap;
+
+use crate::check::{CheckReport, Outcome};
+use crate::dns::Status;
+use crate::lists::{DelistMethod, List};
+
+/// Exit status of `check` when no blocklist lists any target and every target got an answer.
+pub const EXIT_CLEAR: u8 = 0;
+/// Exit status when at least one blocklist lists a target.
+pub const EXIT_LISTED: u8 = 1;
+/// Exit status when some target got no definite answer from any list.
+pub const EXIT_UNKNOWN: u8 = 3;
+
+/// Counts over a whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Outcomes per status.
+    pub by_status: BTreeMap<Status, usize>,
+    /// Listings on blocklists (what counts as listed).
+    pub blocklisted: usize,
+    /// Listings on allowlists (good news).
+    pub allowlisted: usize,
+    /// Targets that got no definite answer from any list.
+    pub unanswered_targets: Vec<String>,
+}
+
+impl Summary {
+    /// Counts the outcomes of a run; `targets` are the targets as typed, in order.
+    pub fn of(report: &CheckReport, targets: &[String]) -> Summary {
+        let mut summary = Summary::default();
+        for status in Status::ALL {
+            summary.by_status.insert(status, 0);
+        }
+        for outcome in &report.outcomes {
+            *summary.by_status.entry(outcome.status).or_default() += 1;
+            if outcome.is_block_listing() {
+                summary.blocklisted += 1;
+            } else if outcome.status == Status::Listed {
+                summary.allowlisted += 1;
+            }
+        }
+        summary.unanswered_targets = targets
+            .iter()
+            .filter(|t| {
+                !report
+                    .outcomes
+                    .iter()
+                    .any(|o| &o.target == *t && o.status.is_definite())
+            })
+            .cloned()
+            .collect();
+        summary
+    }
+
+    /// How many outcomes have this status.
+    pub fn count(&self, status: Status) -> usize {
+        self.by_status.get(&status).copied().unwrap_or(0)
+    }
+
+    /// 1 when a blocklist lists a target, else 3 when a target got no definite answer, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if self.blocklisted > 0 {
+            EXIT_LISTED
+        } else if !self.unanswered_targets.is_empty() {
+            EXIT_UNKNOWN
+        } else {
+            EXIT_CLEAR
+        }
+    }
+}
+
+/// How getting off `list` works for a listing with these codes, in one line.
+pub fn delist_procedure(list: &List, outcome: &Outcome) -> Option<String> {
+    let delist = list.delist.as_ref()?;
+    // A code may have its own procedure (Spamhaus SBL is ISP-only, XBL self-service).
+    let method = outcome
+        .codes
+        .iter()
+        .filter_map(|&addr| {
+            list.codes
+                .iter()
+                .find(|c| c.listing && c.matcher.matches(addr))
+                .and_then(|c| c.delist)
+        })
+        .min_by_key(|m| match m {
+            DelistMethod::IspOnly => 0,
+            DelistMethod::Request => 1,
+            DelistMethod::SelfService => 2,
+            DelistMethod::Automatic => 3,
+        })
+        .unwrap_or(delist.method);
+    let mut text = match method {
+        DelistMethod::SelfService => "self-service removal on the list's page".to_string(),
+        DelistMethod::Automatic => match delist.expires_after_days {
+            Some(days) => {
+                format!("expires by itself {days} day(s) after the abuse stops; no request needed")
+            }
+            None => "expires by itself once the abuse stops; no request needed".to_string(),
+        },
+        DelistMethod::IspOnly => "only your ISP or network owner can have it removed".to_string(),
+        DelistMethod::Request => "removal on request, reviewed by the list".to_string(),
+    };
+    if let (true, Some(days)) = (method != DelistMethod::Automatic, delist.expires_after_days) {
+        text.push_str(&format!(
+            "; also expires {days} day(s) after the abuse stops"
+        ));
+    }
+    if delist.paid_express {
+        text.push_str("; paid express removal is offered and never needed");
+    }
+    if let Some(note) = &delist.note {
+        text.push_str(". ");
+        text.push_str(note);
+    }
+    Some(text)
+}

@@ -1,0 +1,177 @@
+//! `check` for people: listed rows first with meaning, reason and delisting link, then what
+//! did not answer, then a one-line summary. Colour only when asked or on a terminal.
+
+use std::io::{self, Write};
+
+use super::{Summary, delist_procedure};
+use crate::check::{CheckReport, Outcome};
+use crate::dns::Status;
+use crate::lists::Policy;
+
+/// How the table is drawn.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    /// Use ANSI colours.
+    pub color: bool,
+    /// Show clear rows too.
+    pub verbose: bool,
+}
+
+fn paint(style: Style, code: &str, text: &str) -> String {
+    if style.color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_string()
+    }
+}
+
+fn status_word(style: Style, outcome: &Outcome) -> String {
+    let word = format!("{:<9}", outcome.status.as_str().to_uppercase());
+    match (outcome.status, outcome.list.policy) {
+        (Status::Listed, Policy::Block) => paint(style, "1;31", &word),
+        (Status::Listed, Policy::Allow) | (Status::Clear, _) => paint(style, "32", &word),
+        _ => paint(style, "33", &word),
+    }
+}
+
+/// Sort order: block listings, allow listings, then what gave no answer, then clear.
+fn rank(outcome: &Outcome) -> u8 {
+    match (outcome.status, outcome.list.policy) {
+        (Status::Listed, Policy::Block) => 0,
+        (Status::Listed, Policy::Allow) => 1,
+        (Status::Clear, _) => 3,
+        _ => 2,
+    }
+}
+
+/// Writes the table for a run, with the setup warnings and notes first.
+pub fn write(
+    out: &mut dyn Write,
+    report: &CheckReport,
+    summary: &Summary,
+    style: Style,
+    warnings: &[String],
+    notes: &[String],
+) -> io::Result<()> {
+    for warning in warnings {
+        writeln!(out, "{} {warning}", paint(style, "1;33", "warning:"))?;
+    }
+    for note in notes {
+        writeln!(out, "note: {note}")?;
+    }
+    for resolution in &report.resolutions {
+        match &resolution.error {
+            Some(why) => writeln!(out, "{}: cannot resolve: {why}", resolution.target)?,
+            None => {
+                let addrs: Vec<String> = resolution
+                    .addresses
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect();
+                writeln!(
+                    out,
+                    "{} resolves to {}",
+                    resolution.target,
+                    addrs.join(", ")
+                )?;
+            }
+        }
+    }
+
+    let mut rows: Vec<&Outcome> = report
+        .outcomes
+        .iter()
+        .filter(|o| style.verbose || o.status != Status::Clear || !o.meanings.is_empty())
+        .collect();
+    rows.sort_by_key(|o| rank(o));
+    let width = rows.iter().map(|o| o.address.len()).max().unwrap_or(0);
+    let list_width = rows.iter().map(|o| o.list.id.len()).max().unwrap_or(0);
+    let indent = " ".repeat(9 + 2 + width + 2 + list_width + 2);
+    for o in rows {
+        let answer = if !o.meanings.is_empty() {
+            o.meanings.join("; ")
+        } else if let Some(detail) = &o.detail {
+            detail.clone()
+        } else {
+            format!("not listed ({})", o.list.zone)
+        };
+        writeln!(
+            out,
+            "{}  {:<width$}  {:<list_width$}  {answer}",
+            status_word(style, o),
+            o.address,
+            o.list.id
+        )?;
+        if o.status == Status::Listed || o.status == Status::Refused {
+            if o.status == Status::Listed && o.detail.is_some() {
+                writeln!(out, "{indent}{}", o.detail.as_deref().unwrap_or_default())?;
+            }
+            for txt in &o.txt {
+                writeln!(out, "{indent}reason: {txt}")?;
+            }
+        }
+        if o.is_block_listing() {
+            if let Some(url) = &o.delist_url {
+                writeln!(out, "{indent}delist: {url}")?;
+            }
+            if let Some(how) = delist_procedure(&o.list, o) {
+                writeln!(out, "{indent}how:    {how}")?;
+            }
+        }
+    }
+
+    let untrusted: Vec<String> = report
+        .lists
+        .iter()
+        .filter(|h| !h.health.is_trusted())
+        .map(|h| {
+            format!(
+                "{} ({}{})",
+                h.list.id,
+                h.health,
+                h.detail
+                    .as_deref()
+                    .map(|d| format!(": {d}"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    if !untrusted.is_empty() {
+        writeln!(out, "lists not believed this run:")?;
+        for line in untrusted {
+            writeln!(out, "  {line}")?;
+        }
+    }
+
+    let verdict = if summary.blocklisted > 0 {
+        paint(
+            style,
+            "1;31",
+            &format!("LISTED on {} blocklist answer(s)", summary.blocklisted),
+        )
+    } else if !summary.unanswered_targets.is_empty() {
+        paint(
+            style,
+            "1;33",
+            &format!("NO ANSWER for {}", summary.unanswered_targets.join(", ")),
+        )
+    } else {
+        paint(style, "1;32", "not listed")
+    };
+    let mut counts: Vec<String> = Status::ALL
+        .iter()
+        .filter(|s| summary.count(**s) > 0)
+        .map(|s| format!("{} {s}", summary.count(*s)))
+        .collect();
+    if summary.allowlisted > 0 {
+        counts.push(format!("{} on allowlists", summary.allowlisted));
+    }
+    writeln!(
+        out,
+        "{verdict}: {} answers from {} lists ({}) in {:.2} s",
+        report.outcomes.len(),
+        report.lists.len(),
+        counts.join(", "),
+        report.elapsed.as_secs_f64()
+    )
+}
