@@ -1,0 +1,8 @@
+//! Integration tests: the real `rblwatch` binary against real DNS servers on loopback.
+
+mod support;
+
+mod catalog;
+mod check;
+mod health;
+mod output;
