@@ -200,11 +200,6 @@ impl List {
         self.query.contains(&kind)
     }
 
-    /// The first known code matching `addr`, among listing and informational codes.
-    pub fn code_for(&self, addr: std::net::Ipv4Addr) -> Option<&Code> {
-        self.codes.iter().find(|code| code.matcher.matches(addr))
-    }
-
     /// The refusal code matching `addr`, if it is one.
     pub fn refusal_for(&self, addr: std::net::Ipv4Addr) -> Option<&Code> {
         self.refusals.iter().find(|code| code.matcher.matches(addr))
@@ -244,5 +239,209 @@ impl Catalog {
     /// The entry with this id.
     pub fn get(&self, id: &str) -> Option<&List> {
         self.lists.iter().find(|list| list.id == id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    fn builtin() -> Catalog {
+        Catalog::builtin().expect("the built-in catalog parses and validates")
+    }
+
+    #[test]
+    fn every_built_in_entry_is_complete() {
+        let catalog = builtin();
+        for list in &catalog.lists {
+            assert!(!list.name.is_empty(), "{}", list.id);
+            assert!(!list.sources.is_empty(), "{} names no source", list.id);
+            if let Some(defunct) = &list.defunct {
+                assert!(!defunct.reason.is_empty(), "{}", list.id);
+                assert!(!list.default, "{} is defunct and on", list.id);
+                continue;
+            }
+            assert!(!list.query.is_empty(), "{} serves nothing", list.id);
+            assert!(
+                list.codes.iter().any(|c| c.listing),
+                "{} has no listing code",
+                list.id
+            );
+            assert!(
+                list.codes.iter().all(|c| !c.meaning.is_empty()),
+                "{}",
+                list.id
+            );
+            assert!(
+                !list.test.positive.is_empty() && !list.test.negative.is_empty(),
+                "{}",
+                list.id
+            );
+            if list.policy == Policy::Block {
+                assert!(
+                    list.delist.is_some(),
+                    "{} has no delisting procedure",
+                    list.id
+                );
+            }
+            if list.default {
+                assert_eq!(
+                    list.access,
+                    Access::Public,
+                    "{} needs a key or registration",
+                    list.id
+                );
+            }
+            assert_eq!(
+                list.access == Access::Key,
+                list.key_env.is_some(),
+                "{}",
+                list.id
+            );
+            assert_eq!(
+                list.access == Access::Key,
+                list.zone.contains("{key}"),
+                "{}",
+                list.id
+            );
+        }
+    }
+
+    #[test]
+    fn every_zone_and_id_is_unique() {
+        let catalog = builtin();
+        let mut zones = HashSet::new();
+        let mut ids = HashSet::new();
+        for list in &catalog.lists {
+            assert!(zones.insert(list.zone.clone()), "zone {} twice", list.zone);
+            assert!(ids.insert(list.id.clone()), "id {} twice", list.id);
+        }
+    }
+
+    #[test]
+    fn the_reference_lists_are_all_there() {
+        let catalog = builtin();
+        let active = [
+            "spamhaus-zen",
+            "spamhaus-dbl",
+            "spamhaus-dqs-zen",
+            "spamhaus-dqs-dbl",
+            "spamhaus-dqs-authbl",
+            "spamhaus-dqs-zrd",
+            "barracuda",
+            "spamcop",
+            "uceprotect-1",
+            "uceprotect-2",
+            "uceprotect-3",
+            "psbl",
+            "mailspike-bl",
+            "mailspike-wl",
+            "spamrats-all",
+            "surbl-multi",
+            "uribl-multi",
+            "dronebl",
+            "dnswl",
+            "hostkarma",
+            "backscatterer",
+            "abusix-combined",
+            "truncate",
+            "nordspam-bl",
+            "nordspam-dbl",
+            "justspam",
+            "s5h",
+            "0spam-bl",
+            "sem-bl",
+            "blocklist-de",
+            "virusfree-bip",
+            "senderscore-bl",
+            "iadb",
+        ];
+        for id in active {
+            let list = catalog.get(id).unwrap_or_else(|| panic!("{id} missing"));
+            assert!(list.defunct.is_none(), "{id}");
+        }
+        let dead = [
+            "sorbs",
+            "nixspam",
+            "wpbl",
+            "lashback-ubl",
+            "ahbl",
+            "ordb",
+            "dsbl",
+            "njabl",
+            "megarbl",
+            "burnt-tech",
+            "emailbasura",
+            "msrbl",
+            "inps",
+            "cbl",
+        ];
+        for id in dead {
+            let list = catalog.get(id).unwrap_or_else(|| panic!("{id} missing"));
+            assert!(list.defunct.is_some(), "{id}");
+        }
+        // Allowlists are allowlists.
+        for id in ["dnswl", "dnswl-domains", "mailspike-wl", "iadb"] {
+            assert_eq!(
+                catalog.get(id).map(|l| l.policy),
+                Some(Policy::Allow),
+                "{id}"
+            );
+        }
+        // Per-list test points from the reference.
+        let test = |id: &str| catalog.get(id).map(|l| l.test.clone()).expect("list");
+        assert_eq!(test("spamhaus-dbl").positive, "dbltest.com");
+        assert_eq!(test("surbl-multi").positive, "test.surbl.org");
+        assert_eq!(test("sem-bl-ipv6").positive, "::ffff:7f00:2");
+        assert_eq!(test("nordspam-dbl").positive, "test");
+    }
+
+    #[test]
+    fn selection_follows_defaults_only_enable_and_disable() {
+        let catalog = builtin();
+        let ids = |request: SelectionRequest, key: Option<&str>| -> (Vec<String>, Vec<String>) {
+            let sel = Selection::resolve(&catalog, &request, |_| key.map(str::to_string))
+                .expect("selection");
+            (
+                sel.lists.iter().map(|l| l.list.id.clone()).collect(),
+                sel.notes,
+            )
+        };
+        let (defaults, _) = ids(SelectionRequest::default(), None);
+        assert!(defaults.contains(&"spamhaus-zen".to_string()));
+        assert!(!defaults.contains(&"barracuda".to_string()));
+        let (with, _) = ids(
+            SelectionRequest {
+                enable: vec!["barracuda".into()],
+                disable: vec!["spamcop".into()],
+                ..Default::default()
+            },
+            None,
+        );
+        assert!(with.contains(&"barracuda".to_string()) && !with.contains(&"spamcop".to_string()));
+        let only = SelectionRequest {
+            only: vec!["spamhaus-dqs-zen".into()],
+            ..Default::default()
+        };
+        let (none, notes) = ids(only.clone(), None);
+        assert!(none.is_empty());
+        assert_eq!(notes.len(), 1, "{notes:?}");
+        let sel = Selection::resolve(&catalog, &only, |_| {
+            Some("abcdefghijklmnopqrstuvwxyz".into())
+        })
+        .expect("key");
+        assert_eq!(
+            sel.lists[0].zone,
+            "abcdefghijklmnopqrstuvwxyz.zen.dq.spamhaus.net"
+        );
+        assert_eq!(sel.lists[0].display_zone(), "{key}.zen.dq.spamhaus.net");
+        let err =
+            Selection::resolve(&catalog, &only, |_| Some("bad key!".into())).expect_err("bad key");
+        assert!(
+            err.to_string().starts_with("$RBLWATCH_SPAMHAUS_DQS_KEY:"),
+            "{err}"
+        );
     }
 }

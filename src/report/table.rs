@@ -147,7 +147,7 @@ pub fn write(
         paint(
             style,
             "1;31",
-            &format!("LISTED on {} blocklist answer(s)", summary.blocklisted),
+            &format!("LISTED ({} blocklisting(s))", summary.blocklisted),
         )
     } else if !summary.unanswered_targets.is_empty() {
         paint(
@@ -165,6 +165,9 @@ pub fn write(
         .collect();
     if summary.allowlisted > 0 {
         counts.push(format!("{} on allowlists", summary.allowlisted));
+    }
+    if report.lists.is_empty() {
+        return writeln!(out, "{verdict}: no list was asked");
     }
     writeln!(
         out,

@@ -1,7 +1,7 @@
 //! `rblwatch check` against a real rbldnsd: every status, codes, TXT, IPv6, names, keys.
 
 use crate::support::dns_server::{FakeDns, Reply};
-use crate::support::{Lab, entry, health, rblwatch, row, rows, shared_dir, write_file, CODES};
+use crate::support::{CODES, Lab, entry, health, rblwatch, row, rows, shared_dir, write_file};
 
 #[test]
 fn listed_address_shows_every_code_its_meaning_txt_and_delist_link() {
@@ -17,7 +17,11 @@ fn listed_address_shows_every_code_its_meaning_txt_and_delist_link() {
         serde_json::json!(["127.0.0.2: test listing", "127.0.0.4: test exploit"])
     );
     let txt = r["txt"].as_array().expect("txt");
-    assert!(txt.iter().any(|t| t == "Listed in bl.test, see https://bl.test/?ip=192.0.2.5"), "{txt:?}");
+    assert!(
+        txt.iter()
+            .any(|t| t == "Listed in bl.test, see https://bl.test/?ip=192.0.2.5"),
+        "{txt:?}"
+    );
     assert!(txt.iter().any(|t| t == "Exploited"), "{txt:?}");
     assert_eq!(r["delist_url"], "https://bl.test/lookup?ip=192.0.2.5");
     assert_eq!(r["query"], "5.2.0.192.bl.test.");
@@ -45,9 +49,18 @@ fn a_refusal_code_is_refused_never_listed_and_the_target_is_unknown() {
     let r = row(&doc, "ref");
     assert_eq!(r["status"], "refused");
     assert_eq!(r["codes"], serde_json::json!(["127.255.255.254"]));
-    assert!(r["detail"].as_str().expect("detail").contains("public resolver refused"), "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("public resolver refused"),
+        "{r}"
+    );
     assert_eq!(health(&doc, "ref"), "ok");
-    assert_eq!(doc["summary"]["unanswered_targets"], serde_json::json!(["192.0.2.5"]));
+    assert_eq!(
+        doc["summary"]["unanswered_targets"],
+        serde_json::json!(["192.0.2.5"])
+    );
 }
 
 #[test]
@@ -64,33 +77,66 @@ fn dns_refused_is_refused_and_the_list_is_unhealthy() {
 #[test]
 fn answers_outside_loopback_and_unknown_codes_are_bogus() {
     let lab = Lab::start();
-    let doc = lab.check(&["192.0.2.5", "--only", "bogus", "--format", "json", "--no-verify"]).json();
+    let doc = lab
+        .check(&[
+            "192.0.2.5",
+            "--only",
+            "bogus",
+            "--format",
+            "json",
+            "--no-verify",
+        ])
+        .json();
     let r = row(&doc, "bogus");
     assert_eq!(r["status"], "bogus");
-    assert!(r["detail"].as_str().expect("detail").contains("outside 127.0.0.0/8"), "{r}");
+    assert!(
+        r["detail"]
+            .as_str()
+            .expect("detail")
+            .contains("outside 127.0.0.0/8"),
+        "{r}"
+    );
 
     let run = lab.check(&["198.51.100.9", "--only", "bl", "--format", "json"]);
     assert_eq!(run.code, 3, "{run:?}");
     let r = row(&run.json(), "bl").clone();
     assert_eq!(r["status"], "bogus");
-    assert!(r["detail"].as_str().expect("detail").contains("127.0.0.99"), "{r}");
+    assert!(
+        r["detail"].as_str().expect("detail").contains("127.0.0.99"),
+        "{r}"
+    );
 }
 
 #[test]
 fn a_list_that_fails_its_test_points_is_not_believed() {
     let lab = Lab::start();
-    let doc = lab.check(&["192.0.2.5", "--only", "dead,world", "--format", "json"]).json();
+    let doc = lab
+        .check(&["192.0.2.5", "--only", "dead,world", "--format", "json"])
+        .json();
     assert_eq!(health(&doc, "dead"), "dead");
     assert_eq!(health(&doc, "world"), "wildcard");
     for list in ["dead", "world"] {
         let r = row(&doc, list);
         assert_eq!(r["status"], "unhealthy", "{r}");
-        assert!(r["detail"].as_str().expect("detail").contains("not believed"), "{r}");
+        assert!(
+            r["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("not believed"),
+            "{r}"
+        );
     }
     assert_eq!(doc["summary"]["exit_code"], 3);
 
     // Without the health check the answers are taken as they come.
-    let run = lab.check(&["192.0.2.5", "--only", "dead,world", "--format", "json", "--no-verify"]);
+    let run = lab.check(&[
+        "192.0.2.5",
+        "--only",
+        "dead,world",
+        "--format",
+        "json",
+        "--no-verify",
+    ]);
     assert_eq!(run.code, 1, "{run:?}");
     let doc = run.json();
     assert_eq!(row(&doc, "dead")["status"], "listed");
@@ -110,7 +156,11 @@ fn servfail_and_silence_are_errors_and_the_lists_unreachable() {
     let catalog = write_file(
         dir.path(),
         "lists.toml",
-        &[entry("sf", "sf.test", "\"ipv4\"", CODES), entry("quiet", "quiet.test", "\"ipv4\"", CODES)].concat(),
+        &[
+            entry("sf", "sf.test", "\"ipv4\"", CODES),
+            entry("quiet", "quiet.test", "\"ipv4\"", CODES),
+        ]
+        .concat(),
     );
     let run = rblwatch(
         &[
@@ -133,7 +183,14 @@ fn servfail_and_silence_are_errors_and_the_lists_unreachable() {
     let doc = run.json();
     let sf = row(&doc, "sf");
     assert_eq!(sf["status"], "error");
-    assert!(sf["detail"].as_str().expect("detail").contains("SERVFAIL") || sf["detail"].as_str().expect("detail").contains("Server Failure"), "{sf}");
+    assert!(
+        sf["detail"].as_str().expect("detail").contains("SERVFAIL")
+            || sf["detail"]
+                .as_str()
+                .expect("detail")
+                .contains("Server Failure"),
+        "{sf}"
+    );
     let quiet = row(&doc, "quiet");
     assert_eq!(quiet["status"], "error");
     assert_eq!(quiet["detail"], "timed out");
@@ -159,11 +216,16 @@ fn ipv6_addresses_are_asked_as_nibbles_and_mapped_addresses_as_ipv4() {
     // The IPv6 list is healthy: its test entry is the raw mapped address ::ffff:7f00:2.
     assert_eq!(health(&doc, "bl6"), "ok");
 
-    let doc = lab.check(&["::ffff:192.0.2.5", "--only", "bl,bl6", "--format", "json"]).json();
+    let doc = lab
+        .check(&["::ffff:192.0.2.5", "--only", "bl,bl6", "--format", "json"])
+        .json();
     let r = row(&doc, "bl");
     assert_eq!(r["address"], "192.0.2.5");
     assert_eq!(r["status"], "listed");
-    assert!(rows(&doc, "bl6").is_empty(), "mapped address asked as IPv4 only: {doc:#}");
+    assert!(
+        rows(&doc, "bl6").is_empty(),
+        "mapped address asked as IPv4 only: {doc:#}"
+    );
 }
 
 #[test]
@@ -172,7 +234,10 @@ fn host_names_are_resolved_for_ip_lists_and_asked_of_domain_lists() {
     let run = lab.check(&["mail.spam.example", "--only", "bl,dom", "--format", "json"]);
     assert_eq!(run.code, 1, "{run:?}");
     let doc = run.json();
-    assert_eq!(doc["targets"][0]["addresses"], serde_json::json!(["192.0.2.5"]));
+    assert_eq!(
+        doc["targets"][0]["addresses"],
+        serde_json::json!(["192.0.2.5"])
+    );
     let bl = row(&doc, "bl");
     assert_eq!(bl["target"], "mail.spam.example");
     assert_eq!(bl["address"], "192.0.2.5");
@@ -184,16 +249,32 @@ fn host_names_are_resolved_for_ip_lists_and_asked_of_domain_lists() {
     assert_eq!(health(&doc, "dom"), "ok");
 
     // International names go out as punycode.
-    let doc = lab.check(&["Bücher.example", "--only", "dom", "--format", "json"]).json();
+    let doc = lab
+        .check(&["Bücher.example", "--only", "dom", "--format", "json"])
+        .json();
     let dom = row(&doc, "dom");
     assert_eq!(dom["query"], "xn--bcher-kva.example.dom.test.");
     assert_eq!(dom["status"], "listed");
 
     // A name that does not resolve still gets its domain answers, and says why it has no address.
-    let doc = lab.check(&["nowhere.example.test", "--only", "bl,dom", "--format", "json"]).json();
+    let doc = lab
+        .check(&[
+            "nowhere.example.test",
+            "--only",
+            "bl,dom",
+            "--format",
+            "json",
+        ])
+        .json();
     assert!(rows(&doc, "bl").is_empty());
     assert_eq!(row(&doc, "dom")["status"], "clear");
-    assert!(doc["targets"][0]["error"].as_str().expect("error").contains("NXDOMAIN"), "{doc:#}");
+    assert!(
+        doc["targets"][0]["error"]
+            .as_str()
+            .expect("error")
+            .contains("NXDOMAIN"),
+        "{doc:#}"
+    );
 }
 
 #[test]
@@ -217,35 +298,68 @@ fn a_keyed_list_is_skipped_without_its_key_and_never_shows_the_key() {
     let doc = run.json();
     assert!(rows(&doc, "keyed").is_empty());
     let notes = doc["notes"].to_string();
-    assert!(notes.contains("keyed skipped") && notes.contains("$TEST_RBL_KEY"), "{notes}");
+    assert!(
+        notes.contains("keyed skipped") && notes.contains("$TEST_RBL_KEY"),
+        "{notes}"
+    );
 
-    let run = lab.check_env(&["192.0.2.5", "--only", "keyed", "--format", "json"], &[("TEST_RBL_KEY", "abc123")]);
+    let run = lab.check_env(
+        &["192.0.2.5", "--only", "keyed", "--format", "json"],
+        &[("TEST_RBL_KEY", "abc123")],
+    );
     assert_eq!(run.code, 1, "{run:?}");
     let doc = run.json();
     let r = row(&doc, "keyed");
     assert_eq!(r["status"], "listed");
     assert_eq!(r["query"], "5.2.0.192.{key}.keyed.test.");
-    assert!(!run.stdout.contains("abc123"), "the key must not be printed: {}", run.stdout);
+    assert!(
+        !run.stdout.contains("abc123"),
+        "the key must not be printed: {}",
+        run.stdout
+    );
 }
 
 #[test]
 fn every_address_of_a_range_is_checked_and_large_ranges_need_force() {
     let lab = Lab::start();
-    let doc = lab.check(&["192.0.2.4/30", "--only", "bl", "--format", "json"]).json();
+    let doc = lab
+        .check(&["192.0.2.4/30", "--only", "bl", "--format", "json"])
+        .json();
     let statuses: Vec<(String, String)> = rows(&doc, "bl")
         .iter()
-        .map(|r| (r["address"].as_str().unwrap_or("").to_string(), r["status"].as_str().unwrap_or("").to_string()))
+        .map(|r| {
+            (
+                r["address"].as_str().unwrap_or("").to_string(),
+                r["status"].as_str().unwrap_or("").to_string(),
+            )
+        })
         .collect();
-    let expected: Vec<(String, String)> = [("192.0.2.4", "clear"), ("192.0.2.5", "listed"), ("192.0.2.6", "clear"), ("192.0.2.7", "listed")]
-        .iter()
-        .map(|(a, s)| (a.to_string(), s.to_string()))
-        .collect();
+    let expected: Vec<(String, String)> = [
+        ("192.0.2.4", "clear"),
+        ("192.0.2.5", "listed"),
+        ("192.0.2.6", "clear"),
+        ("192.0.2.7", "listed"),
+    ]
+    .iter()
+    .map(|(a, s)| (a.to_string(), s.to_string()))
+    .collect();
     assert_eq!(statuses, expected);
 
     let run = lab.check(&["192.0.2.0/23", "--only", "bl"]);
     assert_eq!(run.code, 2, "{run:?}");
-    assert!(run.stderr.contains("192.0.2.0/23") && run.stderr.contains("--force"), "{}", run.stderr);
-    let run = lab.check(&["192.0.2.0/23", "--only", "bl", "--force", "--format", "json"]);
+    assert!(
+        run.stderr.contains("192.0.2.0/23") && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    let run = lab.check(&[
+        "192.0.2.0/23",
+        "--only",
+        "bl",
+        "--force",
+        "--format",
+        "json",
+    ]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_eq!(rows(&run.json(), "bl").len(), 512);
 }
@@ -263,16 +377,35 @@ fn all_queries_go_out_at_once_so_a_run_takes_as_long_as_the_slowest_list() {
     });
     let dir = shared_dir();
     let lists: Vec<String> = (1..=6)
-        .map(|n| entry(&format!("slow{n}"), &format!("slow{n}.test"), "\"ipv4\"", CODES))
+        .map(|n| {
+            entry(
+                &format!("slow{n}"),
+                &format!("slow{n}.test"),
+                "\"ipv4\"",
+                CODES,
+            )
+        })
         .collect();
     let catalog = write_file(dir.path(), "lists.toml", &lists.concat());
     let run = rblwatch(
-        &["--lists", &catalog.to_string_lossy(), "check", "192.0.2.1", "--nameserver", &server.addr(), "--format", "json"],
+        &[
+            "--lists",
+            &catalog.to_string_lossy(),
+            "check",
+            "192.0.2.1",
+            "--nameserver",
+            &server.addr(),
+            "--format",
+            "json",
+        ],
         &[],
     );
     assert_eq!(run.code, 0, "{run:?}");
     let doc = run.json();
     assert_eq!(doc["summary"]["clear"], 6);
     let elapsed = doc["summary"]["elapsed_ms"].as_u64().expect("elapsed");
-    assert!((400..1600).contains(&elapsed), "took {elapsed} ms for 18 queries of 400 ms each");
+    assert!(
+        (400..1600).contains(&elapsed),
+        "took {elapsed} ms for 18 queries of 400 ms each"
+    );
 }

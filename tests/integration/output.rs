@@ -1,0 +1,255 @@
+//! What a user sees: the table, JSON, the Nagios line, colours, exit codes, warnings.
+
+use crate::support::{Lab, rblwatch};
+
+#[test]
+fn the_table_puts_listings_first_with_reason_and_delisting_steps() {
+    let lab = Lab::start();
+    let run = lab.check(&["192.0.2.200", "192.0.2.5", "--only", "bl,ref"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with(
+            "LISTED     192.0.2.5    bl   127.0.0.2: test listing; 127.0.0.4: test exploit"
+        ),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim() == "reason: Listed in bl.test, see https://bl.test/?ip=192.0.2.5"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim() == "delist: https://bl.test/lookup?ip=192.0.2.5"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.trim() == "how:    self-service removal on the list's page"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("REFUSED    192.0.2.200  ref")),
+        "{}",
+        run.stdout
+    );
+    // Clear rows only with --verbose.
+    assert!(!run.stdout.contains("CLEAR"), "{}", run.stdout);
+    let last = lines.last().expect("summary");
+    assert!(
+        last.starts_with(
+            "LISTED (1 blocklisting(s)): 4 answers from 2 lists (1 listed, 1 clear, 2 refused) in "
+        ),
+        "{last}"
+    );
+
+    let verbose = lab.check(&["192.0.2.200", "192.0.2.5", "--only", "bl,ref", "--verbose"]);
+    assert!(
+        verbose
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("CLEAR      192.0.2.200  bl   not listed (bl.test)")),
+        "{}",
+        verbose.stdout
+    );
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let lab = Lab::start();
+    let plain = lab.check(&["192.0.2.5", "--only", "bl"]);
+    assert!(!plain.stdout.contains('\x1b'), "{}", plain.stdout);
+    let coloured = lab.check(&["192.0.2.5", "--only", "bl", "--color", "always"]);
+    assert!(
+        coloured.stdout.contains("\x1b[1;31mLISTED"),
+        "{}",
+        coloured.stdout
+    );
+}
+
+#[test]
+fn the_json_document_has_the_documented_shape() {
+    let lab = Lab::start();
+    let run = lab.check(&["192.0.2.5", "--only", "bl,ref", "--format", "json"]);
+    let doc = run.json();
+    assert_eq!(doc["version"], 1);
+    assert_eq!(doc["resolvers"], serde_json::json!([lab.dns.addr()]));
+    let result_keys = [
+        "target",
+        "address",
+        "list",
+        "zone",
+        "query",
+        "policy",
+        "status",
+        "codes",
+        "meanings",
+        "txt",
+        "delist_url",
+        "delist",
+        "detail",
+        "elapsed_ms",
+    ];
+    for result in doc["results"].as_array().expect("results") {
+        let keys: Vec<&str> = result
+            .as_object()
+            .expect("object")
+            .keys()
+            .map(String::as_str)
+            .collect();
+        for key in result_keys {
+            assert!(keys.contains(&key), "missing {key} in {result}");
+        }
+        assert!(result["elapsed_ms"].is_u64());
+        assert!(
+            ["listed", "clear", "refused", "bogus", "error", "unhealthy"]
+                .contains(&result["status"].as_str().expect("status"))
+        );
+    }
+    for list in doc["lists"].as_array().expect("lists") {
+        for key in ["id", "zone", "health"] {
+            assert!(list.get(key).is_some(), "missing {key} in {list}");
+        }
+    }
+    let summary = &doc["summary"];
+    for key in [
+        "listed",
+        "clear",
+        "refused",
+        "bogus",
+        "error",
+        "unhealthy",
+        "blocklisted",
+        "allowlisted",
+        "exit_code",
+        "elapsed_ms",
+    ] {
+        assert!(summary[key].is_u64(), "summary.{key}: {summary}");
+    }
+    assert_eq!(summary["listed"], 1);
+    assert_eq!(summary["refused"], 1);
+    assert_eq!(summary["exit_code"], 1);
+    assert_eq!(summary["exit_code"], run.code);
+}
+
+#[test]
+fn nagios_format_follows_the_thresholds() {
+    let lab = Lab::start();
+    let run = lab.check(&["192.0.2.5", "--only", "bl", "--format", "nagios"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("RBL CRITICAL - 1 listing(s): 192.0.2.5 on bl | listed=1;1;1;0;1 clear=0"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(run.stdout.lines().count(), 1);
+
+    let run = lab.check(&[
+        "192.0.2.5",
+        "--only",
+        "bl",
+        "--format",
+        "nagios",
+        "--warning",
+        "1",
+        "--critical",
+        "2",
+    ]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(run.stdout.starts_with("RBL WARNING"), "{}", run.stdout);
+
+    let run = lab.check(&["192.0.2.200", "--only", "bl", "--format", "nagios"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("RBL OK - not listed (1 lists clear)"),
+        "{}",
+        run.stdout
+    );
+
+    let run = lab.check(&["192.0.2.5", "--only", "ref", "--format", "nagios"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("RBL UNKNOWN - no definite answer for 192.0.2.5"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn bad_arguments_get_one_line_naming_them_and_exit_2() {
+    for (args, fragment) in [
+        (
+            vec!["check", "203.0.113.256"],
+            "rblwatch: 203.0.113.256: not a valid IPv4 address",
+        ),
+        (
+            vec!["check", "192.0.2.0/40"],
+            "rblwatch: 192.0.2.0/40: prefix `/40` must be a number from 0 to 32",
+        ),
+        (
+            vec!["check", "not a name"],
+            "rblwatch: not a name: not an IP address, CIDR range or host name",
+        ),
+        (
+            vec!["check", "192.0.2.1", "--nameserver", "dns.example"],
+            "rblwatch: --nameserver dns.example: must be an IP address",
+        ),
+        (
+            vec!["check", "192.0.2.1", "--timeout", "0"],
+            "rblwatch: --timeout 0: must be a number of seconds",
+        ),
+        (
+            vec!["check", "10.0.0.0/8"],
+            "rblwatch: 10.0.0.0/8: 16777216 addresses in all is more than 256",
+        ),
+    ] {
+        let run = rblwatch(&args, &[]);
+        assert_eq!(run.code, 2, "{args:?}: {run:?}");
+        assert!(run.stderr.starts_with(fragment), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+        assert!(run.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_public_resolver_is_called_out_up_front() {
+    // No list is asked (the keyed list has no key), so nothing is sent to the public resolver.
+    let run = rblwatch(
+        &[
+            "check",
+            "192.0.2.1",
+            "--only",
+            "spamhaus-dqs-zen",
+            "--nameserver",
+            "8.8.8.8",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 3, "{run:?}");
+    let first = run.stdout.lines().next().expect("a warning line");
+    assert!(
+        first.starts_with("warning: the resolver 8.8.8.8 is Google Public DNS, a public resolver"),
+        "{first}"
+    );
+    assert!(first.contains("unbound"), "{first}");
+    assert!(
+        run.stdout.contains(
+            "note: spamhaus-dqs-zen skipped: it needs a key in $RBLWATCH_SPAMHAUS_DQS_KEY"
+        ),
+        "{}",
+        run.stdout
+    );
+}

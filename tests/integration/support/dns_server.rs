@@ -38,7 +38,11 @@ struct Handler {
 
 #[async_trait::async_trait]
 impl RequestHandler for Handler {
-    async fn handle_request<R: ResponseHandler, T: Time>(&self, request: &Request, mut response: R) -> ResponseInfo {
+    async fn handle_request<R: ResponseHandler, T: Time>(
+        &self,
+        request: &Request,
+        mut response: R,
+    ) -> ResponseInfo {
         let query = &request.queries.queries()[0];
         let name: Name = query.name().into();
         let text = name.to_ascii().trim_end_matches('.').to_ascii_lowercase();
@@ -60,13 +64,21 @@ impl RequestHandler for Handler {
                 .map(|a| Record::from_rdata(name.clone(), 60, RData::A(A(*a))))
                 .collect(),
             Reply::A(_) if query.query_type() == RecordType::TXT => {
-                vec![Record::from_rdata(name.clone(), 60, RData::TXT(TXT::new(vec!["test reason".into()])))]
+                vec![Record::from_rdata(
+                    name.clone(),
+                    60,
+                    RData::TXT(TXT::new(vec!["test reason".into()])),
+                )]
             }
             _ => Vec::new(),
         };
         let sent = match reply {
             Reply::Silent | Reply::Delayed(..) => return silent,
-            Reply::ServFail => response.send_response(builder.error_msg(&request.metadata, ResponseCode::ServFail)).await,
+            Reply::ServFail => {
+                response
+                    .send_response(builder.error_msg(&request.metadata, ResponseCode::ServFail))
+                    .await
+            }
             Reply::NxDomain => {
                 response
                     .send_response(builder.error_msg(&request.metadata, ResponseCode::NXDomain))
@@ -102,8 +114,12 @@ impl FakeDns {
                 .build()
                 .expect("test runtime");
             runtime.block_on(async move {
-                let socket = tokio::net::UdpSocket::bind("127.0.0.1:0").await.expect("bind");
-                port_tx.send(socket.local_addr().expect("addr").port()).expect("send port");
+                let socket = tokio::net::UdpSocket::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                port_tx
+                    .send(socket.local_addr().expect("addr").port())
+                    .expect("send port");
                 let mut server = Server::new(Handler { rule });
                 server.register_socket(socket);
                 let _ = stop_rx.await;

@@ -19,8 +19,12 @@ impl Run {
     /// The stdout parsed as JSON.
     #[track_caller]
     pub(crate) fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.stdout)
-            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+        serde_json::from_str(&self.stdout).unwrap_or_else(|e| {
+            panic!(
+                "stdout is not JSON ({e}):\n{}\nstderr:\n{}",
+                self.stdout, self.stderr
+            )
+        })
     }
 }
 
@@ -44,7 +48,10 @@ pub(crate) fn rblwatch(args: &[&str], env: &[(&str, &str)]) -> Run {
 
 /// A temporary directory that other users (rbldnsd drops to `rbldns`) can read.
 pub(crate) fn shared_dir() -> tempfile::TempDir {
-    let dir = tempfile::Builder::new().prefix("rblwatch-test").tempdir().expect("tempdir");
+    let dir = tempfile::Builder::new()
+        .prefix("rblwatch-test")
+        .tempdir()
+        .expect("tempdir");
     set_mode(dir.path(), 0o755);
     dir
 }
@@ -86,27 +93,75 @@ pub(crate) fn lab_zones() -> Vec<(&'static str, &'static str, String)> {
     use rbldnsd::SOA;
     vec![
         // An ordinary list with RFC 5782 test entries; 192.0.2.5 carries two codes.
-        ("bl.test", "ip4set", format!("{SOA}:127.0.0.2:Listed in bl.test, see https://bl.test/?ip=$\n127.0.0.2\n192.0.2.5\n192.0.2.7 :127.0.0.3:Snowshoe $\n198.51.100.0/24 :127.0.0.99:Unknown code\n")),
-        ("bl.test", "ip4set", format!("{SOA}:127.0.0.4:Exploited\n192.0.2.5\n")),
+        (
+            "bl.test",
+            "ip4set",
+            format!(
+                "{SOA}:127.0.0.2:Listed in bl.test, see https://bl.test/?ip=$\n127.0.0.2\n192.0.2.5\n192.0.2.7 :127.0.0.3:Snowshoe $\n198.51.100.0/24 :127.0.0.99:Unknown code\n"
+            ),
+        ),
+        (
+            "bl.test",
+            "ip4set",
+            format!("{SOA}:127.0.0.4:Exploited\n192.0.2.5\n"),
+        ),
         // IPv6: the RFC's mapped test entry and a /64.
-        ("bl6.test", "ip6trie", format!("{SOA}:127.0.0.2:IPv6 listed $\n::ffff:7f00:2\n2001:db8::/64\n")),
+        (
+            "bl6.test",
+            "ip6trie",
+            format!("{SOA}:127.0.0.2:IPv6 listed $\n::ffff:7f00:2\n2001:db8::/64\n"),
+        ),
         // Domains: RFC test entry, a listed domain and an IDN.
-        ("dom.test", "dnset", format!("{SOA}:127.0.1.2:Domain listed\ntest\nspam.example\nxn--bcher-kva.example\n")),
+        (
+            "dom.test",
+            "dnset",
+            format!("{SOA}:127.0.1.2:Domain listed\ntest\nspam.example\nxn--bcher-kva.example\n"),
+        ),
         // A list with no test entry: dead.
-        ("dead.test", "ip4set", format!("{SOA}:127.0.0.2:listed\n192.0.2.5\n")),
+        (
+            "dead.test",
+            "ip4set",
+            format!("{SOA}:127.0.0.2:listed\n192.0.2.5\n"),
+        ),
         // A list that lists the world.
-        ("world.test", "ip4trie", format!("{SOA}:127.0.0.2:everything\n0.0.0.0/0\n")),
+        (
+            "world.test",
+            "ip4trie",
+            format!("{SOA}:127.0.0.2:everything\n0.0.0.0/0\n"),
+        ),
         // A list that refuses: test entries fine, real queries get the refusal code.
-        ("ref.test", "ip4set", format!("{SOA}:127.0.0.2:ok\n127.0.0.2\n192.0.2.0/24 :127.255.255.254:Query refused: public resolver\n")),
+        (
+            "ref.test",
+            "ip4set",
+            format!(
+                "{SOA}:127.0.0.2:ok\n127.0.0.2\n192.0.2.0/24 :127.255.255.254:Query refused: public resolver\n"
+            ),
+        ),
         // A parked, hijacked zone: answers outside 127/8.
-        ("bogus.test", "ip4trie", format!("{SOA}:10.0.0.1:parked\n0.0.0.0/0\n")),
+        (
+            "bogus.test",
+            "ip4trie",
+            format!("{SOA}:10.0.0.1:parked\n0.0.0.0/0\n"),
+        ),
         // An allowlist.
-        ("wl.test", "ip4set", format!("{SOA}:127.0.10.0:good\n127.0.0.2\n192.0.2.5 :127.0.5.3:known good\n")),
+        (
+            "wl.test",
+            "ip4set",
+            format!("{SOA}:127.0.10.0:good\n127.0.0.2\n192.0.2.5 :127.0.5.3:known good\n"),
+        ),
         // A keyed list, served under the key `abc123`.
-        ("abc123.keyed.test", "ip4set", format!("{SOA}:127.0.0.2:keyed\n127.0.0.2\n192.0.2.5\n")),
+        (
+            "abc123.keyed.test",
+            "ip4set",
+            format!("{SOA}:127.0.0.2:keyed\n127.0.0.2\n192.0.2.5\n"),
+        ),
         // Host names.
         ("spam.example", "generic", "mail A 192.0.2.5\n".to_string()),
-        ("example.test", "generic", "clean A 192.0.2.200\n".to_string()),
+        (
+            "example.test",
+            "generic",
+            "clean A 192.0.2.200\n".to_string(),
+        ),
     ]
 }
 
@@ -128,7 +183,13 @@ refusals = [ { code = "127.0.1.255", meaning = "IP against a domain list" } ]"#;
         entry("bogus", "bogus.test", "\"ipv4\"", CODES),
         entry("missing", "missing.test", "\"ipv4\"", CODES),
         entry("wl", "wl.test", "\"ipv4\"", wl_codes),
-        entry("keyed", "{key}.keyed.test", "\"ipv4\"", &format!("{CODES}access = \"key\"\nkey_env = \"TEST_RBL_KEY\"")).replace("default = true\n", ""),
+        entry(
+            "keyed",
+            "{key}.keyed.test",
+            "\"ipv4\"",
+            &format!("{CODES}access = \"key\"\nkey_env = \"TEST_RBL_KEY\""),
+        )
+        .replace("default = true\n", ""),
     ]
     .concat()
 }
@@ -143,11 +204,16 @@ pub(crate) struct Lab {
 impl Lab {
     pub(crate) fn start() -> Lab {
         let zones = lab_zones();
-        let borrowed: Vec<(&str, &str, &str)> = zones.iter().map(|(z, k, t)| (*z, *k, t.as_str())).collect();
+        let borrowed: Vec<(&str, &str, &str)> =
+            zones.iter().map(|(z, k, t)| (*z, *k, t.as_str())).collect();
         let dns = rbldnsd::Rbldnsd::start(&borrowed);
         let dir = shared_dir();
         let catalog = write_file(dir.path(), "lists.toml", &lab_catalog());
-        Lab { dns, catalog, _dir: dir }
+        Lab {
+            dns,
+            catalog,
+            _dir: dir,
+        }
     }
 
     /// Runs `rblwatch --lists LAB check --nameserver LAB ARGS...`.
@@ -159,7 +225,15 @@ impl Lab {
     pub(crate) fn check_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
         let catalog = self.catalog.to_string_lossy().into_owned();
         let server = self.dns.addr();
-        let mut all = vec!["--lists", catalog.as_str(), "check", "--nameserver", server.as_str(), "--timeout", "2"];
+        let mut all = vec![
+            "--lists",
+            catalog.as_str(),
+            "check",
+            "--nameserver",
+            server.as_str(),
+            "--timeout",
+            "2",
+        ];
         all.extend_from_slice(args);
         rblwatch(&all, env)
     }

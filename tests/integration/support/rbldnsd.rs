@@ -15,7 +15,8 @@ pub(crate) struct Rbldnsd {
 }
 
 /// The SOA and NS lines every test zone carries, so negative answers are authoritative.
-pub(crate) const SOA: &str = "$SOA 60 ns.rbl.test. hostmaster.rbl.test. 1 600 300 86400 60\n$NS 60 ns.rbl.test.\n";
+pub(crate) const SOA: &str =
+    "$SOA 60 ns.rbl.test. hostmaster.rbl.test. 1 600 300 86400 60\n$NS 60 ns.rbl.test.\n";
 
 impl Rbldnsd {
     /// Starts rbldnsd with `(zone, dataset type, file contents)` triples.
@@ -27,9 +28,14 @@ impl Rbldnsd {
         if is_root() {
             cmd.args(["-u", "rbldns"]);
         }
-        cmd.arg("-w")
-            .arg(dir.path())
-            .args(["-b", &format!("127.0.0.1/{port}"), "-t", "60", "-c", "1"]);
+        cmd.arg("-w").arg(dir.path()).args([
+            "-b",
+            &format!("127.0.0.1/{port}"),
+            "-t",
+            "60",
+            "-c",
+            "1",
+        ]);
         for (index, (zone, kind, text)) in zones.iter().enumerate() {
             let file = format!("zone{index}.{kind}");
             write_file(dir.path(), &file, text);
@@ -90,7 +96,10 @@ fn answers(port: u16, zone: &str) -> bool {
     let mut buf = [0u8; 512];
     while Instant::now() < deadline {
         let _ = socket.send_to(&packet, ("127.0.0.1", port));
-        if socket.recv(&mut buf).is_ok_and(|n| n >= 2 && buf[..2] == [0x12, 0x34]) {
+        if socket
+            .recv(&mut buf)
+            .is_ok_and(|n| n >= 2 && buf[..2] == [0x12, 0x34])
+        {
             return true;
         }
     }
