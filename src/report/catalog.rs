@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::check::ListHealth;
-use crate::lists::{Access, Catalog, List, Policy, QueryKind};
+use crate::lists::{Access, Catalog, Code, List, Policy, QueryKind};
 
 #[derive(Serialize)]
 struct ListDoc<'a> {
@@ -22,6 +22,35 @@ struct ListDoc<'a> {
     delist_method: Option<String>,
     info: Option<&'a str>,
     sources: &'a [String],
+    codes: Vec<CodeDoc<'a>>,
+    refusals: Vec<CodeDoc<'a>>,
+    test: TestDoc<'a>,
+}
+
+#[derive(Serialize)]
+struct CodeDoc<'a> {
+    code: String,
+    bits: Option<u8>,
+    meaning: &'a str,
+    listing: bool,
+}
+
+#[derive(Serialize)]
+struct TestDoc<'a> {
+    positive: &'a str,
+    negative: &'a str,
+}
+
+fn code_docs(codes: &[Code]) -> Vec<CodeDoc<'_>> {
+    codes
+        .iter()
+        .map(|c| CodeDoc {
+            code: c.matcher.pattern.to_string(),
+            bits: c.matcher.bits,
+            meaning: &c.meaning,
+            listing: c.listing,
+        })
+        .collect()
 }
 
 fn defunct_text(list: &List) -> Option<String> {
@@ -103,6 +132,12 @@ pub fn write_json(out: &mut dyn Write, catalog: &Catalog) -> io::Result<()> {
             delist_method: l.delist.as_ref().map(|d| d.method.to_string()),
             info: l.info.as_deref(),
             sources: &l.sources,
+            codes: code_docs(&l.codes),
+            refusals: code_docs(&l.refusals),
+            test: TestDoc {
+                positive: &l.test.positive,
+                negative: &l.test.negative,
+            },
         })
         .collect();
     serde_json::to_writer_pretty(&mut *out, &docs).map_err(io::Error::other)?;
