@@ -409,3 +409,45 @@ fn all_queries_go_out_at_once_so_a_run_takes_as_long_as_the_slowest_list() {
         "took {elapsed} ms for 18 queries of 400 ms each"
     );
 }
+
+#[test]
+fn bitmask_codes_are_decoded_bit_by_bit_and_bit_one_is_a_refusal() {
+    let lab = Lab::start();
+    let run = lab.check(&[
+        "phish.example",
+        "blocked.example",
+        "--only",
+        "uri",
+        "--format",
+        "json",
+    ]);
+    let doc = run.json();
+    let results = rows(&doc, "uri");
+    let phish = results
+        .iter()
+        .find(|r| r["address"] == "phish.example")
+        .expect("phish row");
+    assert_eq!(phish["status"], "listed");
+    assert_eq!(phish["codes"], serde_json::json!(["127.0.0.24"]));
+    assert_eq!(
+        phish["meanings"],
+        serde_json::json!(["127.0.0.24: phishing", "127.0.0.24: malware"])
+    );
+    let blocked = results
+        .iter()
+        .find(|r| r["address"] == "blocked.example")
+        .expect("blocked row");
+    assert_eq!(blocked["status"], "refused");
+    assert_eq!(health(&doc, "uri"), "ok");
+}
+
+#[test]
+fn a_name_without_an_a_record_is_clear() {
+    let lab = Lab::start();
+    let run = lab.check(&["nodata.example", "--only", "gen", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = run.json();
+    let r = row(&doc, "gen");
+    assert_eq!(r["status"], "clear");
+    assert_eq!(r["query"], "nodata.example.gen.test.");
+}

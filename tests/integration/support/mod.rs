@@ -155,6 +155,20 @@ pub(crate) fn lab_zones() -> Vec<(&'static str, &'static str, String)> {
             "ip4set",
             format!("{SOA}:127.0.0.2:keyed\n127.0.0.2\n192.0.2.5\n"),
         ),
+        // A bitmask list (SURBL-style): 127.0.0.24 = bits 8 and 16.
+        (
+            "uri.test",
+            "dnset",
+            format!(
+                "{SOA}:127.0.0.2:test\ntest\nphish.example :127.0.0.24:phishing and malware\nblocked.example :127.0.0.1:blocked\n"
+            ),
+        ),
+        // A zone where a name exists without an A record (NODATA).
+        (
+            "gen.test",
+            "generic",
+            "test A 127.0.0.2\nnodata.example TXT \"no address here\"\n".to_string(),
+        ),
         // Host names.
         ("spam.example", "generic", "mail A 192.0.2.5\n".to_string()),
         (
@@ -183,6 +197,18 @@ refusals = [ { code = "127.0.1.255", meaning = "IP against a domain list" } ]"#;
         entry("bogus", "bogus.test", "\"ipv4\"", CODES),
         entry("missing", "missing.test", "\"ipv4\"", CODES),
         entry("wl", "wl.test", "\"ipv4\"", wl_codes),
+        entry(
+            "uri",
+            "uri.test",
+            "\"domain\"",
+            r#"codes = [
+  { code = "127.0.0.*", bits = 2, meaning = "black" },
+  { code = "127.0.0.*", bits = 8, meaning = "phishing" },
+  { code = "127.0.0.*", bits = 16, meaning = "malware" },
+]
+refusals = [ { code = "127.0.0.*", bits = 1, meaning = "query blocked" } ]"#,
+        ),
+        entry("gen", "gen.test", "\"domain\"", CODES),
         entry(
             "keyed",
             "{key}.keyed.test",
