@@ -65,6 +65,10 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
 
+    /// The async runtime cannot be started.
+    #[error("cannot start the runtime: {0}")]
+    Runtime(io::Error),
+
     /// The resolver cannot be set up (no usable `/etc/resolv.conf`, no runtime).
     #[error("resolver: {0}")]
     Resolver(String),

@@ -3,20 +3,9 @@
 use crate::support::{Lab, rblwatch};
 
 fn verify(lab: &Lab, only: &str, extra: &[&str]) -> crate::support::Run {
-    let catalog = lab.catalog.to_string_lossy().into_owned();
-    let server = lab.dns.addr();
-    let mut args = vec![
-        "--lists",
-        catalog.as_str(),
-        "lists",
-        "verify",
-        "--nameserver",
-        server.as_str(),
-        "--only",
-        only,
-    ];
+    let mut args = vec!["--only", only];
     args.extend_from_slice(extra);
-    rblwatch(&args, &[])
+    lab.run(&["lists", "verify"], &args, &[])
 }
 
 #[test]

@@ -249,17 +249,16 @@ impl Lab {
 
     /// As `check`, with environment additions.
     pub(crate) fn check_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        self.run(&["check"], args, env)
+    }
+
+    /// Runs `rblwatch --lists LAB COMMAND... --nameserver LAB --timeout 2 ARGS...`.
+    pub(crate) fn run(&self, command: &[&str], args: &[&str], env: &[(&str, &str)]) -> Run {
         let catalog = self.catalog.to_string_lossy().into_owned();
         let server = self.dns.addr();
-        let mut all = vec![
-            "--lists",
-            catalog.as_str(),
-            "check",
-            "--nameserver",
-            server.as_str(),
-            "--timeout",
-            "2",
-        ];
+        let mut all = vec!["--lists", catalog.as_str()];
+        all.extend_from_slice(command);
+        all.extend_from_slice(&["--nameserver", server.as_str(), "--timeout", "2"]);
         all.extend_from_slice(args);
         rblwatch(&all, env)
     }
