@@ -12,11 +12,7 @@ fn main() -> ExitCode {
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => {
-            return fail(&rblwatch::error::Error::Resolver(format!(
-                "cannot start the runtime: {err}"
-            )));
-        }
+        Err(err) => return fail(&rblwatch::error::Error::Runtime(err)),
     };
     match runtime.block_on(rblwatch::cmd::run(cli)) {
         Ok(code) => ExitCode::from(code),
