@@ -5,6 +5,8 @@
 
 use std::io;
 
+use crate::location::Problem;
+
 /// An error that stops a command, with the input and place it concerns.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -17,18 +19,10 @@ pub enum Error {
         message: String,
     },
 
-    /// A catalog (`lists.toml` or `--lists FILE`) that does not parse or validate.
-    #[error("{origin}:{line}:{column}: {message}")]
-    Catalog {
-        /// The file, or `lists.toml (built-in)`.
-        origin: String,
-        /// 1-based line of the value at fault.
-        line: usize,
-        /// 1-based column of the value at fault.
-        column: usize,
-        /// What is wrong.
-        message: String,
-    },
+    /// A catalog or config file that does not parse or validate: every problem found, one
+    /// per line, each with its file, line and column.
+    #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Problem>),
 
     /// A list id that the catalog does not have.
     #[error("unknown list `{id}` (not in {origin}; `rblwatch lists` shows them all)")]

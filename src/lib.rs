@@ -12,9 +12,11 @@
 
 pub mod check;
 pub mod cli;
+pub mod clock;
 pub mod cmd;
 pub mod dns;
 pub mod error;
 pub mod lists;
+pub mod location;
 pub mod report;
 pub mod target;

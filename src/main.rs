@@ -26,6 +26,9 @@ fn main() -> ExitCode {
 }
 
 fn fail(err: &rblwatch::error::Error) -> ExitCode {
-    let _ = writeln!(std::io::stderr(), "rblwatch: {err}");
+    let mut stderr = std::io::stderr().lock();
+    for line in err.to_string().lines() {
+        let _ = writeln!(stderr, "rblwatch: {line}");
+    }
     ExitCode::from(err.exit_code())
 }

@@ -15,6 +15,7 @@ use super::{
     QueryKind, TestPoints,
 };
 use crate::error::Error;
+use crate::location::Problem;
 use crate::target;
 
 #[derive(Deserialize)]
@@ -105,10 +106,8 @@ struct RawDefunct {
 /// Parses and validates a catalog; `origin` names it in errors.
 pub(super) fn parse(text: &str, origin: &str) -> Result<Catalog, Error> {
     let at = |span: Range<usize>, message: String| located(text, origin, span, message);
-    let raw: RawCatalog = toml::from_str(text).map_err(|err| {
-        let span = err.span().unwrap_or(0..0);
-        at(span, err.message().trim_end().to_string())
-    })?;
+    let raw: RawCatalog = toml::from_str(text)
+        .map_err(|err| Error::Invalid(vec![Problem::from_toml(text, origin, &err)]))?;
     if raw.lists.is_empty() {
         return Err(at(0..0, "the catalog has no [[list]] entries".into()));
     }
@@ -437,15 +436,5 @@ fn check_zone(zone: &str) -> Result<(), &'static str> {
 
 /// Turns a byte span of `text` into an error naming `origin:line:column`.
 fn located(text: &str, origin: &str, span: Range<usize>, message: String) -> Error {
-    let start = span.start.min(text.len());
-    let before = &text[..start];
-    let line = before.matches('\n').count() + 1;
-    let line_start = before.rfind('\n').map_or(0, |nl| nl + 1);
-    let column = before[line_start..].chars().count() + 1;
-    Error::Catalog {
-        origin: origin.to_string(),
-        line,
-        column,
-        message,
-    }
+    Error::Invalid(vec![Problem::at(text, origin, span, message)])
 }
