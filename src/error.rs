@@ -59,6 +59,24 @@ pub enum Error {
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
 
+    /// The store cannot be opened, read or written.
+    #[error("store {path}: {message}")]
+    Store {
+        /// The store file (or its lock file).
+        path: String,
+        /// What is wrong, and what to do.
+        message: String,
+    },
+
+    /// Another pass holds the store's lock.
+    #[error("another rblwatch pass is running{} (lock {path}); try again later or use --wait", if holder.is_empty() { String::new() } else { format!(" as pid {holder}") })]
+    Busy {
+        /// The lock file.
+        path: String,
+        /// The pid written by the holder, if any.
+        holder: String,
+    },
+
     /// The async runtime cannot be started.
     #[error("cannot start the runtime: {0}")]
     Runtime(io::Error),
@@ -69,8 +87,17 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit status for this error: 2, bad usage or a bad catalog, as documented.
+    /// The process exit status for this error: 2 bad usage, config or catalog; 3 the work
+    /// could not be done (store, resolver, output); 4 another pass holds the lock.
     pub fn exit_code(&self) -> u8 {
-        2
+        match self {
+            Error::Usage { .. }
+            | Error::Invalid(_)
+            | Error::UnknownList { .. }
+            | Error::DefunctList { .. }
+            | Error::Read { .. } => 2,
+            Error::Busy { .. } => 4,
+            Error::Store { .. } | Error::Output(_) | Error::Runtime(_) | Error::Resolver(_) => 3,
+        }
     }
 }

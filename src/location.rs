@@ -35,13 +35,22 @@ impl Problem {
 
     /// The problem of a TOML parse or serde error, placed where toml says.
     pub fn from_toml(text: &str, origin: &str, err: &toml::de::Error) -> Problem {
-        Problem::at(text, origin, err.span().unwrap_or(0..0), err.message().trim_end())
+        Problem::at(
+            text,
+            origin,
+            err.span().unwrap_or(0..0),
+            err.message().trim_end(),
+        )
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.origin, self.line, self.column, self.message)
+        write!(
+            f,
+            "{}:{}:{}: {}",
+            self.origin, self.line, self.column, self.message
+        )
     }
 }
 

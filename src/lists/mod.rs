@@ -236,6 +236,26 @@ impl Catalog {
         Ok(catalog)
     }
 
+    /// Adds the entries of another catalog; an id or zone both already have is refused.
+    pub fn extend(&mut self, other: Catalog) -> Result<(), String> {
+        for list in &other.lists {
+            if self.get(&list.id).is_some() {
+                return Err(format!(
+                    "list `{}` of {} is already defined (ids must be unique across catalogs)",
+                    list.id, other.origin
+                ));
+            }
+            if let Some(known) = self.lists.iter().find(|l| l.zone == list.zone) {
+                return Err(format!(
+                    "zone `{}` of list `{}` ({}) is already used by list `{}`",
+                    list.zone, list.id, other.origin, known.id
+                ));
+            }
+        }
+        self.lists.extend(other.lists);
+        Ok(())
+    }
+
     /// The entry with this id.
     pub fn get(&self, id: &str) -> Option<&List> {
         self.lists.iter().find(|list| list.id == id)

@@ -1,0 +1,410 @@
+//! `rblwatch.toml`: the raw serde types (what the file says) -> a validated [`Config`].
+//!
+//! Found by `--config`, `$RBLWATCH_CONFIG`, the user's config dir (when not root), then
+//! `/etc/rblwatch/rblwatch.toml`. Validation collects every problem it finds, each with the
+//! file, line and column, so `rblwatch config check` shows them all at once.
+
+use std::net::{IpAddr, SocketAddr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::error::Error;
+use crate::lists::{Catalog, SelectionRequest};
+use crate::location::Problem;
+use crate::target::Target;
+
+/// The environment variable naming the config file.
+pub const CONFIG_VAR: &str = "RBLWATCH_CONFIG";
+
+/// The commented example that `rblwatch init` writes (also shown in the README).
+pub const EXAMPLE: &str = include_str!("config.example.toml");
+
+/// The largest range one target may hold: a /16.
+const MAX_TARGET_ADDRESSES: u128 = 65_536;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    store: Option<Spanned<String>>,
+    #[serde(default)]
+    lists: RawLists,
+    #[serde(default)]
+    resolver: RawResolver,
+    #[serde(default)]
+    run: RawRun,
+    #[serde(default, rename = "target")]
+    targets: Vec<RawTarget>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawLists {
+    #[serde(default)]
+    only: Vec<Spanned<String>>,
+    #[serde(default)]
+    enable: Vec<Spanned<String>>,
+    #[serde(default)]
+    disable: Vec<Spanned<String>>,
+    #[serde(default)]
+    catalogs: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawResolver {
+    #[serde(default)]
+    nameservers: Vec<Spanned<String>>,
+    timeout: Option<Spanned<f64>>,
+    attempts: Option<Spanned<i64>>,
+    concurrency: Option<Spanned<i64>>,
+    verify: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawRun {
+    problem_after: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTarget {
+    address: Spanned<String>,
+    label: Option<String>,
+    #[serde(default)]
+    contacts: Vec<Spanned<String>>,
+}
+
+/// Resolver settings a config may set; unset ones fall back to the CLI defaults.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ResolverConfig {
+    /// `--nameserver`.
+    pub nameservers: Vec<SocketAddr>,
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+    /// `--attempts`.
+    pub attempts: Option<usize>,
+    /// `--concurrency`.
+    pub concurrency: Option<usize>,
+    /// `--no-verify` when false.
+    pub verify: Option<bool>,
+}
+
+/// One watched target.
+#[derive(Debug, Clone)]
+pub struct WatchTarget {
+    /// The address, range or name.
+    pub target: Target,
+    /// A short name for reports (`mx1`).
+    pub label: Option<String>,
+    /// Who hears about this target's changes.
+    pub contacts: Vec<String>,
+}
+
+/// A validated config.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from.
+    pub path: PathBuf,
+    /// The store file.
+    pub store: PathBuf,
+    /// Which lists to use.
+    pub selection: SelectionRequest,
+    /// The built-in catalog plus the extra catalog files.
+    pub catalog: Catalog,
+    /// DNS settings.
+    pub resolver: ResolverConfig,
+    /// After this many passes in a row without a definite answer, a list is a problem.
+    pub problem_after: u32,
+    /// What to watch.
+    pub targets: Vec<WatchTarget>,
+}
+
+/// Whether this process runs as root (system paths) or as a user (XDG paths).
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+fn home_dir(xdg: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(xdg)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(fallback)))
+}
+
+/// Where config files are looked for, in order, after `--config` and `$RBLWATCH_CONFIG`.
+pub fn search_path() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    if !is_root() {
+        if let Some(dir) = home_dir("XDG_CONFIG_HOME", ".config") {
+            paths.push(dir.join("rblwatch/rblwatch.toml"));
+        }
+    }
+    paths.push(PathBuf::from("/etc/rblwatch/rblwatch.toml"));
+    paths
+}
+
+/// The default store file: under /var/lib/rblwatch for root, the user's data dir otherwise.
+pub fn default_store() -> PathBuf {
+    if !is_root() {
+        if let Some(dir) = home_dir("XDG_DATA_HOME", ".local/share") {
+            return dir.join("rblwatch/rblwatch.db");
+        }
+    }
+    PathBuf::from("/var/lib/rblwatch/rblwatch.db")
+}
+
+/// The config file to use: `explicit`, then `$RBLWATCH_CONFIG`, then the first that exists
+/// on the search path. `None` when there is none.
+pub fn find(explicit: Option<&Path>) -> Option<PathBuf> {
+    if let Some(path) = explicit {
+        return Some(path.to_path_buf());
+    }
+    if let Some(path) = std::env::var_os(CONFIG_VAR).filter(|v| !v.is_empty()) {
+        return Some(PathBuf::from(path));
+    }
+    search_path().into_iter().find(|p| p.exists())
+}
+
+/// Finds and loads the config, failing when there is none.
+pub fn require(explicit: Option<&Path>) -> Result<Config, Error> {
+    match find(explicit) {
+        Some(path) => Config::load(&path),
+        None => {
+            let looked: Vec<String> = search_path()
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect();
+            Err(Error::Usage {
+                arg: "config".into(),
+                message: format!(
+                    "no config file: give --config FILE or ${CONFIG_VAR}, or create one of {} (`rblwatch init` writes an example)",
+                    looked.join(", ")
+                ),
+            })
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a config file.
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let origin = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: origin.clone(),
+            source,
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Validates config text read from `path`; relative paths in it are relative to `path`'s
+    /// directory.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+        let origin = path.display().to_string();
+        let raw: RawConfig = toml::from_str(text)
+            .map_err(|err| Error::Invalid(vec![Problem::from_toml(text, &origin, &err)]))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let mut problems = Vec::new();
+        let mut nested = Vec::new();
+        let mut at = |span: Range<usize>, message: String| {
+            problems.push(Problem::at(text, &origin, span, message))
+        };
+
+        let store = match &raw.store {
+            Some(store) if store.get_ref().trim().is_empty() => {
+                at(store.span(), "store must be a file path".into());
+                default_store()
+            }
+            Some(store) => base.join(store.get_ref()),
+            None => default_store(),
+        };
+
+        // The catalog: built-in plus extra files, each problem placed in its own file.
+        let mut catalog = Catalog::builtin()?;
+        for file in &raw.lists.catalogs {
+            match Catalog::from_file(&base.join(file.get_ref())) {
+                Ok(extra) => {
+                    if let Err(why) = catalog.extend(extra) {
+                        at(file.span(), why);
+                    }
+                }
+                Err(Error::Read { path, source }) => {
+                    at(file.span(), format!("catalog {path}: {source}"))
+                }
+                // The catalog's own problems name their own file and line.
+                Err(Error::Invalid(found)) => nested.extend(found),
+                Err(other) => at(file.span(), other.to_string()),
+            }
+        }
+        for id in raw
+            .lists
+            .only
+            .iter()
+            .chain(&raw.lists.enable)
+            .chain(&raw.lists.disable)
+        {
+            match catalog.get(id.get_ref()) {
+                None => at(id.span(), format!("unknown list `{}`", id.get_ref())),
+                Some(list) => {
+                    if let Some(defunct) = &list.defunct {
+                        at(
+                            id.span(),
+                            format!(
+                                "list `{}` is defunct{}: {}",
+                                list.id,
+                                defunct
+                                    .since
+                                    .as_deref()
+                                    .map(|s| format!(" since {s}"))
+                                    .unwrap_or_default(),
+                                defunct.reason
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+        let names =
+            |ids: &[Spanned<String>]| ids.iter().map(|i| i.get_ref().clone()).collect::<Vec<_>>();
+        let selection = SelectionRequest {
+            only: names(&raw.lists.only),
+            enable: names(&raw.lists.enable),
+            disable: names(&raw.lists.disable),
+        };
+
+        let resolver = resolver(&raw.resolver, &mut at);
+        let problem_after = match &raw.run.problem_after {
+            Some(n) => match u32::try_from(*n.get_ref()).ok().filter(|n| *n >= 1) {
+                Some(n) => n,
+                None => {
+                    at(
+                        n.span(),
+                        "problem_after must be a whole number of passes, at least 1".into(),
+                    );
+                    3
+                }
+            },
+            None => 3,
+        };
+
+        let mut targets = Vec::new();
+        for raw_target in &raw.targets {
+            let text_value = raw_target.address.get_ref();
+            match Target::parse(text_value) {
+                Ok(target) if target.address_count() > MAX_TARGET_ADDRESSES => at(
+                    raw_target.address.span(),
+                    format!(
+                        "`{text_value}` holds {} addresses; at most {MAX_TARGET_ADDRESSES} (a /16) per target",
+                        target.address_count()
+                    ),
+                ),
+                Ok(target) => {
+                    for contact in &raw_target.contacts {
+                        let c = contact.get_ref();
+                        if !looks_like_mail(c) {
+                            at(
+                                contact.span(),
+                                format!("contact `{c}` is not a mail address"),
+                            );
+                        }
+                    }
+                    targets.push(WatchTarget {
+                        target,
+                        label: raw_target.label.clone(),
+                        contacts: raw_target
+                            .contacts
+                            .iter()
+                            .map(|c| c.get_ref().clone())
+                            .collect(),
+                    });
+                }
+                Err(err) => at(raw_target.address.span(), err.to_string()),
+            }
+        }
+        if raw.targets.is_empty() {
+            at(0..0, "no [[target]] to watch".into());
+        }
+        problems.extend(nested);
+
+        if !problems.is_empty() {
+            return Err(Error::Invalid(problems));
+        }
+        Ok(Config {
+            path: path.to_path_buf(),
+            store,
+            selection,
+            catalog,
+            resolver,
+            problem_after,
+            targets,
+        })
+    }
+}
+
+fn resolver(raw: &RawResolver, at: &mut impl FnMut(Range<usize>, String)) -> ResolverConfig {
+    let mut config = ResolverConfig {
+        verify: raw.verify,
+        ..ResolverConfig::default()
+    };
+    for server in &raw.nameservers {
+        let text = server.get_ref();
+        let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+            text.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 53))
+        });
+        match parsed {
+            Some(addr) => config.nameservers.push(addr),
+            None => at(
+                server.span(),
+                format!("nameserver `{text}` must be an IP address, IP:PORT or [IPv6]:PORT"),
+            ),
+        }
+    }
+    if let Some(timeout) = &raw.timeout {
+        let secs = *timeout.get_ref();
+        if secs.is_finite() && secs > 0.0 && secs <= 60.0 {
+            config.timeout = Some(Duration::from_secs_f64(secs));
+        } else {
+            at(
+                timeout.span(),
+                "timeout must be a number of seconds above 0 and at most 60".into(),
+            );
+        }
+    }
+    let count =
+        |value: &Spanned<i64>, max: i64, name: &str, at: &mut dyn FnMut(Range<usize>, String)| {
+            let n = *value.get_ref();
+            if (1..=max).contains(&n) {
+                usize::try_from(n).ok()
+            } else {
+                at(value.span(), format!("{name} must be 1 to {max}"));
+                None
+            }
+        };
+    if let Some(attempts) = &raw.attempts {
+        config.attempts = count(attempts, 10, "attempts", at);
+    }
+    if let Some(concurrency) = &raw.concurrency {
+        config.concurrency = count(concurrency, 100_000, "concurrency", at);
+    }
+    config
+}
+
+fn looks_like_mail(text: &str) -> bool {
+    match text.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !text
+                    .chars()
+                    .any(|c| c.is_whitespace() || c == '<' || c == '>')
+        }
+        None => false,
+    }
+}

@@ -1,0 +1,511 @@
+//! The local store (SQLite): current state per (address, list), the append-only event log,
+//! one row per pass, and per-list streaks of passes without a definite answer.
+//!
+//! Blocking code, called off the async runtime. A whole pass is written in one transaction
+//! (`commit_pass`), so a pass killed half-way leaves the store as it was. What a pass means
+//! (which answers are changes) is decided in `watch`, not here.
+
+mod lock;
+mod schema;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use serde::Serialize;
+
+pub use lock::PassLock;
+
+use crate::error::Error;
+
+/// The stored state of one (address, list) pair.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredState {
+    /// The address or name asked about.
+    pub address: String,
+    /// The list id.
+    pub list: String,
+    /// The configured target it belongs to.
+    pub target: String,
+    /// The target's label.
+    pub label: Option<String>,
+    /// `block` or `allow`.
+    pub policy: String,
+    /// `listed` or `clear`.
+    pub status: String,
+    /// The codes of the last definite answer.
+    pub codes: Vec<String>,
+    /// Their meanings.
+    pub meanings: Vec<String>,
+    /// The list's TXT reason.
+    pub txt: Vec<String>,
+    /// When the pair entered this status (Unix seconds).
+    pub since: i64,
+    /// When it was last answered definitely.
+    pub checked: i64,
+}
+
+/// One change of state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Event {
+    /// Row id (0 before it is written).
+    pub id: i64,
+    /// The pass that found it.
+    pub run: i64,
+    /// When (Unix seconds).
+    pub at: i64,
+    /// The configured target.
+    pub target: String,
+    /// Its label.
+    pub label: Option<String>,
+    /// The address or name.
+    pub address: String,
+    /// The list id.
+    pub list: String,
+    /// `block` or `allow`.
+    pub policy: String,
+    /// The status before (`None`: first seen).
+    pub old_status: Option<String>,
+    /// The status now.
+    pub new_status: String,
+    /// The codes before.
+    pub old_codes: Vec<String>,
+    /// The codes now.
+    pub codes: Vec<String>,
+    /// Their meanings.
+    pub meanings: Vec<String>,
+    /// The list's TXT reason.
+    pub txt: Vec<String>,
+    /// Where to go to get off the list.
+    pub delist_url: Option<String>,
+}
+
+/// A list's run of passes without any definite answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Streak {
+    /// The list id.
+    pub list: String,
+    /// Passes in a row without a definite answer (0: it answered).
+    pub passes: u32,
+    /// When the streak began.
+    pub since: i64,
+    /// What the last pass got instead.
+    pub detail: String,
+}
+
+/// What one pass writes.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RunRecord {
+    /// Row id (0 before it is written).
+    pub id: i64,
+    /// Start and end (Unix seconds).
+    pub started: i64,
+    /// End.
+    pub finished: i64,
+    /// Configured targets.
+    pub targets: usize,
+    /// Answers received.
+    pub answers: usize,
+    /// Answers per status word.
+    pub counts: BTreeMap<String, usize>,
+    /// Events written.
+    pub events: usize,
+    /// Answers that were not definite, by status and why.
+    pub unknown: BTreeMap<String, usize>,
+    /// Problems worth a human's attention (lists silent for N passes).
+    pub problems: Vec<String>,
+}
+
+/// Everything a pass changes, written at once.
+#[derive(Debug, Clone, Default)]
+pub struct PassWrite {
+    /// The run row.
+    pub run: RunRecord,
+    /// States to insert or replace.
+    pub states: Vec<StoredState>,
+    /// Events to append.
+    pub events: Vec<Event>,
+    /// Streaks to insert or replace.
+    pub streaks: Vec<Streak>,
+}
+
+/// Filters of `history`.
+#[derive(Debug, Clone, Default)]
+pub struct HistoryFilter {
+    /// Only this target (as configured) or address.
+    pub target: Option<String>,
+    /// Only this list.
+    pub list: Option<String>,
+    /// Only events at or after this time.
+    pub since: Option<i64>,
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating when missing) the store at `path` and brings its schema up to date.
+    /// A file that is not an rblwatch store, or one from a newer rblwatch, is refused untouched.
+    pub fn open(path: &Path) -> Result<Store, Error> {
+        let err = |message: String| Error::Store {
+            path: path.display().to_string(),
+            message,
+        };
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let existed = path.exists();
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| err(format!("cannot open: {e}")))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| err(e.to_string()))?;
+        let not_ours =
+            |e: rusqlite::Error| err(format!("not an rblwatch store ({e}); nothing was changed"));
+        let app: i32 = conn
+            .query_row("PRAGMA application_id", [], |r| r.get(0))
+            .map_err(not_ours)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(not_ours)?;
+        let tables: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(not_ours)?;
+        if existed && (app != schema::APPLICATION_ID && (tables > 0 || version > 0)) {
+            return Err(err(format!(
+                "not an rblwatch store (a SQLite file of another program, application id {app:#x}); nothing was changed"
+            )));
+        }
+        if version > schema::current() {
+            return Err(err(format!(
+                "the store has schema version {version}, newer than this rblwatch knows ({}); upgrade rblwatch",
+                schema::current()
+            )));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| err(format!("cannot write: {e}")))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    fn error(&self, e: rusqlite::Error) -> Error {
+        Error::Store {
+            path: self.path.display().to_string(),
+            message: e.to_string(),
+        }
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<(), Error> {
+        let start = usize::try_from(from).unwrap_or(0);
+        if start >= schema::MIGRATIONS.len() {
+            return Ok(());
+        }
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| store_err(&self.path, e))?;
+        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(start) {
+            tx.execute_batch(sql)
+                .map_err(|e| store_err(&self.path, e))?;
+            tx.pragma_update(
+                None,
+                "user_version",
+                i64::try_from(index + 1).unwrap_or(i64::MAX),
+            )
+            .map_err(|e| store_err(&self.path, e))?;
+        }
+        tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
+            .map_err(|e| store_err(&self.path, e))?;
+        tx.commit().map_err(|e| store_err(&self.path, e))
+    }
+
+    /// The store file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every stored state, by (address, list).
+    pub fn states(&self) -> Result<HashMap<(String, String), StoredState>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT address, list, target, label, policy, status, codes, meanings, txt, since, checked FROM state",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(StoredState {
+                    address: r.get(0)?,
+                    list: r.get(1)?,
+                    target: r.get(2)?,
+                    label: r.get(3)?,
+                    policy: r.get(4)?,
+                    status: r.get(5)?,
+                    codes: json_list(&r.get::<_, String>(6)?),
+                    meanings: json_list(&r.get::<_, String>(7)?),
+                    txt: json_list(&r.get::<_, String>(8)?),
+                    since: r.get(9)?,
+                    checked: r.get(10)?,
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let state = row.map_err(|e| self.error(e))?;
+            out.insert((state.address.clone(), state.list.clone()), state);
+        }
+        Ok(out)
+    }
+
+    /// Every list's streak of passes without a definite answer.
+    pub fn streaks(&self) -> Result<HashMap<String, Streak>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT list, passes, since, detail FROM list_streaks")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(Streak {
+                    list: r.get(0)?,
+                    passes: r.get(1)?,
+                    since: r.get(2)?,
+                    detail: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let streak = row.map_err(|e| self.error(e))?;
+            out.insert(streak.list.clone(), streak);
+        }
+        Ok(out)
+    }
+
+    /// Writes a whole pass in one transaction; returns the run's id.
+    pub fn commit_pass(&mut self, pass: &PassWrite) -> Result<i64, Error> {
+        let path = self.path.clone();
+        let e = |err: rusqlite::Error| store_err(&path, err);
+        let tx = self.conn.transaction().map_err(e)?;
+        let r = &pass.run;
+        let count =
+            |s: &str| i64::try_from(r.counts.get(s).copied().unwrap_or(0)).unwrap_or(i64::MAX);
+        tx.execute(
+            "INSERT INTO runs (started, finished, targets, answers, listed, clear, refused, bogus, error, unhealthy, events, unknown, problems)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            params![
+                r.started,
+                r.finished,
+                i64::try_from(r.targets).unwrap_or(i64::MAX),
+                i64::try_from(r.answers).unwrap_or(i64::MAX),
+                count("listed"),
+                count("clear"),
+                count("refused"),
+                count("bogus"),
+                count("error"),
+                count("unhealthy"),
+                i64::try_from(pass.events.len()).unwrap_or(i64::MAX),
+                to_json(&r.unknown),
+                to_json(&r.problems),
+            ],
+        )
+        .map_err(e)?;
+        let run = tx.last_insert_rowid();
+        {
+            let mut put = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO state (address, list, target, label, policy, status, codes, meanings, txt, since, checked)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(e)?;
+            for s in &pass.states {
+                put.execute(params![
+                    s.address,
+                    s.list,
+                    s.target,
+                    s.label,
+                    s.policy,
+                    s.status,
+                    to_json(&s.codes),
+                    to_json(&s.meanings),
+                    to_json(&s.txt),
+                    s.since,
+                    s.checked
+                ])
+                .map_err(e)?;
+            }
+            let mut add = tx
+                .prepare_cached(
+                    "INSERT INTO events (run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                )
+                .map_err(e)?;
+            for ev in &pass.events {
+                add.execute(params![
+                    run,
+                    ev.at,
+                    ev.target,
+                    ev.label,
+                    ev.address,
+                    ev.list,
+                    ev.policy,
+                    ev.old_status,
+                    ev.new_status,
+                    to_json(&ev.old_codes),
+                    to_json(&ev.codes),
+                    to_json(&ev.meanings),
+                    to_json(&ev.txt),
+                    ev.delist_url
+                ])
+                .map_err(e)?;
+            }
+            let mut streak = tx
+                .prepare_cached("INSERT OR REPLACE INTO list_streaks (list, passes, since, detail) VALUES (?1, ?2, ?3, ?4)")
+                .map_err(e)?;
+            for s in &pass.streaks {
+                streak
+                    .execute(params![s.list, s.passes, s.since, s.detail])
+                    .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        Ok(run)
+    }
+
+    /// The event log, newest first.
+    pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<Event>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url
+                 FROM events
+                 WHERE (?1 IS NULL OR target = ?1 OR address = ?1 OR label = ?1)
+                   AND (?2 IS NULL OR list = ?2)
+                   AND (?3 IS NULL OR at >= ?3)
+                 ORDER BY at DESC, id DESC",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map(params![filter.target, filter.list, filter.since], |r| {
+                Ok(Event {
+                    id: r.get(0)?,
+                    run: r.get(1)?,
+                    at: r.get(2)?,
+                    target: r.get(3)?,
+                    label: r.get(4)?,
+                    address: r.get(5)?,
+                    list: r.get(6)?,
+                    policy: r.get(7)?,
+                    old_status: r.get(8)?,
+                    new_status: r.get(9)?,
+                    old_codes: json_list(&r.get::<_, String>(10)?),
+                    codes: json_list(&r.get::<_, String>(11)?),
+                    meanings: json_list(&r.get::<_, String>(12)?),
+                    txt: json_list(&r.get::<_, String>(13)?),
+                    delist_url: r.get(14)?,
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// The last `limit` runs, newest first.
+    pub fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, started, finished, targets, answers, listed, clear, refused, bogus, error, unhealthy, events, unknown, problems
+                 FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
+                let mut counts = BTreeMap::new();
+                for (i, name) in ["listed", "clear", "refused", "bogus", "error", "unhealthy"]
+                    .iter()
+                    .enumerate()
+                {
+                    counts.insert(name.to_string(), count_at(r, 5 + i)?);
+                }
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    started: r.get(1)?,
+                    finished: r.get(2)?,
+                    targets: count_at(r, 3)?,
+                    answers: count_at(r, 4)?,
+                    counts,
+                    events: count_at(r, 11)?,
+                    unknown: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
+                    problems: json_list(&r.get::<_, String>(13)?),
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Deletes run rows older than `before`, and events too when `events` is set.
+    /// Returns how many runs and events were deleted.
+    pub fn prune(&mut self, before: i64, events: bool) -> Result<(usize, usize), Error> {
+        let path = self.path.clone();
+        let e = |err: rusqlite::Error| store_err(&path, err);
+        let tx = self.conn.transaction().map_err(e)?;
+        let runs = tx
+            .execute("DELETE FROM runs WHERE finished < ?1", params![before])
+            .map_err(e)?;
+        let gone = if events {
+            tx.execute("DELETE FROM events WHERE at < ?1", params![before])
+                .map_err(e)?
+        } else {
+            0
+        };
+        tx.commit().map_err(e)?;
+        Ok((runs, gone))
+    }
+
+    /// The id of the newest run, if any.
+    pub fn last_run(&self) -> Result<Option<i64>, Error> {
+        self.conn
+            .query_row("SELECT max(id) FROM runs", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .optional()
+            .map(Option::flatten)
+            .map_err(|e| self.error(e))
+    }
+}
+
+fn count_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<usize> {
+    row.get::<_, i64>(index)
+        .map(|n| usize::try_from(n).unwrap_or(0))
+}
+
+fn store_err(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Store {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
+}
+
+fn json_list(text: &str) -> Vec<String> {
+    serde_json::from_str(text).unwrap_or_default()
+}

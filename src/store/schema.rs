@@ -1,0 +1,73 @@
+//! The store's schema and its forward migrations.
+//!
+//! `PRAGMA user_version` holds the schema version; `PRAGMA application_id` marks the file as
+//! rblwatch's, so a foreign SQLite file is refused instead of being written into.
+
+/// `RBLW` as a 32-bit big-endian integer: rblwatch's SQLite application id.
+pub(crate) const APPLICATION_ID: i32 = 0x5242_4c57;
+
+/// One entry per schema version: `MIGRATIONS[n]` takes version n to n + 1.
+pub(crate) const MIGRATIONS: &[&str] = &[
+    // 0 -> 1: state, events, runs, list streaks.
+    r#"
+    CREATE TABLE state (
+        address   TEXT NOT NULL,
+        list      TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        label     TEXT,
+        policy    TEXT NOT NULL,
+        status    TEXT NOT NULL CHECK (status IN ('listed', 'clear')),
+        codes     TEXT NOT NULL,
+        meanings  TEXT NOT NULL,
+        txt       TEXT NOT NULL,
+        since     INTEGER NOT NULL,
+        checked   INTEGER NOT NULL,
+        PRIMARY KEY (address, list)
+    );
+    CREATE TABLE events (
+        id          INTEGER PRIMARY KEY,
+        run         INTEGER NOT NULL,
+        at          INTEGER NOT NULL,
+        target      TEXT NOT NULL,
+        label       TEXT,
+        address     TEXT NOT NULL,
+        list        TEXT NOT NULL,
+        policy      TEXT NOT NULL,
+        old_status  TEXT,
+        new_status  TEXT NOT NULL,
+        old_codes   TEXT NOT NULL,
+        codes       TEXT NOT NULL,
+        meanings    TEXT NOT NULL,
+        txt         TEXT NOT NULL,
+        delist_url  TEXT
+    );
+    CREATE INDEX events_at ON events (at);
+    CREATE TABLE runs (
+        id         INTEGER PRIMARY KEY,
+        started    INTEGER NOT NULL,
+        finished   INTEGER NOT NULL,
+        targets    INTEGER NOT NULL,
+        answers    INTEGER NOT NULL,
+        listed     INTEGER NOT NULL,
+        clear      INTEGER NOT NULL,
+        refused    INTEGER NOT NULL,
+        bogus      INTEGER NOT NULL,
+        error      INTEGER NOT NULL,
+        unhealthy  INTEGER NOT NULL,
+        events     INTEGER NOT NULL,
+        unknown    TEXT NOT NULL,
+        problems   TEXT NOT NULL
+    );
+    CREATE TABLE list_streaks (
+        list     TEXT PRIMARY KEY,
+        passes   INTEGER NOT NULL,
+        since    INTEGER NOT NULL,
+        detail   TEXT NOT NULL
+    );
+    "#,
+];
+
+/// The schema version this binary writes.
+pub(crate) fn current() -> i64 {
+    i64::try_from(MIGRATIONS.len()).unwrap_or(i64::MAX)
+}
