@@ -15,6 +15,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub lists: Option<PathBuf>,
 
+    /// Use this config file (default: $RBLWATCH_CONFIG, ~/.config/rblwatch/rblwatch.toml when
+    /// not root, /etc/rblwatch/rblwatch.toml).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -27,6 +32,101 @@ pub enum Command {
     Check(CheckArgs),
     /// Show the catalog of lists, or check their health.
     Lists(ListsArgs),
+    /// One pass over every configured target: record and report what changed.
+    Run(RunArgs),
+    /// What is listed now, since when, and how to get off it.
+    Status(StatusArgs),
+    /// The log of changes, newest first.
+    History(HistoryArgs),
+    /// Delete old pass records (and, if asked, old events) from the store.
+    Prune(PruneArgs),
+    /// Write a commented example config.
+    Init(InitArgs),
+    /// Work with the config file.
+    Config(ConfigArgs),
+}
+
+/// Flags of `rblwatch run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Wait for a running pass to end instead of exiting.
+    #[arg(long)]
+    pub wait: bool,
+
+    /// Print nothing unless something changed or a list has been failing (for cron).
+    #[arg(short, long)]
+    pub quiet: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Flags of `rblwatch status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Every stored pair, clear ones included.
+    #[arg(long)]
+    pub all: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Flags of `rblwatch history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// Only this target (as configured), address or label.
+    #[arg(long, value_name = "T")]
+    pub target: Option<String>,
+
+    /// Only this list.
+    #[arg(long, value_name = "ID")]
+    pub list: Option<String>,
+
+    /// Only events since this date (YYYY-MM-DD, YYYY-MM-DDTHH:MM:SSZ or Unix seconds).
+    #[arg(long, value_name = "DATE")]
+    pub since: Option<String>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Flags of `rblwatch prune`.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Age limit, in days (`90` or `90d`).
+    #[arg(long, value_name = "DAYS")]
+    pub older_than: String,
+
+    /// Delete events older than that too (they are kept otherwise).
+    #[arg(long)]
+    pub events: bool,
+}
+
+/// Flags of `rblwatch init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Where to write it (default: the first config path searched).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+/// Flags of `rblwatch config`.
+#[derive(Debug, Args)]
+pub struct ConfigArgs {
+    /// What to do with the config.
+    #[command(subcommand)]
+    pub action: ConfigAction,
+}
+
+/// `rblwatch config` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum ConfigAction {
+    /// Validate the config and say what it will do.
+    Check,
 }
 
 /// Flags of `rblwatch check`.
@@ -92,17 +192,17 @@ pub struct DnsArgs {
     #[arg(long, value_name = "IP[:PORT]")]
     pub nameserver: Vec<String>,
 
-    /// Seconds to wait for one answer.
-    #[arg(long, value_name = "SECONDS", default_value = "3")]
-    pub timeout: String,
+    /// Seconds to wait for one answer [default: 3].
+    #[arg(long, value_name = "SECONDS")]
+    pub timeout: Option<String>,
 
-    /// How many times to send a query before giving up.
-    #[arg(long, value_name = "N", default_value_t = 2)]
-    pub attempts: usize,
+    /// How many times to send a query before giving up [default: 2].
+    #[arg(long, value_name = "N")]
+    pub attempts: Option<usize>,
 
-    /// How many queries may be in flight at once.
-    #[arg(long, value_name = "N", default_value_t = 128)]
-    pub concurrency: usize,
+    /// How many queries may be in flight at once [default: 128].
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<usize>,
 
     /// Skip the RFC 5782 test-point health check of each list.
     #[arg(long)]

@@ -140,10 +140,8 @@ fn home_dir(xdg: &str, fallback: &str) -> Option<PathBuf> {
 /// Where config files are looked for, in order, after `--config` and `$RBLWATCH_CONFIG`.
 pub fn search_path() -> Vec<PathBuf> {
     let mut paths = Vec::new();
-    if !is_root() {
-        if let Some(dir) = home_dir("XDG_CONFIG_HOME", ".config") {
-            paths.push(dir.join("rblwatch/rblwatch.toml"));
-        }
+    if let Some(dir) = home_dir("XDG_CONFIG_HOME", ".config").filter(|_| !is_root()) {
+        paths.push(dir.join("rblwatch/rblwatch.toml"));
     }
     paths.push(PathBuf::from("/etc/rblwatch/rblwatch.toml"));
     paths
@@ -151,10 +149,8 @@ pub fn search_path() -> Vec<PathBuf> {
 
 /// The default store file: under /var/lib/rblwatch for root, the user's data dir otherwise.
 pub fn default_store() -> PathBuf {
-    if !is_root() {
-        if let Some(dir) = home_dir("XDG_DATA_HOME", ".local/share") {
-            return dir.join("rblwatch/rblwatch.db");
-        }
+    if let Some(dir) = home_dir("XDG_DATA_HOME", ".local/share").filter(|_| !is_root()) {
+        return dir.join("rblwatch/rblwatch.db");
     }
     PathBuf::from("/var/lib/rblwatch/rblwatch.db")
 }

@@ -6,7 +6,6 @@ use crate::check::{self, CheckRequest};
 use crate::cli::{CheckArgs, Color, Format};
 use crate::dns::Dns;
 use crate::error::Error;
-use crate::lists::Catalog;
 use crate::report::{Summary, json, nagios, table};
 use crate::target::Target;
 
@@ -14,7 +13,7 @@ use crate::target::Target;
 const MAX_ADDRESSES: u128 = 256;
 
 /// Runs `check` and returns the exit status.
-pub async fn run(catalog: &Catalog, args: CheckArgs) -> Result<u8, Error> {
+pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
     let targets = args
         .targets
         .iter()
@@ -33,15 +32,15 @@ pub async fn run(catalog: &Catalog, args: CheckArgs) -> Result<u8, Error> {
             ),
         });
     }
-    let selection = super::select(catalog, &args.select)?;
-    let settings = super::resolver_settings(&args.dns)?;
+    let selection = setup.select(Some(&args.select))?;
+    let (settings, verify) = setup.resolver(Some(&args.dns))?;
     let dns = Dns::new(&settings)?;
     let warnings = super::resolver_warnings(&dns);
 
     let request = CheckRequest {
         targets,
         lists: selection.lists,
-        verify: !args.dns.no_verify,
+        verify,
         concurrency: settings.concurrency,
     };
     let found = check::run(&dns, request).await;

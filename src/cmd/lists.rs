@@ -6,24 +6,23 @@ use crate::check::{self, CheckRequest};
 use crate::cli::{ListFormat, ListsAction, ListsArgs};
 use crate::dns::Dns;
 use crate::error::Error;
-use crate::lists::Catalog;
 use crate::report::catalog;
 
 /// Runs `lists` and returns the exit status: for `verify`, 1 when any list is not ok.
-pub async fn run(cat: &Catalog, args: ListsArgs) -> Result<u8, Error> {
+pub async fn run(setup: &super::Setup, args: ListsArgs) -> Result<u8, Error> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let json = args.format == ListFormat::Json;
     let Some(ListsAction::Verify { select, dns }) = args.action else {
         if json {
-            catalog::write_json(&mut out, cat)?;
+            catalog::write_json(&mut out, &setup.catalog)?;
         } else {
-            catalog::write_table(&mut out, cat)?;
+            catalog::write_table(&mut out, &setup.catalog)?;
         }
         return Ok(0);
     };
-    let selection = super::select(cat, &select)?;
-    let settings = super::resolver_settings(&dns)?;
+    let selection = setup.select(Some(&select))?;
+    let (settings, _) = setup.resolver(Some(&dns))?;
     let resolver = Dns::new(&settings)?;
     let mut err = std::io::stderr().lock();
     for line in super::resolver_warnings(&resolver)

@@ -3,87 +3,169 @@
 //! The helpers here turn raw flags (`cli`) into the validated values the core takes.
 
 pub mod check;
+pub mod config;
+pub mod history;
+pub mod init;
 pub mod lists;
+pub mod prune;
+pub mod run;
+pub mod status;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, DnsArgs, SelectArgs};
+use crate::config::{Config, ResolverConfig};
 use crate::dns::{Dns, ResolverSettings, public};
 use crate::error::Error;
 use crate::lists::{Catalog, Selection, SelectionRequest};
 
 /// Runs the parsed command line and returns the process exit status.
 pub async fn run(cli: Cli) -> Result<u8, Error> {
-    let catalog = load_catalog(cli.lists.as_deref())?;
+    let (lists, config) = (cli.lists.as_deref(), cli.config.as_deref());
     match cli.command {
-        Command::Check(args) => check::run(&catalog, args).await,
-        Command::Lists(args) => lists::run(&catalog, args).await,
+        Command::Check(args) => check::run(&Setup::optional(lists, config)?, args).await,
+        Command::Lists(args) => lists::run(&Setup::optional(lists, config)?, args).await,
+        Command::Run(args) => run::run(&Setup::required(lists, config)?, args).await,
+        Command::Status(args) => status::run(&Setup::required(lists, config)?, &args),
+        Command::History(args) => history::run(&Setup::required(lists, config)?, &args),
+        Command::Prune(args) => prune::run(&Setup::required(lists, config)?, &args),
+        Command::Init(args) => init::run(&args),
+        Command::Config(args) => config::run(&Setup::required(lists, config)?, &args),
     }
 }
 
-/// The built-in catalog, or the one in `path`.
-pub fn load_catalog(path: Option<&Path>) -> Result<Catalog, Error> {
-    match path {
-        Some(path) => Catalog::from_file(path),
-        None => Catalog::builtin(),
+/// The catalog and config a command works with.
+pub struct Setup {
+    /// The catalog: `--lists FILE`, else the config's (built-in plus extra files), else built-in.
+    pub catalog: Catalog,
+    /// The validated config, when one was found.
+    pub config: Option<Config>,
+}
+
+impl Setup {
+    /// For commands that work without a config but use one when it is there.
+    pub fn optional(lists: Option<&Path>, config: Option<&Path>) -> Result<Setup, Error> {
+        let config = crate::config::find(config)
+            .map(|path| Config::load(&path))
+            .transpose()?;
+        Setup::with(lists, config)
+    }
+
+    /// For commands that need a config.
+    pub fn required(lists: Option<&Path>, config: Option<&Path>) -> Result<Setup, Error> {
+        let config = crate::config::require(config)?;
+        Setup::with(lists, Some(config))
+    }
+
+    fn with(lists: Option<&Path>, config: Option<Config>) -> Result<Setup, Error> {
+        let catalog = match (lists, &config) {
+            (Some(path), _) => Catalog::from_file(path)?,
+            (None, Some(config)) => config.catalog.clone(),
+            (None, None) => Catalog::builtin()?,
+        };
+        Ok(Setup { catalog, config })
+    }
+
+    /// The config, known to be there (for commands built with `required`).
+    pub fn config(&self) -> Result<&Config, Error> {
+        self.config.as_ref().ok_or_else(|| Error::Usage {
+            arg: "config".into(),
+            message: "no config file".into(),
+        })
+    }
+
+    /// The lists chosen by the flags, else by the config, else the defaults.
+    pub fn select(&self, args: Option<&SelectArgs>) -> Result<Selection, Error> {
+        let from_flags =
+            args.filter(|a| !(a.only.is_empty() && a.enable.is_empty() && a.disable.is_empty()));
+        let request = match (from_flags, &self.config) {
+            (Some(a), _) => SelectionRequest {
+                only: a.only.clone(),
+                enable: a.enable.clone(),
+                disable: a.disable.clone(),
+            },
+            (None, Some(config)) => config.selection.clone(),
+            (None, None) => SelectionRequest::default(),
+        };
+        Selection::resolve(&self.catalog, &request, |var| std::env::var(var).ok())
+    }
+
+    /// Resolver settings from the flags over the config over the defaults, and whether to
+    /// verify each list's health.
+    pub fn resolver(&self, args: Option<&DnsArgs>) -> Result<(ResolverSettings, bool), Error> {
+        let file = self
+            .config
+            .as_ref()
+            .map(|c| c.resolver.clone())
+            .unwrap_or_default();
+        resolver_settings(args, &file)
     }
 }
 
-/// The lists chosen by `--only`, `--enable` and `--disable`, keys from the environment.
-pub fn select(catalog: &Catalog, args: &SelectArgs) -> Result<Selection, Error> {
-    let request = SelectionRequest {
-        only: args.only.clone(),
-        enable: args.enable.clone(),
-        disable: args.disable.clone(),
-    };
-    Selection::resolve(catalog, &request, |var| std::env::var(var).ok())
-}
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
+const DEFAULT_TRIES: usize = 2;
+const DEFAULT_CONCURRENCY: usize = 128;
 
-/// Validated resolver settings from the DNS flags.
-pub fn resolver_settings(args: &DnsArgs) -> Result<ResolverSettings, Error> {
-    let timeout = args
-        .timeout
-        .parse::<f64>()
-        .ok()
-        .filter(|s| s.is_finite() && *s > 0.0 && *s <= 60.0)
-        .map(Duration::from_secs_f64)
-        .ok_or_else(|| Error::Usage {
-            arg: format!("--timeout {}", args.timeout),
-            message: "must be a number of seconds above 0 and at most 60".into(),
-        })?;
+fn resolver_settings(
+    args: Option<&DnsArgs>,
+    file: &ResolverConfig,
+) -> Result<(ResolverSettings, bool), Error> {
     let usage = |arg: String, message: &str| Error::Usage {
         arg,
         message: message.into(),
     };
-    if args.attempts == 0 || args.attempts > 10 {
-        return Err(usage(
-            format!("--attempts {}", args.attempts),
-            "must be 1 to 10",
-        ));
-    }
-    if args.concurrency == 0 {
-        return Err(usage("--concurrency 0".into(), "must be at least 1"));
-    }
-    let nameservers = args
-        .nameserver
-        .iter()
-        .map(|text| {
-            parse_server(text).ok_or_else(|| {
+    let timeout = match args.and_then(|a| a.timeout.as_deref()) {
+        Some(text) => text
+            .parse::<f64>()
+            .ok()
+            .filter(|s| s.is_finite() && *s > 0.0 && *s <= 60.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
                 usage(
-                    format!("--nameserver {text}"),
-                    "must be an IP address, IP:PORT or [IPv6]:PORT",
+                    format!("--timeout {text}"),
+                    "must be a number of seconds above 0 and at most 60",
                 )
+            })?,
+        None => file.timeout.unwrap_or(DEFAULT_TIMEOUT),
+    };
+    let tries = match args.and_then(|a| a.attempts) {
+        Some(n) if n == 0 || n > 10 => {
+            return Err(usage(format!("--attempts {n}"), "must be 1 to 10"));
+        }
+        Some(n) => n,
+        None => file.attempts.unwrap_or(DEFAULT_TRIES),
+    };
+    let concurrency = match args.and_then(|a| a.concurrency) {
+        Some(0) => return Err(usage("--concurrency 0".into(), "must be at least 1")),
+        Some(n) => n,
+        None => file.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+    };
+    let flags = args.map(|a| a.nameserver.as_slice()).unwrap_or_default();
+    let nameservers = if flags.is_empty() {
+        file.nameservers.clone()
+    } else {
+        flags
+            .iter()
+            .map(|text| {
+                parse_server(text).ok_or_else(|| {
+                    usage(
+                        format!("--nameserver {text}"),
+                        "must be an IP address, IP:PORT or [IPv6]:PORT",
+                    )
+                })
             })
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok(ResolverSettings {
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let verify = !args.is_some_and(|a| a.no_verify) && file.verify.unwrap_or(true);
+    let settings = ResolverSettings {
         nameservers,
         timeout,
-        tries: args.attempts,
-        concurrency: args.concurrency,
-    })
+        tries,
+        concurrency,
+    };
+    Ok((settings, verify))
 }
 
 fn parse_server(text: &str) -> Option<SocketAddr> {

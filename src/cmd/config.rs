@@ -1,0 +1,52 @@
+//! `rblwatch config check`: validate the config and say what a pass will do.
+
+use std::io::Write;
+
+use super::Setup;
+use crate::cli::{ConfigAction, ConfigArgs};
+use crate::error::Error;
+
+/// Validation already happened when the config was loaded; this reports the result.
+pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
+    let ConfigAction::Check = args.action;
+    let config = setup.config()?;
+    let selection = setup.select(None)?;
+    let (settings, verify) = setup.resolver(None)?;
+    let addresses: u128 = config
+        .targets
+        .iter()
+        .map(|t| t.target.address_count())
+        .sum();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{}: ok", config.path.display())?;
+    writeln!(
+        out,
+        "  targets: {} ({addresses} address(es) or name(s))",
+        config.targets.len()
+    )?;
+    let ids: Vec<&str> = selection.lists.iter().map(|l| l.list.id.as_str()).collect();
+    writeln!(out, "  lists:   {} ({})", ids.len(), ids.join(", "))?;
+    for note in &selection.notes {
+        writeln!(out, "  note:    {note}")?;
+    }
+    let servers = if settings.nameservers.is_empty() {
+        "/etc/resolv.conf".to_string()
+    } else {
+        settings
+            .nameservers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    writeln!(
+        out,
+        "  resolver: {servers}; timeout {:?}, {} tries, {} in flight, health check {}",
+        settings.timeout,
+        settings.tries,
+        settings.concurrency,
+        if verify { "on" } else { "off" }
+    )?;
+    writeln!(out, "  store:   {}", config.store.display())?;
+    Ok(0)
+}

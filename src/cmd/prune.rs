@@ -1,0 +1,42 @@
+//! `rblwatch prune --older-than DAYS`: drop old pass records; events only with `--events`.
+
+use std::io::Write;
+
+use super::Setup;
+use crate::cli::PruneArgs;
+use crate::clock;
+use crate::error::Error;
+use crate::store::Store;
+
+/// Deletes old rows and says how many.
+pub fn run(setup: &Setup, args: &PruneArgs) -> Result<u8, Error> {
+    let days: i64 = args
+        .older_than
+        .trim_end_matches('d')
+        .parse()
+        .ok()
+        .filter(|d| *d >= 0)
+        .ok_or_else(|| Error::Usage {
+            arg: format!("--older-than {}", args.older_than),
+            message: "must be a number of days, e.g. 90 or 90d".into(),
+        })?;
+    let config = setup.config()?;
+    let mut store = Store::open(&config.store)?;
+    let before = clock::now() - days * 86_400;
+    let (runs, events) = store.prune(before, args.events)?;
+    let mut out = std::io::stdout().lock();
+    if args.events {
+        writeln!(
+            out,
+            "deleted {runs} pass record(s) and {events} event(s) older than {}",
+            clock::format(before)
+        )?;
+    } else {
+        writeln!(
+            out,
+            "deleted {runs} pass record(s) older than {}; events kept",
+            clock::format(before)
+        )?;
+    }
+    Ok(0)
+}

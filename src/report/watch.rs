@@ -1,0 +1,226 @@
+//! Output of the watch commands: a pass's changes (`run`), what is listed now (`status`),
+//! and the event log (`history`), as tables or JSON. Times are shown as RFC 3339 UTC.
+
+use std::io::{self, Write};
+
+use serde_json::{Value, json};
+
+use crate::clock;
+use crate::lists::Catalog;
+use crate::store::{Event, RunRecord, StoredState};
+
+fn who(target: &str, address: &str, label: Option<&str>) -> String {
+    let mut text = address.to_string();
+    if target != address {
+        text.push_str(&format!(" [{target}]"));
+    }
+    if let Some(label) = label {
+        text.push_str(&format!(" ({label})"));
+    }
+    text
+}
+
+/// A JSON value with the named Unix-time fields turned into RFC 3339 strings.
+fn with_times(mut value: Value, fields: &[&str]) -> Value {
+    if let Value::Object(map) = &mut value {
+        for field in fields {
+            if let Some(ts) = map.get(*field).and_then(Value::as_i64) {
+                map.insert((*field).to_string(), Value::String(clock::format(ts)));
+            }
+        }
+    }
+    value
+}
+
+fn event_json(event: &Event) -> Value {
+    with_times(serde_json::to_value(event).unwrap_or(Value::Null), &["at"])
+}
+
+fn state_json(state: &StoredState, catalog: &Catalog) -> Value {
+    let mut value = with_times(
+        serde_json::to_value(state).unwrap_or(Value::Null),
+        &["since", "checked"],
+    );
+    if let Value::Object(map) = &mut value {
+        map.insert(
+            "delist_url".into(),
+            json!(delist_url(catalog, &state.list, &state.address)),
+        );
+    }
+    value
+}
+
+fn delist_url(catalog: &Catalog, list: &str, address: &str) -> Option<String> {
+    catalog
+        .get(list)
+        .and_then(|l| l.delist.as_ref())
+        .and_then(|d| d.url_for(address))
+}
+
+fn event_line(out: &mut dyn Write, e: &Event, with_time: bool) -> io::Result<()> {
+    let word = match (e.old_status.as_deref(), e.new_status.as_str()) {
+        (Some("listed"), "listed") => "CODES",
+        (_, "listed") if e.policy == "allow" => "ALLOWED",
+        (_, "listed") => "LISTED",
+        _ => "CLEAR",
+    };
+    let change = match (e.old_status.as_deref(), e.new_status.as_str()) {
+        (None, _) => "first seen".to_string(),
+        (Some("listed"), "listed") => {
+            format!("codes {} -> {}", e.old_codes.join(", "), e.codes.join(", "))
+        }
+        (Some(old), _) => format!("was {old}"),
+    };
+    let time = if with_time {
+        format!("{}  ", clock::format(e.at))
+    } else {
+        String::new()
+    };
+    let meaning = if e.meanings.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", e.meanings.join("; "))
+    };
+    writeln!(
+        out,
+        "{time}{word:<8} {}  {}  {change}{meaning}",
+        who(&e.target, &e.address, e.label.as_deref()),
+        e.list
+    )
+}
+
+/// How long the parts of a pass took.
+#[derive(Debug, Clone, Copy)]
+pub struct Timing {
+    /// The DNS phase: health checks and every query.
+    pub dns: std::time::Duration,
+    /// Reading the store, evaluating and committing.
+    pub store: std::time::Duration,
+}
+
+/// Writes the result of one pass: changes first, then problems, then one summary line.
+pub fn write_pass(
+    out: &mut dyn Write,
+    run: &RunRecord,
+    events: &[Event],
+    listed: &[StoredState],
+    timing: Timing,
+    json: bool,
+) -> io::Result<()> {
+    if json {
+        let doc = json!({
+            "version": 1,
+            "timing": { "dns_ms": timing.dns.as_millis(), "store_ms": timing.store.as_millis() },
+            "run": with_times(serde_json::to_value(run).unwrap_or(Value::Null), &["started", "finished"]),
+            "events": events.iter().map(event_json).collect::<Vec<_>>(),
+            "problems": run.problems,
+            "listed": listed.iter().map(|s| with_times(serde_json::to_value(s).unwrap_or(Value::Null), &["since", "checked"])).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+        return writeln!(out);
+    }
+    for event in events {
+        event_line(out, event, false)?;
+        if event.new_status == "listed" && event.policy == "block" {
+            for txt in &event.txt {
+                writeln!(out, "         reason: {txt}")?;
+            }
+            if let Some(url) = &event.delist_url {
+                writeln!(out, "         delist: {url}")?;
+            }
+        }
+    }
+    for problem in &run.problems {
+        writeln!(out, "problem: {problem}")?;
+    }
+    let unknown: usize = run.unknown.values().sum();
+    let why = if unknown > 0 {
+        let parts: Vec<String> = run
+            .unknown
+            .iter()
+            .map(|(k, n)| format!("{n} {k}"))
+            .collect();
+        format!("; {unknown} answers not definite ({})", parts.join(", "))
+    } else {
+        String::new()
+    };
+    writeln!(
+        out,
+        "pass {} at {}: {} target(s), {} answers, {} change(s); {} pair(s) listed now{why}; {:.2} s",
+        run.id,
+        clock::format(run.started),
+        run.targets,
+        run.answers,
+        events.len(),
+        listed.len(),
+        (timing.dns + timing.store).as_secs_f64()
+    )
+}
+
+/// Writes `status`: what is listed now (or every stored pair).
+pub fn write_status(
+    out: &mut dyn Write,
+    states: &[StoredState],
+    catalog: &Catalog,
+    last_run: Option<&RunRecord>,
+    json: bool,
+) -> io::Result<()> {
+    if json {
+        let doc = json!({
+            "version": 1,
+            "last_run": last_run.map(|r| clock::format(r.finished)),
+            "states": states.iter().map(|s| state_json(s, catalog)).collect::<Vec<_>>(),
+        });
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+        return writeln!(out);
+    }
+    for s in states {
+        let word = match (s.status.as_str(), s.policy.as_str()) {
+            ("listed", "allow") => "ALLOWED",
+            ("listed", _) => "LISTED",
+            _ => "CLEAR",
+        };
+        let meaning = if s.meanings.is_empty() {
+            String::new()
+        } else {
+            format!("  {}", s.meanings.join("; "))
+        };
+        writeln!(
+            out,
+            "{word:<8} {}  {}  since {}{meaning}",
+            who(&s.target, &s.address, s.label.as_deref()),
+            s.list,
+            clock::format(s.since)
+        )?;
+        if let Some(url) = delist_url(catalog, &s.list, &s.address).filter(|_| word == "LISTED") {
+            writeln!(out, "         delist: {url}")?;
+        }
+    }
+    let listed = states
+        .iter()
+        .filter(|s| s.status == "listed" && s.policy == "block")
+        .count();
+    let last = last_run.map_or_else(
+        || "no pass yet".to_string(),
+        |r| format!("last pass {}", clock::format(r.finished)),
+    );
+    if listed == 0 {
+        writeln!(out, "nothing is listed ({last})")
+    } else {
+        writeln!(out, "{listed} listing(s) on blocklists ({last})")
+    }
+}
+
+/// Writes `history`: the event log, newest first.
+pub fn write_history(out: &mut dyn Write, events: &[Event], json: bool) -> io::Result<()> {
+    if json {
+        let doc =
+            json!({ "version": 1, "events": events.iter().map(event_json).collect::<Vec<_>>() });
+        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+        return writeln!(out);
+    }
+    for event in events {
+        event_line(out, event, true)?;
+    }
+    writeln!(out, "{} event(s)", events.len())
+}
