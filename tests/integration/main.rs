@@ -6,3 +6,4 @@ mod catalog;
 mod check;
 mod health;
 mod output;
+mod watch;

@@ -34,6 +34,10 @@ pub(crate) fn rblwatch(args: &[&str], env: &[(&str, &str)]) -> Run {
     cmd.args(args)
         .env_remove("RBLWATCH_SPAMHAUS_DQS_KEY")
         .env_remove("RBLWATCH_ABUSIX_KEY")
+        .env_remove("RBLWATCH_CONFIG")
+        .env_remove("RBLWATCH_NOW")
+        .env("XDG_CONFIG_HOME", "/nonexistent/rblwatch-test-config")
+        .env("XDG_DATA_HOME", "/nonexistent/rblwatch-test-data")
         .env("NO_COLOR", "1");
     for (k, v) in env {
         cmd.env(k, v);

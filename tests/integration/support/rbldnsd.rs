@@ -1,7 +1,6 @@
 //! A real rbldnsd on a free loopback port, serving zones from files, killed on Drop.
 
 use std::net::UdpSocket;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -11,6 +10,7 @@ use super::{shared_dir, write_file};
 pub(crate) struct Rbldnsd {
     child: Child,
     port: u16,
+    files: Vec<std::path::PathBuf>,
     _dir: tempfile::TempDir,
 }
 
@@ -36,9 +36,10 @@ impl Rbldnsd {
             "-c",
             "1",
         ]);
+        let mut files = Vec::new();
         for (index, (zone, kind, text)) in zones.iter().enumerate() {
             let file = format!("zone{index}.{kind}");
-            write_file(dir.path(), &file, text);
+            files.push(write_file(dir.path(), &file, text));
             cmd.arg(format!("{zone}:{kind}:{file}"));
         }
         // rbldnsd buffers its log when it is not a terminal, so readiness is seen by asking it.
@@ -56,6 +57,7 @@ impl Rbldnsd {
         Rbldnsd {
             child,
             port,
+            files,
             _dir: dir,
         }
     }
@@ -65,10 +67,27 @@ impl Rbldnsd {
         format!("127.0.0.1:{}", self.port)
     }
 
-    /// The directory its files are in.
-    #[allow(dead_code)]
-    pub(crate) fn dir(&self) -> &Path {
-        self._dir.path()
+    /// Replaces the data of zone number `index` and makes rbldnsd reload it (SIGHUP), then
+    /// waits until `probe` (a full query name) answers as `listed` says.
+    pub(crate) fn rewrite(&self, index: usize, text: &str, probe: &str, listed: bool) {
+        std::fs::write(&self.files[index], text).expect("rewrite zone data");
+        let pid = self.child.id().to_string();
+        let status = Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill -HUP");
+        assert!(status.success(), "SIGHUP to rbldnsd failed");
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if ask(self.port, probe).is_some_and(|answers| (answers > 0) == listed) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "rbldnsd did not reload: {probe} is still not {}",
+            if listed { "listed" } else { "clear" }
+        );
     }
 }
 
@@ -81,29 +100,32 @@ impl Drop for Rbldnsd {
 
 /// Whether a DNS server on `port` answers a question about `zone` within five seconds.
 fn answers(port: u16, zone: &str) -> bool {
-    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
-    socket
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .expect("timeout");
-    // A plain DNS query: id, RD flag, one question, the name's labels, type A, class IN.
-    let mut packet = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
-    for label in zone.split('.') {
-        packet.push(u8::try_from(label.len()).expect("short label"));
-        packet.extend_from_slice(label.as_bytes());
-    }
-    packet.extend_from_slice(&[0, 0, 1, 0, 1]);
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut buf = [0u8; 512];
     while Instant::now() < deadline {
-        let _ = socket.send_to(&packet, ("127.0.0.1", port));
-        if socket
-            .recv(&mut buf)
-            .is_ok_and(|n| n >= 2 && buf[..2] == [0x12, 0x34])
-        {
+        if ask(port, zone).is_some() {
             return true;
         }
     }
     false
+}
+
+/// Asks the server on `port` for the A records of `name` (a plain DNS query: id, RD flag,
+/// one question, type A, class IN); returns how many answers came back.
+fn ask(port: u16, name: &str) -> Option<u16> {
+    let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .expect("timeout");
+    let mut packet = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+    for label in name.trim_end_matches('.').split('.') {
+        packet.push(u8::try_from(label.len()).expect("short label"));
+        packet.extend_from_slice(label.as_bytes());
+    }
+    packet.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let mut buf = [0u8; 512];
+    socket.send_to(&packet, ("127.0.0.1", port)).ok()?;
+    let n = socket.recv(&mut buf).ok()?;
+    (n >= 8 && buf[..2] == [0x12, 0x34]).then(|| u16::from_be_bytes([buf[6], buf[7]]))
 }
 
 /// A UDP port nobody uses right now on loopback.
