@@ -4,6 +4,8 @@ mod support;
 
 mod catalog;
 mod check;
+mod config;
 mod health;
 mod output;
+mod store;
 mod watch;

@@ -15,14 +15,14 @@ const CLEAN: &str = ":127.0.0.2:Listed by w.test: $\n127.0.0.2\n";
 
 /// rbldnsd serving `w.test`, a catalog with list `w`, and a config watching 192.0.2.5 (mx1)
 /// and 192.0.2.6, with the store in a temporary directory.
-struct Watch {
+pub(crate) struct Watch {
     dns: Rbldnsd,
     dir: tempfile::TempDir,
     config: PathBuf,
 }
 
 impl Watch {
-    fn start() -> Watch {
+    pub(crate) fn start() -> Watch {
         let dns = Rbldnsd::start(&[("w.test", "ip4set", &format!("{SOA}{CLEAN}"))]);
         let dir = shared_dir();
         let catalog = write_file(
@@ -39,7 +39,7 @@ impl Watch {
     }
 
     /// Sets the data of w.test and waits until 192.0.2.5 answers as `listed` says.
-    fn data(&self, lines: &str, listed: bool) {
+    pub(crate) fn data(&self, lines: &str, listed: bool) {
         self.dns.rewrite(
             0,
             &format!("{SOA}{CLEAN}{lines}"),
@@ -48,7 +48,7 @@ impl Watch {
         );
     }
 
-    fn rblwatch(&self, args: &[&str]) -> Run {
+    pub(crate) fn rblwatch(&self, args: &[&str]) -> Run {
         self.at(args, None)
     }
 
@@ -62,14 +62,18 @@ impl Watch {
         rblwatch(&all, &env)
     }
 
-    fn pass(&self) -> serde_json::Value {
+    pub(crate) fn pass(&self) -> serde_json::Value {
         let run = self.rblwatch(&["run", "--format", "json"]);
         assert!(run.code == 0 || run.code == 1, "{run:?}");
         run.json()
     }
 
-    fn store(&self) -> PathBuf {
+    pub(crate) fn store(&self) -> PathBuf {
         self.dir.path().join("state.db")
+    }
+
+    pub(crate) fn config(&self) -> &std::path::Path {
+        &self.config
     }
 }
 
