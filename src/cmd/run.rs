@@ -17,8 +17,9 @@ use crate::watch::{self, Before, PassSettings};
 /// Runs one pass and returns the exit status: 0 nothing listed, 1 something listed.
 pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
     let config = setup.config()?;
-    let store = Store::open(&config.store)?;
+    // The lock comes first: it also keeps two first passes from creating the schema at once.
     let _lock = PassLock::acquire(&config.store, args.wait)?;
+    let store = Store::open(&config.store)?;
     let started = clock::now();
     let selection = setup.select(None)?;
     let (settings, verify) = setup.resolver(None)?;

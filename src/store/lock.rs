@@ -20,6 +20,12 @@ pub struct PassLock {
 impl PassLock {
     /// Takes the lock of the store at `store`; with `wait`, waits for a running pass to end.
     pub fn acquire(store: &Path, wait: bool) -> Result<PassLock, Error> {
+        if let Some(dir) = store.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Store {
+                path: store.display().to_string(),
+                message: format!("cannot create {}: {e}", dir.display()),
+            })?;
+        }
         let mut name = store.as_os_str().to_owned();
         name.push(".lock");
         let path = PathBuf::from(name);
