@@ -14,13 +14,15 @@ use crate::error::Error;
 #[derive(Debug)]
 pub struct PassLock {
     file: File,
-    path: PathBuf,
 }
 
 impl PassLock {
     /// Takes the lock of the store at `store`; with `wait`, waits for a running pass to end.
     pub fn acquire(store: &Path, wait: bool) -> Result<PassLock, Error> {
-        if let Some(dir) = store.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+        if let Some(dir) = store
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
             std::fs::create_dir_all(dir).map_err(|e| Error::Store {
                 path: store.display().to_string(),
                 message: format!("cannot create {}: {e}", dir.display()),
@@ -56,12 +58,7 @@ impl PassLock {
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(PassLock { file, path })
-    }
-
-    /// The lock file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(PassLock { file })
     }
 }
 
