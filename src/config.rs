@@ -38,6 +38,127 @@ struct RawConfig {
     run: RawRun,
     #[serde(default, rename = "target")]
     targets: Vec<RawTarget>,
+    #[serde(default)]
+    notify: RawNotify,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawNotify {
+    #[serde(default)]
+    recipients: Vec<Spanned<String>>,
+    templates: Option<Spanned<String>>,
+    reminder_days: Option<Spanned<i64>>,
+    retry_limit: Option<Spanned<i64>>,
+    smtp: Option<Spanned<RawSmtp>>,
+    #[serde(default)]
+    webhook: Vec<RawWebhook>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSmtp {
+    host: Spanned<String>,
+    port: Option<Spanned<i64>>,
+    #[serde(default)]
+    security: Option<Spanned<SmtpSecurity>>,
+    from: Spanned<String>,
+    username: Option<String>,
+    password_env: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
+    timeout: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWebhook {
+    url: Spanned<String>,
+    #[serde(default)]
+    format: WebhookFormat,
+    timeout: Option<Spanned<f64>>,
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded with STARTTLS, which must be offered (port 587 or 25).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a server on loopback.
+    None,
+}
+
+/// The payload a webhook receives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookFormat {
+    /// rblwatch's own JSON document.
+    #[default]
+    Json,
+    /// `{"text": ...}`, as Slack and Mattermost incoming webhooks take.
+    Slack,
+}
+
+/// Where the SMTP password comes from; it is never stored in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Secret {
+    /// An environment variable.
+    Env(String),
+    /// A file, whose first line is the password.
+    File(PathBuf),
+}
+
+/// The SMTP server alerts go through.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SmtpConfig {
+    /// Host name or address.
+    pub host: String,
+    /// Port (587 for STARTTLS, 465 for TLS, 25 otherwise by default).
+    pub port: u16,
+    /// Connection security.
+    pub security: SmtpSecurity,
+    /// The From address.
+    pub from: String,
+    /// Login, if the server wants one.
+    pub username: Option<String>,
+    /// Where the password is.
+    pub password: Option<Secret>,
+    /// Extra CA certificate (PEM) to trust, for a private CA.
+    pub ca_file: Option<PathBuf>,
+    /// How long to wait for the server.
+    pub timeout: Duration,
+}
+
+/// One webhook.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookConfig {
+    /// The URL posted to.
+    pub url: String,
+    /// The payload format.
+    pub format: WebhookFormat,
+    /// How long to wait for the endpoint.
+    pub timeout: Duration,
+}
+
+/// The `[notify]` section.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NotifyConfig {
+    /// Addresses that hear about every change (targets' contacts hear about their own).
+    pub recipients: Vec<String>,
+    /// A directory whose files override the built-in templates one by one.
+    pub templates: Option<PathBuf>,
+    /// Remind of what is still listed every this many days (0: never).
+    pub reminder_days: u32,
+    /// Attempts before a notification is marked failed (it is kept, and reported).
+    pub retry_limit: u32,
+    /// The SMTP server, if mail is sent.
+    pub smtp: Option<SmtpConfig>,
+    /// Webhooks.
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 #[derive(Deserialize, Default)]
@@ -122,6 +243,8 @@ pub struct Config {
     pub problem_after: u32,
     /// What to watch.
     pub targets: Vec<WatchTarget>,
+    /// Alerts.
+    pub notify: NotifyConfig,
 }
 
 /// Whether this process runs as root (system paths) or as a user (XDG paths).
@@ -325,6 +448,16 @@ impl Config {
         if raw.targets.is_empty() {
             at(0..0, "no [[target]] to watch".into());
         }
+        let notify = notify(&raw.notify, base, &mut at);
+        // Overriding templates are rendered against a full sample now, not at 3 a.m.
+        if let Some(dir) = &notify.templates {
+            let checked = crate::notify::render::Templates::load(Some(dir)).and_then(|t| t.check());
+            match checked {
+                Ok(()) => {}
+                Err(Error::Invalid(found)) => nested.extend(found),
+                Err(other) => at(0..0, other.to_string()),
+            }
+        }
         problems.extend(nested);
 
         if !problems.is_empty() {
@@ -338,6 +471,7 @@ impl Config {
             resolver,
             problem_after,
             targets,
+            notify,
         })
     }
 }
@@ -388,6 +522,182 @@ fn resolver(raw: &RawResolver, at: &mut impl FnMut(Range<usize>, String)) -> Res
     }
     if let Some(concurrency) = &raw.concurrency {
         config.concurrency = count(concurrency, 100_000, "concurrency", at);
+    }
+    config
+}
+
+fn notify(raw: &RawNotify, base: &Path, at: &mut impl FnMut(Range<usize>, String)) -> NotifyConfig {
+    let mut config = NotifyConfig {
+        reminder_days: 7,
+        retry_limit: 10,
+        ..NotifyConfig::default()
+    };
+    for r in &raw.recipients {
+        if looks_like_mail(r.get_ref()) {
+            config.recipients.push(r.get_ref().clone());
+        } else {
+            at(
+                r.span(),
+                format!("recipient `{}` is not a mail address", r.get_ref()),
+            );
+        }
+    }
+    if let Some(dir) = &raw.templates {
+        let path = base.join(dir.get_ref());
+        if path.is_dir() {
+            config.templates = Some(path);
+        } else {
+            at(
+                dir.span(),
+                format!("templates directory {} does not exist", path.display()),
+            );
+        }
+    }
+    let whole =
+        |value: &Spanned<i64>, min: i64, name: &str, at: &mut dyn FnMut(Range<usize>, String)| {
+            let n = *value.get_ref();
+            match u32::try_from(n).ok().filter(|n| i64::from(*n) >= min) {
+                Some(n) => Some(n),
+                None => {
+                    at(
+                        value.span(),
+                        format!("{name} must be a whole number, at least {min}"),
+                    );
+                    None
+                }
+            }
+        };
+    if let Some(days) = raw
+        .reminder_days
+        .as_ref()
+        .and_then(|d| whole(d, 0, "reminder_days", at))
+    {
+        config.reminder_days = days;
+    }
+    if let Some(limit) = raw
+        .retry_limit
+        .as_ref()
+        .and_then(|d| whole(d, 1, "retry_limit", at))
+    {
+        config.retry_limit = limit;
+    }
+    let seconds = |value: &Option<Spanned<f64>>,
+                   default: u64,
+                   at: &mut dyn FnMut(Range<usize>, String)| match value {
+        Some(t) if t.get_ref().is_finite() && *t.get_ref() > 0.0 && *t.get_ref() <= 600.0 => {
+            Duration::from_secs_f64(*t.get_ref())
+        }
+        Some(t) => {
+            at(
+                t.span(),
+                "timeout must be a number of seconds above 0 and at most 600".into(),
+            );
+            Duration::from_secs(default)
+        }
+        None => Duration::from_secs(default),
+    };
+    if let Some(smtp) = &raw.smtp {
+        let span = smtp.span();
+        let smtp = smtp.get_ref();
+        let security = smtp
+            .security
+            .as_ref()
+            .map_or(SmtpSecurity::Starttls, |s| *s.get_ref());
+        let host = smtp.host.get_ref().trim().to_string();
+        let loopback =
+            host == "localhost" || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if security == SmtpSecurity::None && !loopback {
+            let place = smtp.security.as_ref().map_or(span.clone(), |s| s.span());
+            at(
+                place,
+                format!(
+                    "security = \"none\" sends mail unencrypted; it is only allowed for a server on loopback, not `{host}`"
+                ),
+            );
+        }
+        let port = match &smtp.port {
+            Some(p) => match u16::try_from(*p.get_ref()).ok().filter(|p| *p > 0) {
+                Some(p) => p,
+                None => {
+                    at(p.span(), "port must be 1 to 65535".into());
+                    25
+                }
+            },
+            None => match security {
+                SmtpSecurity::Tls => 465,
+                SmtpSecurity::Starttls => 587,
+                SmtpSecurity::None => 25,
+            },
+        };
+        if !looks_like_mail(smtp.from.get_ref()) {
+            at(
+                smtp.from.span(),
+                format!("from `{}` is not a mail address", smtp.from.get_ref()),
+            );
+        }
+        let password = match (&smtp.password_env, &smtp.password_file) {
+            (Some(env), None) => Some(Secret::Env(env.get_ref().clone())),
+            (None, Some(file)) => {
+                let path = base.join(file.get_ref());
+                if std::fs::File::open(&path).is_err() {
+                    at(
+                        file.span(),
+                        format!("password_file {} cannot be read", path.display()),
+                    );
+                }
+                Some(Secret::File(path))
+            }
+            (Some(env), Some(_)) => {
+                at(
+                    env.span(),
+                    "give password_env or password_file, not both".into(),
+                );
+                None
+            }
+            (None, None) => None,
+        };
+        if password.is_some() && smtp.username.is_none() {
+            at(span.clone(), "a password needs a username".into());
+        }
+        let ca_file = smtp.ca_file.as_ref().map(|f| {
+            let path = base.join(f.get_ref());
+            if std::fs::File::open(&path).is_err() {
+                at(
+                    f.span(),
+                    format!("ca_file {} cannot be read", path.display()),
+                );
+            }
+            path
+        });
+        config.smtp = Some(SmtpConfig {
+            host,
+            port,
+            security,
+            from: smtp.from.get_ref().clone(),
+            username: smtp.username.clone(),
+            password,
+            ca_file,
+            timeout: seconds(&smtp.timeout, 30, at),
+        });
+    } else if let Some(first) = raw.recipients.first() {
+        at(
+            first.span(),
+            "recipients are given but there is no [notify.smtp] to send through".into(),
+        );
+    }
+    for hook in &raw.webhook {
+        let url = hook.url.get_ref();
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            at(
+                hook.url.span(),
+                format!("webhook url `{url}` must start with https:// or http://"),
+            );
+        }
+        config.webhooks.push(WebhookConfig {
+            url: url.clone(),
+            format: hook.format,
+            timeout: seconds(&hook.timeout, 10, at),
+        });
     }
     config
 }

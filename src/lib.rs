@@ -19,6 +19,7 @@ pub mod dns;
 pub mod error;
 pub mod lists;
 pub mod location;
+pub mod notify;
 pub mod report;
 pub mod store;
 pub mod target;

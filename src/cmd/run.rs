@@ -1,4 +1,5 @@
-//! `rblwatch run`: one pass over every configured target, changes recorded in the store.
+//! `rblwatch run`: one pass over every configured target, changes recorded in the store, and
+//! the notifications they cause queued in the same transaction, then sent.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -10,6 +11,8 @@ use crate::cli::{ListFormat, RunArgs};
 use crate::clock;
 use crate::dns::Dns;
 use crate::error::Error;
+use crate::notify::render::Templates;
+use crate::notify::{self, Known, outbox};
 use crate::report::watch::{self as out, Timing};
 use crate::store::{PassLock, Store};
 use crate::watch::{self, Before, PassSettings};
@@ -17,6 +20,7 @@ use crate::watch::{self, Before, PassSettings};
 /// Runs one pass and returns the exit status: 0 nothing listed, 1 something listed.
 pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
     let config = setup.config()?;
+    let templates = Templates::load(config.notify.templates.as_deref())?;
     // The lock comes first: it also keeps two first passes from creating the schema at once.
     let _lock = PassLock::acquire(&config.store, args.wait)?;
     let store = Store::open(&config.store)?;
@@ -50,28 +54,52 @@ pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
         .collect();
     let problem_after = config.problem_after;
     let targets = config.targets.len();
-    // SQLite is blocking: read, evaluate and commit on a blocking thread.
-    let (result, run_id) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
+    let notify_config = config.notify.clone();
+    let watched = config.targets.clone();
+    let catalog = setup.catalog.clone();
+    // SQLite is blocking: read, evaluate, plan and commit on a blocking thread.
+    let (mut store, result, run_id) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
         let mut store = store;
-        let states = store.states()?;
+        let mut states = store.states()?;
         let streaks = store.streaks()?;
+        let finished = clock::now();
         let settings = PassSettings {
             labels: &labels,
             targets,
             started,
-            finished: clock::now(),
+            finished,
             problem_after,
         };
-        let result = watch::evaluate(
-            &found,
-            &Before {
-                states: &states,
-                streaks: &streaks,
-            },
-            &settings,
-        );
+        let before = Before {
+            states: &states,
+            streaks: &streaks,
+        };
+        let mut result = watch::evaluate(&found, &before, &settings);
+        for s in &result.write.states {
+            states.insert((s.address.clone(), s.list.clone()), s.clone());
+        }
+        let after: Vec<_> = states.into_values().collect();
+        let (requests, reminders) = (store.requests()?, store.reminders()?);
+        let known = Known {
+            states: &after,
+            requests: &requests,
+            reminders: &reminders,
+        };
+        let events = &result.write.events;
+        let plan = notify::plan(
+            &notify_config,
+            &watched,
+            &catalog,
+            &templates,
+            events,
+            &known,
+            finished,
+        )?;
+        result.write.outbox = plan.outbox;
+        result.write.reminded = plan.reminded;
+        result.write.requests_done = plan.requests_done;
         let id = store.commit_pass(&result.write)?;
-        Ok((result, id))
+        Ok((store, result, id))
     })
     .await
     .map_err(|e| Error::Store {
@@ -82,6 +110,8 @@ pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
         dns: dns_time,
         store: store_started.elapsed(),
     };
+    // Sent only now that the events and their notifications are safely in the store.
+    let flushed = outbox::flush(&mut store, &config.notify, clock::now(), false).await?;
 
     let mut run = result.write.run.clone();
     run.id = run_id;
@@ -95,18 +125,21 @@ pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
             e
         })
         .collect();
-    let noteworthy = !events.is_empty() || !run.problems.is_empty();
+    let noteworthy = !events.is_empty()
+        || !run.problems.is_empty()
+        || !flushed.queued.is_empty()
+        || !flushed.failed.is_empty();
     if !args.quiet || noteworthy {
         let stdout = std::io::stdout();
         let mut stdout = stdout.lock();
-        out::write_pass(
-            &mut stdout,
-            &run,
-            &events,
-            &result.listed,
+        let pass = out::Pass {
+            run: &run,
+            events: &events,
+            listed: &result.listed,
             timing,
-            args.format == ListFormat::Json,
-        )?;
+            notifications: &flushed,
+        };
+        out::write_pass(&mut stdout, &pass, args.format == ListFormat::Json)?;
         stdout.flush()?;
     }
     Ok(u8::from(!result.listed.is_empty()))

@@ -10,6 +10,7 @@ pub mod table;
 pub mod watch;
 
 use std::collections::BTreeMap;
+use std::net::Ipv4Addr;
 
 use crate::check::{CheckReport, Outcome};
 use crate::dns::Status;
@@ -82,10 +83,14 @@ impl Summary {
 
 /// How getting off `list` works for a listing with these codes, in one line.
 pub fn delist_procedure(list: &List, outcome: &Outcome) -> Option<String> {
+    delist_text(list, &outcome.codes)
+}
+
+/// The delisting method that applies to a listing with these codes: the strictest of the
+/// codes' own methods (Spamhaus SBL is ISP-only, XBL self-service), else the list's.
+pub fn delist_method(list: &List, codes: &[Ipv4Addr]) -> Option<DelistMethod> {
     let delist = list.delist.as_ref()?;
-    // A code may have its own procedure (Spamhaus SBL is ISP-only, XBL self-service).
-    let method = outcome
-        .codes
+    let method = codes
         .iter()
         .filter_map(|&addr| {
             list.codes
@@ -100,6 +105,13 @@ pub fn delist_procedure(list: &List, outcome: &Outcome) -> Option<String> {
             DelistMethod::Automatic => 3,
         })
         .unwrap_or(delist.method);
+    Some(method)
+}
+
+/// How getting off `list` works for a listing with these codes, in one line.
+pub fn delist_text(list: &List, codes: &[Ipv4Addr]) -> Option<String> {
+    let delist = list.delist.as_ref()?;
+    let method = delist_method(list, codes)?;
     let mut text = match method {
         DelistMethod::SelfService => "self-service removal on the list's page".to_string(),
         DelistMethod::Automatic => match delist.expires_after_days {

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::clock;
 use crate::lists::Catalog;
+use crate::notify::outbox::FlushReport;
 use crate::store::{Event, RunRecord, StoredState};
 
 fn who(target: &str, address: &str, label: Option<&str>) -> String {
@@ -98,15 +99,29 @@ pub struct Timing {
     pub store: std::time::Duration,
 }
 
+/// What one pass did, for its report.
+pub struct Pass<'a> {
+    /// The run row.
+    pub run: &'a RunRecord,
+    /// The changes.
+    pub events: &'a [Event],
+    /// What is listed after the pass.
+    pub listed: &'a [StoredState],
+    /// How long it took.
+    pub timing: Timing,
+    /// What sending the notifications did.
+    pub notifications: &'a FlushReport,
+}
+
 /// Writes the result of one pass: changes first, then problems, then one summary line.
-pub fn write_pass(
-    out: &mut dyn Write,
-    run: &RunRecord,
-    events: &[Event],
-    listed: &[StoredState],
-    timing: Timing,
-    json: bool,
-) -> io::Result<()> {
+pub fn write_pass(out: &mut dyn Write, pass: &Pass<'_>, json: bool) -> io::Result<()> {
+    let Pass {
+        run,
+        events,
+        listed,
+        timing,
+        notifications,
+    } = *pass;
     if json {
         let doc = json!({
             "version": 1,
@@ -114,6 +129,7 @@ pub fn write_pass(
             "run": with_times(serde_json::to_value(run).unwrap_or(Value::Null), &["started", "finished"]),
             "events": events.iter().map(event_json).collect::<Vec<_>>(),
             "problems": run.problems,
+            "notifications": notifications,
             "listed": listed.iter().map(|s| with_times(serde_json::to_value(s).unwrap_or(Value::Null), &["since", "checked"])).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
@@ -132,6 +148,15 @@ pub fn write_pass(
     }
     for problem in &run.problems {
         writeln!(out, "problem: {problem}")?;
+    }
+    for line in &notifications.queued {
+        writeln!(out, "notification queued, will be retried: {line}")?;
+    }
+    for line in &notifications.failed {
+        writeln!(out, "notification failed, kept in the store: {line}")?;
+    }
+    if !notifications.sent.is_empty() {
+        writeln!(out, "notifications sent: {}", notifications.sent.join(", "))?;
     }
     let unknown: usize = run.unknown.values().sum();
     let why = if unknown > 0 {

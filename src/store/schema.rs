@@ -65,6 +65,36 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         detail   TEXT NOT NULL
     );
     "#,
+    // 1 -> 2: the notification outbox, removal requests, reminders.
+    r#"
+    CREATE TABLE outbox (
+        id            INTEGER PRIMARY KEY,
+        run           INTEGER NOT NULL,
+        created       INTEGER NOT NULL,
+        channel       TEXT NOT NULL CHECK (channel IN ('mail', 'webhook')),
+        recipient     TEXT NOT NULL,
+        subject       TEXT NOT NULL,
+        body_text     TEXT NOT NULL,
+        body_html     TEXT NOT NULL,
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        next_attempt  INTEGER NOT NULL,
+        last_error    TEXT,
+        sent          INTEGER,
+        failed        INTEGER
+    );
+    CREATE TABLE requests (
+        address    TEXT NOT NULL,
+        list       TEXT NOT NULL,
+        requested  INTEGER NOT NULL,
+        PRIMARY KEY (address, list)
+    );
+    CREATE TABLE reminders (
+        address  TEXT NOT NULL,
+        list     TEXT NOT NULL,
+        at       INTEGER NOT NULL,
+        PRIMARY KEY (address, list)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -1,0 +1,78 @@
+//! What usually causes a listing and what to fix first, from what the list says its code
+//! means. A delisting without the fix is relisted within hours (dnsbl-facts.md 6.11).
+
+/// Rules: words in a code's meaning -> the likely cause and the fix.
+const RULES: &[(&[&str], &str)] = &[
+    (
+        &[
+            "exploit",
+            "botnet",
+            "infected",
+            "compromised",
+            "drone",
+            "proxy",
+            "spambot",
+            "worm",
+            "stolen",
+        ],
+        "a compromised host or account: find and clean the infected machine, open proxy or stolen login sending through this address (outgoing mail logs, running processes), then change the passwords",
+    ),
+    (
+        &["reverse dns", "rdns", "ptr"],
+        "missing or generic reverse DNS: give this address a PTR record naming the mail server, and make that name resolve back to the address",
+    ),
+    (
+        &["policy", "pbl", "dynamic", "residential"],
+        "an address not meant to send mail directly: send through your provider's smarthost, or get a static address with proper reverse DNS for the server",
+    ),
+    (
+        &["backscatter", "bounce"],
+        "bounces to forged senders: reject unknown recipients during the SMTP session instead of accepting and bouncing",
+    ),
+    (
+        &["spam", "trap", "listed", "reputation", "abuse"],
+        "spam sent through this server: make sure it is not an open relay (relay only for your own networks and authenticated users) and that no account, form or script is sending spam",
+    ),
+];
+
+/// The likely cause and fix for a listing with these meanings, if any rule matches.
+pub fn fix_first(meanings: &[String]) -> Option<&'static str> {
+    let text = meanings.join(" ").to_ascii_lowercase();
+    RULES
+        .iter()
+        .find(|(words, _)| words.iter().any(|w| text.contains(w)))
+        .map(|(_, fix)| *fix)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[track_caller]
+    fn case(meaning: &str, fragment: &str) {
+        let fix = fix_first(&[meaning.to_string()]).expect(meaning);
+        assert!(fix.contains(fragment), "{meaning}: {fix}");
+    }
+
+    #[test]
+    fn causes_from_meanings() {
+        case(
+            "127.0.0.4: XBL: exploited host (botnet, infected or hijacked machine)",
+            "compromised",
+        );
+        case(
+            "127.0.0.10: PBL: ISP-maintained policy listing",
+            "smarthost",
+        );
+        case(
+            "127.0.0.37: RATS-NoPtr: no reverse DNS (PTR) for this address",
+            "PTR record",
+        );
+        case("127.0.0.2: listed: sent backscatter", "bounces");
+        case(
+            "127.0.0.2: SBL: Spamhaus Block List, a verified spam source",
+            "open relay",
+        );
+        assert_eq!(fix_first(&[]), None);
+    }
+}

@@ -1,0 +1,250 @@
+//! Alerts: which notifications a pass makes (`plan`), how they are rendered (`render`,
+//! `context`, `advice`), and how the outbox is sent (`outbox`, over `mail` and `webhook`).
+//!
+//! Notifications are written to the store in the same transaction as the events that caused
+//! them, and marked sent only after their server accepted them; `plan` only decides what to
+//! queue and never sends anything.
+
+pub mod advice;
+pub mod context;
+pub mod mail;
+pub mod outbox;
+pub mod render;
+pub mod webhook;
+
+use std::collections::{BTreeMap, HashMap};
+
+use context::{Context, Item, Kind};
+use render::Templates;
+
+use crate::clock;
+use crate::config::{NotifyConfig, WatchTarget, WebhookFormat};
+use crate::error::Error;
+use crate::lists::Catalog;
+use crate::store::{Event, OutboxItem, StoredState};
+
+/// What the store knows that the plan needs.
+pub struct Known<'a> {
+    /// Every state after the pass, by (address, list).
+    pub states: &'a [StoredState],
+    /// Removal requests by (address, list).
+    pub requests: &'a HashMap<(String, String), i64>,
+    /// Last reminders by (address, list).
+    pub reminders: &'a HashMap<(String, String), i64>,
+}
+
+/// What a pass queues besides its events.
+#[derive(Debug, Default)]
+pub struct Plan {
+    /// Notifications to queue.
+    pub outbox: Vec<OutboxItem>,
+    /// Pairs reminded of.
+    pub reminded: Vec<(String, String)>,
+    /// Removal requests that came true.
+    pub requests_done: Vec<(String, String)>,
+}
+
+/// Decides the notifications of a pass: one mail per recipient for its changes, one per
+/// webhook, and reminders of what is still listed after `reminder_days`.
+pub fn plan(
+    config: &NotifyConfig,
+    targets: &[WatchTarget],
+    catalog: &Catalog,
+    templates: &Templates,
+    events: &[Event],
+    known: &Known<'_>,
+    now: i64,
+) -> Result<Plan, Error> {
+    let mut plan = Plan::default();
+    let item = |e: &Event| {
+        let mut item = Item::from_event(e, catalog.get(&e.list));
+        if let Some(requested) = known.requests.get(&(e.address.clone(), e.list.clone())) {
+            item.requested_at = Some(clock::format(*requested));
+            if e.new_status == "clear" {
+                item.took = Some(duration(e.at - requested));
+            }
+        }
+        item
+    };
+    for e in events.iter().filter(|e| e.new_status == "clear") {
+        if known
+            .requests
+            .contains_key(&(e.address.clone(), e.list.clone()))
+        {
+            plan.requests_done.push((e.address.clone(), e.list.clone()));
+        }
+    }
+    // Allowlist changes are good news for reports, not alerts.
+    let alerts: Vec<&Event> = events.iter().filter(|e| e.policy == "block").collect();
+
+    let contacts: HashMap<&str, &[String]> = targets
+        .iter()
+        .map(|t| (t.target.text.as_str(), t.contacts.as_slice()))
+        .collect();
+    let recipients_of = |target: &str| -> Vec<String> {
+        let mut all: Vec<String> = config.recipients.clone();
+        all.extend(contacts.get(target).map(|c| c.to_vec()).unwrap_or_default());
+        all
+    };
+
+    let mut per_recipient: BTreeMap<String, Vec<&Event>> = BTreeMap::new();
+    if config.smtp.is_some() {
+        for e in &alerts {
+            for r in recipients_of(&e.target) {
+                per_recipient.entry(r).or_default().push(e);
+            }
+        }
+    }
+    let context_for = |recipient: &str, events: &[&Event]| -> Context {
+        let listings: Vec<Item> = events
+            .iter()
+            .filter(|e| e.new_status == "listed" && e.old_status.as_deref() != Some("listed"))
+            .map(|e| item(e))
+            .collect();
+        let changes: Vec<Item> = events
+            .iter()
+            .filter(|e| e.new_status == "listed" && e.old_status.as_deref() == Some("listed"))
+            .map(|e| item(e))
+            .collect();
+        let delistings: Vec<Item> = events
+            .iter()
+            .filter(|e| e.new_status == "clear")
+            .map(|e| item(e))
+            .collect();
+        Context {
+            kind: Context::kind_of(listings.len(), changes.len(), delistings.len()),
+            generated_at: clock::format(now),
+            hostname: context::hostname(),
+            recipient: recipient.to_string(),
+            listings,
+            changes,
+            delistings,
+        }
+    };
+    for (recipient, events) in &per_recipient {
+        let ctx = context_for(recipient, events);
+        plan.outbox.push(mail_item(templates, &ctx, now)?);
+    }
+    if !alerts.is_empty() {
+        for hook in &config.webhooks {
+            let ctx = context_for(&hook.url, &alerts);
+            plan.outbox
+                .push(webhook_item(templates, &ctx, hook.format, &hook.url, now)?);
+        }
+    }
+
+    // Reminders: listed for at least `reminder_days`, not reminded for as long.
+    if config.reminder_days > 0 && config.smtp.is_some() {
+        let period = i64::from(config.reminder_days) * 86_400;
+        let changed: Vec<(&str, &str)> = events
+            .iter()
+            .map(|e| (e.address.as_str(), e.list.as_str()))
+            .collect();
+        let mut due: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        for s in known
+            .states
+            .iter()
+            .filter(|s| s.status == "listed" && s.policy == "block")
+        {
+            let key = (s.address.clone(), s.list.clone());
+            let last = known.reminders.get(&key).copied().unwrap_or(s.since);
+            if now - s.since < period
+                || now - last < period
+                || changed.contains(&(s.address.as_str(), s.list.as_str()))
+            {
+                continue;
+            }
+            let list = catalog.get(&s.list);
+            let mut it = Item::from_state(s, list);
+            let requested = known.requests.get(&key).copied();
+            it.requested_at = requested.map(clock::format);
+            // Called out when the list's own stated period has passed since the request (or,
+            // for lists that expire by themselves, since the listing was first seen).
+            it.overdue = list
+                .and_then(|l| l.delist.as_ref())
+                .and_then(|d| d.expires_after_days)
+                .is_some_and(|days| now > requested.unwrap_or(s.since) + i64::from(days) * 86_400);
+            for r in recipients_of(&s.target) {
+                due.entry(r).or_default().push(it.clone());
+            }
+            plan.reminded.push(key);
+        }
+        for (recipient, listings) in due {
+            let ctx = Context {
+                kind: Kind::Reminder,
+                generated_at: clock::format(now),
+                hostname: context::hostname(),
+                recipient: recipient.clone(),
+                listings,
+                changes: Vec::new(),
+                delistings: Vec::new(),
+            };
+            plan.outbox.push(mail_item(templates, &ctx, now)?);
+        }
+    }
+    Ok(plan)
+}
+
+fn mail_item(templates: &Templates, ctx: &Context, now: i64) -> Result<OutboxItem, Error> {
+    let body = templates.render(ctx)?;
+    Ok(OutboxItem {
+        id: 0,
+        run: 0,
+        created: now,
+        channel: "mail".into(),
+        recipient: ctx.recipient.clone(),
+        subject: ctx.subject(),
+        text: body.text,
+        html: body.html,
+        attempts: 0,
+        next_attempt: now,
+        last_error: None,
+        sent: None,
+        failed: None,
+    })
+}
+
+fn webhook_item(
+    templates: &Templates,
+    ctx: &Context,
+    format: WebhookFormat,
+    url: &str,
+    now: i64,
+) -> Result<OutboxItem, Error> {
+    let payload = match format {
+        WebhookFormat::Json => {
+            serde_json::json!({ "version": 1, "source": "rblwatch", "event": ctx })
+        }
+        WebhookFormat::Slack => {
+            let body = templates.render(ctx)?;
+            serde_json::json!({ "text": format!("{}\n{}", ctx.subject(), body.text) })
+        }
+    };
+    Ok(OutboxItem {
+        id: 0,
+        run: 0,
+        created: now,
+        channel: "webhook".into(),
+        recipient: url.to_string(),
+        subject: ctx.subject(),
+        text: payload.to_string(),
+        html: String::new(),
+        attempts: 0,
+        next_attempt: now,
+        last_error: None,
+        sent: None,
+        failed: None,
+    })
+}
+
+/// "3 days", "5 hours", "12 minutes".
+pub fn duration(secs: i64) -> String {
+    let secs = secs.max(0);
+    if secs >= 2 * 86_400 {
+        format!("{} days", secs / 86_400)
+    } else if secs >= 2 * 3600 {
+        format!("{} hours", secs / 3600)
+    } else {
+        format!("{} minutes", secs / 60)
+    }
+}
