@@ -44,6 +44,60 @@ pub enum Command {
     Init(InitArgs),
     /// Work with the config file.
     Config(ConfigArgs),
+    /// Alerts: show a template, send a test, send what is queued.
+    Notify(NotifyArgs),
+    /// How to get off each current listing, in order; record removal requests.
+    Delist(DelistArgs),
+}
+
+/// Flags of `rblwatch notify`.
+#[derive(Debug, Args)]
+pub struct NotifyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: NotifyAction,
+}
+
+/// `rblwatch notify` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum NotifyAction {
+    /// Print a sample message rendered with your templates.
+    Render {
+        /// Which message: listed, delisted, digest or reminder.
+        #[arg(long, value_name = "KIND", default_value = "listed")]
+        event: String,
+        /// Print the HTML part instead of the text part.
+        #[arg(long)]
+        html: bool,
+    },
+    /// Send a sample message through every configured channel and say what failed.
+    Test,
+    /// Send the queued notifications that are due (all of them with --all).
+    Flush {
+        /// Ignore the retry backoff.
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+/// Flags of `rblwatch delist`.
+#[derive(Debug, Args)]
+pub struct DelistArgs {
+    /// Only this target (as configured), address or label.
+    #[arg(value_name = "TARGET")]
+    pub target: Option<String>,
+
+    /// With --requested: the list the removal was requested from.
+    #[arg(long, value_name = "ID")]
+    pub list: Option<String>,
+
+    /// Record that removal from --list was requested for TARGET.
+    #[arg(long, requires_all = ["list", "target"])]
+    pub requested: bool,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 /// Flags of `rblwatch run`.

@@ -1,10 +1,14 @@
 #!/bin/sh
 # Installs what the tests need on a Debian machine: rbldnsd, the DNS server many real
-# blocklists run, which the integration tests start on loopback. Does nothing when present.
+# blocklists run, and python3-aiosmtpd, a real SMTP server; the integration tests start both
+# on loopback (and Python's own http.server for webhooks). Does nothing when all are present.
 set -eu
-command -v rbldnsd >/dev/null 2>&1 && exit 0
+if command -v rbldnsd >/dev/null 2>&1 && /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  exit 0
+fi
 sudo=""
 [ "$(id -u)" = 0 ] || sudo="sudo"
 $sudo apt-get update -qq
-DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rbldnsd >/dev/null
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq rbldnsd python3-aiosmtpd >/dev/null
 command -v rbldnsd >/dev/null
+/usr/bin/python3 -c 'import aiosmtpd'

@@ -4,9 +4,11 @@
 
 pub mod check;
 pub mod config;
+pub mod delist;
 pub mod history;
 pub mod init;
 pub mod lists;
+pub mod notify;
 pub mod prune;
 pub mod run;
 pub mod status;
@@ -33,6 +35,8 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Prune(args) => prune::run(&Setup::required(lists, config)?, &args),
         Command::Init(args) => init::run(&args),
         Command::Config(args) => config::run(&Setup::required(lists, config)?, &args),
+        Command::Notify(args) => notify::run(&Setup::optional(lists, config)?, &args).await,
+        Command::Delist(args) => delist::run(&Setup::required(lists, config)?, &args),
     }
 }
 

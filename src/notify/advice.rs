@@ -35,13 +35,20 @@ const RULES: &[(&[&str], &str)] = &[
     ),
 ];
 
-/// The likely cause and fix for a listing with these meanings, if any rule matches.
+/// When the meaning gives no hint: the usual causes, in the order worth checking.
+const GENERAL: &str = "find out why the list lists it (its TXT reason and lookup page); the usual causes are an open relay, a compromised host or account, a dynamic or residential address, and missing reverse DNS";
+
+/// The likely cause and fix for a listing with these meanings (none without meanings).
 pub fn fix_first(meanings: &[String]) -> Option<&'static str> {
+    if meanings.is_empty() {
+        return None;
+    }
     let text = meanings.join(" ").to_ascii_lowercase();
-    RULES
+    let fix = RULES
         .iter()
         .find(|(words, _)| words.iter().any(|w| text.contains(w)))
-        .map(|(_, fix)| *fix)
+        .map_or(GENERAL, |(_, fix)| *fix);
+    Some(fix)
 }
 
 #[cfg(test)]
@@ -73,6 +80,7 @@ mod tests {
             "127.0.0.2: SBL: Spamhaus Block List, a verified spam source",
             "open relay",
         );
+        case("127.0.0.2: test listing", "usual causes are an open relay");
         assert_eq!(fix_first(&[]), None);
     }
 }

@@ -200,7 +200,7 @@ impl Context {
                     "127.0.0.2: SBL: verified spam source",
                     "127.0.0.4: XBL: exploited host",
                 ],
-                "https://check.spamhaus.org/sbl/query/SBL000000",
+                "(the TXT reason the list gives)",
             ),
             zen,
         );
@@ -213,7 +213,7 @@ impl Context {
                 "spamcop",
                 &["127.0.0.2"],
                 &["127.0.0.2: listed: spam reports"],
-                "Blocked - see https://www.spamcop.net/bl.shtml?192.0.2.25",
+                "(the TXT reason the list gives)",
             ),
             spamcop,
         );

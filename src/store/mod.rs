@@ -418,6 +418,42 @@ impl Store {
                     .execute(params![s.list, s.passes, s.since, s.detail])
                     .map_err(e)?;
             }
+            let mut queue = tx
+                .prepare_cached(
+                    "INSERT INTO outbox (run, created, channel, recipient, subject, body_text, body_html, attempts, next_attempt)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+                )
+                .map_err(e)?;
+            for item in &pass.outbox {
+                queue
+                    .execute(params![
+                        run,
+                        item.created,
+                        item.channel,
+                        item.recipient,
+                        item.subject,
+                        item.text,
+                        item.html,
+                        item.next_attempt
+                    ])
+                    .map_err(e)?;
+            }
+            let mut remind = tx
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO reminders (address, list, at) VALUES (?1, ?2, ?3)",
+                )
+                .map_err(e)?;
+            for (address, list) in &pass.reminded {
+                remind
+                    .execute(params![address, list, r.finished])
+                    .map_err(e)?;
+            }
+            let mut done = tx
+                .prepare_cached("DELETE FROM requests WHERE address = ?1 AND list = ?2")
+                .map_err(e)?;
+            for (address, list) in &pass.requests_done {
+                done.execute(params![address, list]).map_err(e)?;
+            }
         }
         tx.commit().map_err(e)?;
         Ok(run)

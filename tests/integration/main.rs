@@ -6,6 +6,7 @@ mod catalog;
 mod check;
 mod config;
 mod health;
+mod notify;
 mod output;
 mod store;
 mod watch;

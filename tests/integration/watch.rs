@@ -53,7 +53,7 @@ impl Watch {
     }
 
     /// Runs with the clock set to `now` (Unix seconds).
-    fn at(&self, args: &[&str], now: Option<i64>) -> Run {
+    pub(crate) fn at(&self, args: &[&str], now: Option<i64>) -> Run {
         let config = self.config.to_string_lossy().into_owned();
         let mut all = vec!["--config", config.as_str()];
         all.extend_from_slice(args);

@@ -3,6 +3,7 @@
 
 pub(crate) mod dns_server;
 pub(crate) mod rbldnsd;
+pub(crate) mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

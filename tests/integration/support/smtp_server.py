@@ -1,0 +1,61 @@
+#!/usr/bin/python3
+"""A real SMTP server for the tests (Debian's python3-aiosmtpd) on 127.0.0.1.
+
+Stores every accepted message in a maildir. Options: refuse every recipient, require a login.
+Prints "ready" once it listens.
+
+    smtp_server.py PORT MAILDIR [--reject-rcpt] [--auth USER:PASSWORD]
+"""
+import argparse
+import mailbox
+import sys
+import time
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+
+class Handler:
+    def __init__(self, maildir, reject):
+        self.box = mailbox.Maildir(maildir, create=True)
+        self.reject = reject
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.reject:
+            return "550 5.1.1 <%s>: Recipient address rejected: no such user here" % address
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.box.add(envelope.original_content)
+        return "250 Message accepted for delivery"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("port", type=int)
+    parser.add_argument("maildir")
+    parser.add_argument("--reject-rcpt", action="store_true")
+    parser.add_argument("--auth")
+    args = parser.parse_args()
+    kwargs = {}
+    if args.auth:
+        user, password = args.auth.split(":", 1)
+
+        def check(server, session, envelope, mechanism, auth_data):
+            ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
+            return AuthResult(success=ok, handled=False)
+
+        kwargs = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+    controller = Controller(Handler(args.maildir, args.reject_rcpt), hostname="127.0.0.1", port=args.port, **kwargs)
+    controller.start()
+    print("ready", flush=True)
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        controller.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
