@@ -82,14 +82,19 @@ pub async fn send(
 
 /// Says which step of the SMTP conversation failed.
 pub fn describe(smtp: &SmtpConfig, err: &lettre::transport::smtp::Error) -> String {
+    // The error chain, each cause once (lettre repeats its source in its own message).
     let mut chain = err.to_string();
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
+        let text = s.to_string();
+        if !chain.contains(&text) {
+            chain.push_str(": ");
+            chain.push_str(&text);
+        }
         source = s.source();
     }
-    let step = if err.is_tls() {
+    let lower = chain.to_ascii_lowercase();
+    let step = if err.is_tls() || lower.contains("certificate") || lower.contains("handshake") {
         "TLS"
     } else if err.is_timeout() {
         "timed out"
@@ -99,7 +104,7 @@ pub fn describe(smtp: &SmtpConfig, err: &lettre::transport::smtp::Error) -> Stri
         "rejected"
     } else if err.is_transient() {
         "temporarily refused"
-    } else if chain.to_ascii_lowercase().contains("starttls") {
+    } else if lower.contains("starttls") {
         "STARTTLS"
     } else {
         "connection"

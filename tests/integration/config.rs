@@ -106,6 +106,18 @@ fn unknown_keys_and_broken_toml_are_refused_with_the_line() {
         &["rblwatch: CONFIG:10:"],
     );
     refused("", &["rblwatch: CONFIG:1:1: no [[target]] to watch"]);
+    refused(
+        &format!(
+            "{GOOD}[notify]\n[notify.smtp]\nhost = \"mail.example.com\"\nsecurity = \"none\"\nfrom = \"rblwatch@example.com\"\n"
+        ),
+        &[
+            "rblwatch: CONFIG:17:12: security = \"none\" sends mail unencrypted; it is only allowed for a server on loopback",
+        ],
+    );
+    refused(
+        &format!("{GOOD}[notify]\nrecipients = [\"ops@example.com\"]\n"),
+        &["rblwatch: CONFIG:15:15: recipients are given but there is no [notify.smtp]"],
+    );
 }
 
 #[test]

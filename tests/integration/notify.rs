@@ -1,7 +1,7 @@
 //! Alerts through a real SMTP server and a real HTTP endpoint; the outbox keeps what could
 //! not be sent; `delist` and removal requests.
 
-use crate::support::servers::{Smtp, SmtpOptions, Webhook, free_tcp_port};
+use crate::support::servers::{Smtp, SmtpOptions, TestCa, Webhook, free_tcp_port};
 use crate::support::{shared_dir, write_file};
 use crate::watch::Watch;
 
@@ -430,4 +430,61 @@ fn delist_gives_the_steps_and_a_request_is_followed_up() {
         .expect("delisting mail");
     let text = gone["parts"][0]["body"].as_str().expect("text");
     assert!(text.contains("6 days after the removal request"), "{text}");
+}
+
+#[test]
+fn starttls_with_a_private_ca_delivers_and_an_untrusted_certificate_is_a_tls_error() {
+    let ca = TestCa::new();
+    let options = SmtpOptions {
+        tls: Some((ca.cert.clone(), ca.key.clone())),
+        ..SmtpOptions::default()
+    };
+    let w = Watch::start();
+    let smtp = Smtp::start(free_tcp_port(), &options);
+    with_mail(&w, smtp.port, "");
+    let config = std::fs::read_to_string(w.config()).expect("config");
+    let starttls = config.replace("security = \"none\"", "security = \"starttls\"");
+    // Without the CA the certificate is not trusted: a TLS error, and the mail is kept.
+    std::fs::write(w.config(), &starttls).expect("config");
+    w.data("192.0.2.5\n", true);
+    w.at(&["run"], Some(DAY));
+    kept_with(&w, "TLS");
+    assert!(smtp.messages().is_empty());
+    // With it, the kept mails go out over STARTTLS.
+    std::fs::write(
+        w.config(),
+        format!("{starttls}ca_file = \"{}\"\n", ca.ca.display()),
+    )
+    .expect("config");
+    let run = w.at(&["notify", "flush", "--all"], Some(DAY + 20));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(smtp.messages().len(), 2);
+}
+
+#[test]
+fn after_the_retry_limit_a_notification_is_kept_and_reported_as_failed() {
+    let w = Watch::start();
+    with_mail(&w, free_tcp_port(), "");
+    w.data("192.0.2.5\n", true);
+    let run = w.at(&["run"], Some(DAY));
+    assert!(run.stdout.contains("(attempt 1)"), "{}", run.stdout);
+    let run = w.at(&["notify", "flush", "--all"], Some(DAY + 10));
+    assert!(
+        run.stdout.contains("(attempt 2)") && run.stdout.contains("2 waiting"),
+        "{}",
+        run.stdout
+    );
+    let run = w.at(&["notify", "flush", "--all"], Some(DAY + 20));
+    assert_eq!(run.code, 3);
+    assert!(
+        run.stdout
+            .contains("failed, kept in the store: mail to ops@example.com (attempt 3)"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.ends_with("0 sent; 0 waiting; 2 failed in all\n"),
+        "{}",
+        run.stdout
+    );
 }

@@ -38,6 +38,8 @@ fn spawn_ready(name: &str, args: &[String]) -> Child {
 pub(crate) struct SmtpOptions {
     pub(crate) reject_rcpt: bool,
     pub(crate) auth: Option<&'static str>,
+    /// Require STARTTLS with this certificate and key.
+    pub(crate) tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// A running SMTP server that keeps what it accepts in a maildir.
@@ -60,6 +62,14 @@ impl Smtp {
         if let Some(auth) = options.auth {
             args.push("--auth".into());
             args.push(auth.into());
+        }
+        if let Some((cert, key)) = &options.tls {
+            args.extend([
+                "--tls-cert".into(),
+                cert.display().to_string(),
+                "--tls-key".into(),
+                key.display().to_string(),
+            ]);
         }
         Smtp {
             child: spawn_ready("smtp_server.py", &args),
@@ -92,6 +102,92 @@ impl Drop for Smtp {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A test CA and a server certificate it signed, for 127.0.0.1 and localhost (openssl).
+pub(crate) struct TestCa {
+    pub(crate) ca: PathBuf,
+    pub(crate) cert: PathBuf,
+    pub(crate) key: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCa {
+    pub(crate) fn new() -> TestCa {
+        let dir = shared_dir();
+        let d = dir.path();
+        let run = |args: &[&str]| {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(d)
+                .output()
+                .expect("openssl must be installed");
+            assert!(
+                out.status.success(),
+                "openssl {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        };
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=rblwatch test CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "leaf.key",
+            "-out",
+            "leaf.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        std::fs::write(
+            d.join("leaf.ext"),
+            "subjectAltName=DNS:localhost,IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\nkeyUsage=digitalSignature,keyEncipherment\n",
+        )
+        .expect("ext");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "leaf.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "leaf.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "leaf.ext",
+        ]);
+        TestCa {
+            ca: d.join("ca.pem"),
+            cert: d.join("leaf.pem"),
+            key: d.join("leaf.key"),
+            _dir: dir,
+        }
     }
 }
 

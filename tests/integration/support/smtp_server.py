@@ -1,10 +1,10 @@
 #!/usr/bin/python3
 """A real SMTP server for the tests (Debian's python3-aiosmtpd) on 127.0.0.1.
 
-Stores every accepted message in a maildir. Options: refuse every recipient, require a login.
+Stores every accepted message in a maildir. Options: refuse every recipient, require a login, require STARTTLS.
 Prints "ready" once it listens.
 
-    smtp_server.py PORT MAILDIR [--reject-rcpt] [--auth USER:PASSWORD]
+    smtp_server.py PORT MAILDIR [--reject-rcpt] [--auth USER:PASSWORD] [--tls-cert PEM --tls-key PEM]
 """
 import argparse
 import mailbox
@@ -37,8 +37,16 @@ def main():
     parser.add_argument("maildir")
     parser.add_argument("--reject-rcpt", action="store_true")
     parser.add_argument("--auth")
+    parser.add_argument("--tls-cert")
+    parser.add_argument("--tls-key")
     args = parser.parse_args()
     kwargs = {}
+    if args.tls_cert:
+        import ssl
+
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+        kwargs.update({"tls_context": context, "require_starttls": True})
     if args.auth:
         user, password = args.auth.split(":", 1)
 
@@ -46,7 +54,7 @@ def main():
             ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == user and auth_data.password.decode() == password
             return AuthResult(success=ok, handled=False)
 
-        kwargs = {"authenticator": check, "auth_required": True, "auth_require_tls": False}
+        kwargs.update({"authenticator": check, "auth_required": True, "auth_require_tls": False})
     controller = Controller(Handler(args.maildir, args.reject_rcpt), hostname="127.0.0.1", port=args.port, **kwargs)
     controller.start()
     print("ready", flush=True)
