@@ -248,3 +248,84 @@ pub fn duration(secs: i64) -> String {
         format!("{} minutes", secs / 60)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{SmtpConfig, SmtpSecurity};
+
+    fn config() -> NotifyConfig {
+        NotifyConfig {
+            recipients: vec!["ops@example.com".into()],
+            templates: None,
+            reminder_days: 3,
+            retry_limit: 3,
+            smtp: Some(SmtpConfig {
+                host: "127.0.0.1".into(),
+                port: 25,
+                security: SmtpSecurity::None,
+                from: "rblwatch@example.com".into(),
+                username: None,
+                password: None,
+                ca_file: None,
+                timeout: Duration::from_secs(5),
+            }),
+            webhooks: vec![],
+        }
+    }
+
+    fn listed(list: &str, since: i64) -> StoredState {
+        StoredState {
+            address: "192.0.2.5".into(),
+            list: list.into(),
+            target: "192.0.2.5".into(),
+            label: None,
+            policy: "block".into(),
+            status: "listed".into(),
+            codes: vec!["127.0.0.2".into()],
+            meanings: vec!["127.0.0.2: listed".into()],
+            txt: vec![],
+            since,
+            checked: since,
+        }
+    }
+
+    #[test]
+    fn reminders_come_after_the_period_once_per_period_and_call_out_overdue_requests() {
+        let catalog = Catalog::builtin().expect("catalog");
+        let templates = Templates::load(None).expect("templates");
+        let now = 1_795_824_000;
+        let day = 86_400;
+        let states = vec![listed("spamcop", now - 10 * day), listed("psbl", now - day)];
+        let key = ("192.0.2.5".to_string(), "spamcop".to_string());
+        let requests = HashMap::from([(key.clone(), now - 5 * day)]);
+        let plan_with = |reminders: &HashMap<(String, String), i64>| {
+            let known = Known {
+                states: &states,
+                requests: &requests,
+                reminders,
+            };
+            plan(&config(), &[], &catalog, &templates, &[], &known, now).expect("plan")
+        };
+        let first = plan_with(&HashMap::new());
+        assert_eq!(first.reminded, vec![key.clone()], "psbl is too recent");
+        assert_eq!(first.outbox.len(), 1);
+        let mail = &first.outbox[0];
+        assert_eq!(mail.subject, "[rblwatch] still listed: 192.0.2.5");
+        assert!(
+            mail.text.contains("OVERDUE"),
+            "SpamCop expires after 1 day: {}",
+            mail.text
+        );
+        assert!(
+            mail.text.contains("removal requested 2026-11-23T00:00:00Z"),
+            "{}",
+            mail.text
+        );
+
+        let again = plan_with(&HashMap::from([(key, now - day)]));
+        assert!(again.outbox.is_empty(), "reminded a day ago");
+    }
+}

@@ -488,3 +488,25 @@ fn after_the_retry_limit_a_notification_is_kept_and_reported_as_failed() {
         run.stdout
     );
 }
+
+#[test]
+fn tls_from_the_first_byte_delivers() {
+    let ca = TestCa::new();
+    let options = SmtpOptions {
+        tls: Some((ca.cert.clone(), ca.key.clone())),
+        implicit_tls: true,
+        ..SmtpOptions::default()
+    };
+    let w = Watch::start();
+    let smtp = Smtp::start(free_tcp_port(), &options);
+    with_mail(&w, smtp.port, &format!("ca_file = \"{}\"", ca.ca.display()));
+    let config = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(
+        w.config(),
+        config.replace("security = \"none\"", "security = \"tls\""),
+    )
+    .expect("config");
+    let run = w.rblwatch(&["notify", "test"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(smtp.messages().len(), 2);
+}

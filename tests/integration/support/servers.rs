@@ -40,6 +40,8 @@ pub(crate) struct SmtpOptions {
     pub(crate) auth: Option<&'static str>,
     /// Require STARTTLS with this certificate and key.
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
+    /// With `tls`: TLS from the first byte instead of STARTTLS.
+    pub(crate) implicit_tls: bool,
 }
 
 /// A running SMTP server that keeps what it accepts in a maildir.
@@ -70,6 +72,9 @@ impl Smtp {
                 "--tls-key".into(),
                 key.display().to_string(),
             ]);
+            if options.implicit_tls {
+                args.push("--implicit-tls".into());
+            }
         }
         Smtp {
             child: spawn_ready("smtp_server.py", &args),

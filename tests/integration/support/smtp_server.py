@@ -4,7 +4,7 @@
 Stores every accepted message in a maildir. Options: refuse every recipient, require a login, require STARTTLS.
 Prints "ready" once it listens.
 
-    smtp_server.py PORT MAILDIR [--reject-rcpt] [--auth USER:PASSWORD] [--tls-cert PEM --tls-key PEM]
+    smtp_server.py PORT MAILDIR [--reject-rcpt] [--auth USER:PASSWORD] [--tls-cert PEM --tls-key PEM [--implicit-tls]]
 """
 import argparse
 import mailbox
@@ -39,6 +39,7 @@ def main():
     parser.add_argument("--auth")
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
+    parser.add_argument("--implicit-tls", action="store_true")
     args = parser.parse_args()
     kwargs = {}
     if args.tls_cert:
@@ -46,7 +47,10 @@ def main():
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(args.tls_cert, args.tls_key)
-        kwargs.update({"tls_context": context, "require_starttls": True})
+        if args.implicit_tls:
+            kwargs.update({"ssl_context": context})
+        else:
+            kwargs.update({"tls_context": context, "require_starttls": True})
     if args.auth:
         user, password = args.auth.split(":", 1)
 
