@@ -71,8 +71,8 @@ impl Templates {
                     format!("templates/{name} (built-in)"),
                 ),
             };
-            env.add_template_owned(name.to_string(), source.clone())
-                .map_err(|e| template_error(&e, &origin, &source))?;
+            env.add_template_owned(name.to_string(), source)
+                .map_err(|e| problem(&e, &origin))?;
             origins.push(((*name).to_string(), origin));
         }
         Ok(Templates { env, origins })
@@ -104,14 +104,7 @@ impl Templates {
     }
 
     fn error(&self, err: &minijinja::Error, fallback: &str) -> Error {
-        let name = err.name().unwrap_or(fallback).to_string();
-        let origin = self.origin(&name);
-        Error::Invalid(vec![Problem {
-            origin,
-            line: err.line().unwrap_or(0),
-            column: 1,
-            message: describe(err),
-        }])
+        problem(err, &self.origin(err.name().unwrap_or(fallback)))
     }
 
     /// Renders every kind against a full sample, to find errors before an alert is due.
@@ -123,19 +116,17 @@ impl Templates {
     }
 }
 
-fn describe(err: &minijinja::Error) -> String {
-    match err.detail() {
+/// A template error as a problem at its file and line.
+fn problem(err: &minijinja::Error, origin: &str) -> Error {
+    let message = match err.detail() {
         Some(detail) => format!("template error: {} ({detail})", err.kind()),
         None => format!("template error: {}", err.kind()),
-    }
-}
-
-fn template_error(err: &minijinja::Error, origin: &str, _source: &str) -> Error {
+    };
     Error::Invalid(vec![Problem {
         origin: origin.to_string(),
         line: err.line().unwrap_or(0),
         column: 1,
-        message: describe(err),
+        message,
     }])
 }
 
