@@ -1,0 +1,257 @@
+//! When the daemon runs a pass: a cron expression evaluated in a time zone.
+//!
+//! Accepts the crontab form admins know (5 fields, day of week 0-7 with 0 and 7 = Sunday), the
+//! cron crate's own form (6 or 7 fields, with seconds; day of week 1-7 with 1 = Sunday) and
+//! `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`. Pure: it takes times, it reads no clock.
+
+use std::str::FromStr;
+
+use chrono::{Local, TimeZone, Utc};
+use chrono_tz::Tz;
+
+/// The time zone a schedule is read in.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Zone {
+    /// The machine's local time.
+    Local,
+    /// A named IANA zone (`Europe/Berlin`).
+    Named(Tz),
+}
+
+/// A parsed schedule.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// The expression as written.
+    pub text: String,
+    inner: cron::Schedule,
+    zone: Zone,
+}
+
+impl Zone {
+    /// Parses an IANA zone name; `None` or `local` is the machine's local time.
+    pub fn parse(name: Option<&str>) -> Result<Zone, String> {
+        match name {
+            None | Some("local") => Ok(Zone::Local),
+            Some(name) => Tz::from_str(name).map(Zone::Named).map_err(|_| {
+                format!(
+                    "unknown time zone `{name}` (use an IANA name such as Europe/Berlin, or UTC)"
+                )
+            }),
+        }
+    }
+}
+
+/// Turns a crontab line (5 fields, day of week 0-7 with Sunday 0 or 7) into the cron crate's
+/// form (seconds first, day of week 1-7 with Sunday 1). Other forms pass through.
+fn to_crate_form(expr: &str) -> Result<String, String> {
+    let fields: Vec<&str> = expr.split_whitespace().collect();
+    if expr.trim_start().starts_with('@') || fields.len() != 5 {
+        return Ok(fields.join(" "));
+    }
+    let dow = fields[4]
+        .split(',')
+        .map(convert_dow_item)
+        .collect::<Result<Vec<_>, _>>()?
+        .join(",");
+    Ok(format!(
+        "0 {} {} {} {} {dow}",
+        fields[0], fields[1], fields[2], fields[3]
+    ))
+}
+
+/// One item of a crontab day-of-week list: `n`, `a-b`, `a-b/s`, `*`, `*/s` or a name.
+fn convert_dow_item(item: &str) -> Result<String, String> {
+    let (range, step) = match item.split_once('/') {
+        Some((r, s)) => (r, Some(s)),
+        None => (item, None),
+    };
+    let step = step.map(|s| format!("/{s}")).unwrap_or_default();
+    let num = |t: &str| -> Option<u8> { t.parse::<u8>().ok() };
+    let shift = |n: u8| -> Result<u8, String> {
+        match n {
+            0..=7 => Ok(n % 7 + 1),
+            _ => Err(format!("day of week `{n}` must be 0-7")),
+        }
+    };
+    match range.split_once('-') {
+        Some((a, b)) if num(a).is_some() && num(b).is_some() => {
+            let (a, b) = (num(a).unwrap_or(0), num(b).unwrap_or(0));
+            if b == 7 && step.is_empty() && a > 0 {
+                // a-7 runs through Sunday: a+1..7 in the crate's numbering, plus 1 (Sunday).
+                Ok(format!("{}-7,1", shift(a)?))
+            } else {
+                Ok(format!("{}-{}{step}", shift(a)?, shift(b)?))
+            }
+        }
+        None if num(range).is_some() => Ok(format!("{}{step}", shift(num(range).unwrap_or(0))?)),
+        _ => Ok(item.to_string()),
+    }
+}
+
+impl Schedule {
+    /// Parses `expr`, read in `zone`.
+    pub fn parse(expr: &str, zone: Zone) -> Result<Schedule, String> {
+        let form = to_crate_form(expr)?;
+        let inner = cron::Schedule::from_str(&form)
+            .map_err(|e| format!("cron expression `{expr}`: {e}"))?;
+        Ok(Schedule {
+            text: expr.to_string(),
+            inner,
+            zone,
+        })
+    }
+
+    /// The first run strictly after `after` (Unix seconds), in Unix seconds.
+    pub fn next_after(&self, after: i64) -> Option<i64> {
+        let utc = Utc.timestamp_opt(after, 0).single()?;
+        match self.zone {
+            Zone::Local => self
+                .inner
+                .after(&utc.with_timezone(&Local))
+                .next()
+                .map(|t| t.timestamp()),
+            Zone::Named(tz) => self
+                .inner
+                .after(&utc.with_timezone(&tz))
+                .next()
+                .map(|t| t.timestamp()),
+        }
+    }
+
+    /// The next `count` runs after `after`, as local times with their offset.
+    pub fn upcoming(&self, after: i64, count: usize) -> Vec<String> {
+        let mut out = Vec::with_capacity(count);
+        let mut t = after;
+        while out.len() < count {
+            let Some(next) = self.next_after(t) else {
+                break;
+            };
+            out.push(self.show(next));
+            t = next;
+        }
+        out
+    }
+
+    /// A time in the schedule's zone, e.g. `2026-11-29 06:00:00 +01:00 (Europe/Berlin)`.
+    pub fn show(&self, ts: i64) -> String {
+        let Some(utc) = Utc.timestamp_opt(ts, 0).single() else {
+            return ts.to_string();
+        };
+        match self.zone {
+            Zone::Local => format!(
+                "{} (local)",
+                utc.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %:z")
+            ),
+            Zone::Named(tz) => format!(
+                "{} ({tz})",
+                utc.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %:z")
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> i64 {
+        crate::clock::parse(text).expect("time")
+    }
+
+    fn named(tz: &str) -> Zone {
+        Zone::parse(Some(tz)).expect("zone")
+    }
+
+    #[track_caller]
+    fn next(expr: &str, zone: Zone, after: &str) -> String {
+        let schedule = Schedule::parse(expr, zone).expect(expr);
+        crate::clock::format(schedule.next_after(at(after)).expect("a next run"))
+    }
+
+    #[test]
+    fn crontab_five_fields_and_the_crates_six() {
+        let utc = named("UTC");
+        assert_eq!(
+            next("0 6 * * *", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 6 * * *", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:00Z"
+        );
+        assert_eq!(
+            next("*/15 * * * *", utc, "2026-11-28T10:07:00Z"),
+            "2026-11-28T10:15:00Z"
+        );
+        assert_eq!(
+            next("@daily", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T00:00:00Z"
+        );
+        assert_eq!(
+            next("@hourly", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-28T11:00:00Z"
+        );
+    }
+
+    #[test]
+    fn crontab_days_of_week_are_sunday_0_or_7() {
+        let utc = named("UTC");
+        // 2026-11-28 is a Saturday.
+        assert_eq!(
+            next("0 6 * * 0", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 6 * * 7", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 6 * * 1", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-30T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 6 * * 1-5", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-30T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 6 * * 5-7", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 6 * * MON", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-30T06:00:00Z"
+        );
+        assert!(Schedule::parse("0 6 * * 8", utc).is_err());
+        assert!(Schedule::parse("every day", utc).is_err());
+    }
+
+    #[test]
+    fn time_zones_and_daylight_saving() {
+        let berlin = named("Europe/Berlin");
+        // 06:00 in Berlin is 05:00 UTC in winter and 04:00 UTC in summer.
+        assert_eq!(
+            next("0 6 * * *", berlin, "2026-11-28T10:00:00Z"),
+            "2026-11-29T05:00:00Z"
+        );
+        assert_eq!(
+            next("0 6 * * *", berlin, "2026-07-01T10:00:00Z"),
+            "2026-07-02T04:00:00Z"
+        );
+        // Across the spring change (2026-03-29, 02:00 -> 03:00): 06:00 local stays 06:00 local.
+        assert_eq!(
+            next("0 6 * * *", berlin, "2026-03-28T10:00:00Z"),
+            "2026-03-29T04:00:00Z"
+        );
+        // 02:30 does not exist on 2026-03-29 in Berlin: that day is skipped, not run at a wrong hour.
+        assert_eq!(
+            next("30 2 * * *", berlin, "2026-03-28T10:00:00Z"),
+            "2026-03-30T00:30:00Z"
+        );
+        let schedule = Schedule::parse("0 6 * * *", berlin).expect("schedule");
+        assert_eq!(
+            schedule.show(at("2026-11-29T05:00:00Z")),
+            "2026-11-29 06:00:00 +01:00 (Europe/Berlin)"
+        );
+        assert!(Zone::parse(Some("Mars/Olympus")).is_err());
+    }
+}
