@@ -48,6 +48,33 @@ pub enum Command {
     Notify(NotifyArgs),
     /// How to get off each current listing, in order; record removal requests.
     Delist(DelistArgs),
+    /// Run passes on the config's [schedule] until stopped (SIGHUP reloads the config).
+    Daemon(DaemonArgs),
+}
+
+/// Flags of `rblwatch daemon`.
+#[derive(Debug, Args)]
+pub struct DaemonArgs {
+    /// Log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log detail (repeat for more).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Less log detail (repeat for less).
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+}
+
+/// Log formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
 }
 
 /// Flags of `rblwatch notify`.

@@ -40,6 +40,22 @@ struct RawConfig {
     targets: Vec<RawTarget>,
     #[serde(default)]
     notify: RawNotify,
+    schedule: Option<RawSchedule>,
+    metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchedule {
+    cron: Spanned<String>,
+    timezone: Option<Spanned<String>>,
+    jitter: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMetrics {
+    listen: Spanned<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -245,6 +261,19 @@ pub struct Config {
     pub targets: Vec<WatchTarget>,
     /// Alerts.
     pub notify: NotifyConfig,
+    /// When the daemon runs passes.
+    pub schedule: Option<ScheduleConfig>,
+    /// Where the daemon serves Prometheus metrics.
+    pub metrics_listen: Option<SocketAddr>,
+}
+
+/// The daemon's schedule.
+#[derive(Debug, Clone)]
+pub struct ScheduleConfig {
+    /// When.
+    pub schedule: crate::schedule::Schedule,
+    /// Up to this much random delay before each pass, so a fleet does not query at once.
+    pub jitter: Duration,
 }
 
 /// Whether this process runs as root (system paths) or as a user (XDG paths).
@@ -449,6 +478,48 @@ impl Config {
             at(0..0, "no [[target]] to watch".into());
         }
         let notify = notify(&raw.notify, base, &mut at);
+        let schedule = raw.schedule.as_ref().and_then(|raw| {
+            let zone = match &raw.timezone {
+                Some(tz) => match crate::schedule::Zone::parse(Some(tz.get_ref())) {
+                    Ok(zone) => zone,
+                    Err(why) => {
+                        at(tz.span(), why);
+                        return None;
+                    }
+                },
+                None => crate::schedule::Zone::Local,
+            };
+            let jitter = match &raw.jitter {
+                Some(j) if (0..=86_400).contains(j.get_ref()) => {
+                    Duration::from_secs(j.get_ref().unsigned_abs())
+                }
+                Some(j) => {
+                    at(j.span(), "jitter must be 0 to 86400 seconds".into());
+                    Duration::ZERO
+                }
+                None => Duration::ZERO,
+            };
+            match crate::schedule::Schedule::parse(raw.cron.get_ref(), zone) {
+                Ok(schedule) => Some(ScheduleConfig { schedule, jitter }),
+                Err(why) => {
+                    at(raw.cron.span(), why);
+                    None
+                }
+            }
+        });
+        let metrics_listen =
+            raw.metrics
+                .as_ref()
+                .and_then(|m| match m.listen.get_ref().parse::<SocketAddr>() {
+                    Ok(addr) => Some(addr),
+                    Err(_) => {
+                        at(
+                            m.listen.span(),
+                            format!("metrics listen `{}` must be IP:PORT", m.listen.get_ref()),
+                        );
+                        None
+                    }
+                });
         // Overriding templates are rendered against a full sample now, not at 3 a.m.
         if let Some(dir) = &notify.templates {
             let checked = crate::notify::render::Templates::load(Some(dir)).and_then(|t| t.check());
@@ -472,6 +543,8 @@ impl Config {
             problem_after,
             targets,
             notify,
+            schedule,
+            metrics_listen,
         })
     }
 }

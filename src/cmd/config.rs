@@ -48,5 +48,25 @@ pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
         if verify { "on" } else { "off" }
     )?;
     writeln!(out, "  store:   {}", config.store.display())?;
+    if let Some(schedule) = &config.schedule {
+        writeln!(
+            out,
+            "  schedule: `{}`; the next five passes:",
+            schedule.schedule.text
+        )?;
+        for when in schedule.schedule.upcoming(crate::clock::now(), 5) {
+            writeln!(out, "    {when}")?;
+        }
+        if !schedule.jitter.is_zero() {
+            writeln!(
+                out,
+                "    (each up to {} s later, at random)",
+                schedule.jitter.as_secs()
+            )?;
+        }
+    }
+    if let Some(listen) = &config.metrics_listen {
+        writeln!(out, "  metrics: http://{listen}/metrics")?;
+    }
     Ok(0)
 }

@@ -37,7 +37,41 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Config(args) => config::run(&Setup::required(lists, config)?, &args),
         Command::Notify(args) => notify::run(&Setup::optional(lists, config)?, &args).await,
         Command::Delist(args) => delist::run(&Setup::required(lists, config)?, &args),
+        Command::Daemon(args) => daemon(lists, config, &args).await,
     }
+}
+
+/// `rblwatch daemon`: logging, signal forwarding, then the loop.
+async fn daemon(
+    lists: Option<&Path>,
+    config: Option<&Path>,
+    args: &crate::cli::DaemonArgs,
+) -> Result<u8, Error> {
+    use tokio::signal::unix::{SignalKind, signal};
+
+    use crate::daemon::Signal;
+
+    let verbosity = i8::try_from(i16::from(args.verbose) - i16::from(args.quiet)).unwrap_or(0);
+    crate::logging::init(args.log_format == crate::cli::LogFormat::Json, verbosity);
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let hook = |kind: SignalKind, what: Signal| -> Result<(), Error> {
+        let mut stream = signal(kind).map_err(Error::Runtime)?;
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while stream.recv().await.is_some() {
+                if tx.send(what).await.is_err() {
+                    break;
+                }
+            }
+        });
+        Ok(())
+    };
+    hook(SignalKind::terminate(), Signal::Stop)?;
+    hook(SignalKind::interrupt(), Signal::Stop)?;
+    hook(SignalKind::hangup(), Signal::Reload)?;
+    let (lists, config) = (lists.map(Path::to_path_buf), config.map(Path::to_path_buf));
+    crate::daemon::run(|| Setup::required(lists.as_deref(), config.as_deref()), rx).await?;
+    Ok(0)
 }
 
 /// The catalog and config a command works with.

@@ -5,6 +5,7 @@ mod support;
 mod catalog;
 mod check;
 mod config;
+mod daemon;
 mod health;
 mod notify;
 mod output;

@@ -305,16 +305,16 @@ fn quiet_prints_only_changes_and_status_tells_since_when() {
 }
 
 /// A FakeDns-backed watch whose answers can be slowed and flipped while passes run.
-struct Slow {
+pub(crate) struct Slow {
     _server: FakeDns,
-    delay_ms: Arc<AtomicU64>,
-    listed: Arc<AtomicBool>,
+    pub(crate) delay_ms: Arc<AtomicU64>,
+    pub(crate) listed: Arc<AtomicBool>,
     dir: tempfile::TempDir,
-    config: PathBuf,
+    pub(crate) config: PathBuf,
 }
 
 impl Slow {
-    fn start() -> Slow {
+    pub(crate) fn start() -> Slow {
         let delay_ms = Arc::new(AtomicU64::new(0));
         let listed = Arc::new(AtomicBool::new(false));
         let (d, l) = (delay_ms.clone(), listed.clone());
@@ -348,7 +348,7 @@ impl Slow {
         }
     }
 
-    fn command(&self, args: &[&str]) -> Command {
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_rblwatch"));
         cmd.arg("--config")
             .arg(&self.config)
@@ -357,7 +357,7 @@ impl Slow {
         cmd
     }
 
-    fn run(&self, args: &[&str]) -> Run {
+    pub(crate) fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("run rblwatch");
         Run {
             code: out.status.code().unwrap_or(-1),

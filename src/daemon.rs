@@ -1,0 +1,249 @@
+//! `rblwatch daemon`: passes on the config's schedule until told to stop.
+//!
+//! Signals arrive as values on a channel (`main` forwards SIGTERM, SIGINT and SIGHUP), so the
+//! loop is driven the same way in tests. SIGTERM/SIGINT: no new pass; a pass under way is
+//! abandoned before its commit (the store stays as it was) or, if it is committing, finishes
+//! it. SIGHUP: the config is reloaded and validated; a bad one is reported and the old stays.
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::clock;
+use crate::cmd::Setup;
+use crate::error::Error;
+use crate::metrics::{self, Metrics};
+use crate::notify::outbox;
+use crate::pass::{self, PassOutcome};
+use crate::store::Store;
+
+/// What the daemon is told from outside.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or SIGINT: stop.
+    Stop,
+    /// SIGHUP: reload the config.
+    Reload,
+}
+
+/// How often queued notifications are retried between passes.
+const FLUSH_EVERY: Duration = Duration::from_secs(60);
+
+/// Runs passes on schedule until `Stop`; `load` reads and validates the config.
+pub async fn run(
+    load: impl Fn() -> Result<Setup, Error>,
+    mut signals: mpsc::Receiver<Signal>,
+) -> Result<(), Error> {
+    let mut setup = load()?;
+    let schedule_of = |setup: &Setup| -> Result<crate::config::ScheduleConfig, Error> {
+        let config = setup.config()?;
+        config.schedule.clone().ok_or_else(|| Error::Usage {
+            arg: config.path.display().to_string(),
+            message: "the daemon needs a [schedule] with a cron expression".into(),
+        })
+    };
+    let mut schedule = schedule_of(&setup)?;
+    let metrics = Arc::new(Metrics::default());
+    let _server = match setup.config()?.metrics_listen {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| Error::Usage {
+                    arg: format!("metrics listen {addr}"),
+                    message: format!("cannot listen: {e}"),
+                })?;
+            info!(%addr, "serving metrics on /metrics");
+            Some(AbortOnDrop(tokio::spawn(metrics::serve(
+                listener,
+                metrics.clone(),
+            ))))
+        }
+        None => None,
+    };
+    info!(schedule = %schedule.schedule.text, "rblwatch daemon started");
+    let mut flush = tokio::time::interval(FLUSH_EVERY);
+    flush.tick().await;
+
+    // Runs are counted from `after`, which moves only when a slot is taken: a signal that
+    // wakes the loop does not skip the slot that was due.
+    let mut after = clock::now();
+    loop {
+        let now = clock::now();
+        let Some(next) = schedule.schedule.next_after(after) else {
+            return Err(Error::Usage {
+                arg: schedule.schedule.text.clone(),
+                message: "the schedule has no future run".into(),
+            });
+        };
+        let delay =
+            Duration::from_secs(u64::try_from(next - now).unwrap_or(0)) + jitter(schedule.jitter);
+        info!(next = %schedule.schedule.show(next), "next pass");
+        let sleep = tokio::time::sleep(delay);
+        tokio::pin!(sleep);
+        let mut reload = false;
+        tokio::select! {
+            () = &mut sleep => {
+                after = next.max(clock::now());
+                let done = {
+                    let pass = pass::run(&setup, false);
+                    tokio::pin!(pass);
+                    loop {
+                        tokio::select! {
+                            result = &mut pass => break Some(result),
+                            signal = signals.recv() => match signal {
+                                Some(Signal::Reload) => reload = true,
+                                Some(Signal::Stop) | None => break None,
+                            },
+                        }
+                    }
+                };
+                match done {
+                    None => {
+                        info!("stopping: the pass under way was abandoned before its commit");
+                        return Ok(());
+                    }
+                    Some(result) => report(&setup, &metrics, result),
+                }
+            }
+            _ = flush.tick() => flush_outbox(&setup, &metrics).await,
+            signal = signals.recv() => match signal {
+                Some(Signal::Reload) => reload = true,
+                Some(Signal::Stop) | None => {
+                    info!("stopping");
+                    return Ok(());
+                }
+            },
+        }
+        if reload {
+            match load().and_then(|new| schedule_of(&new).map(|s| (new, s))) {
+                Ok((new, new_schedule)) => {
+                    setup = new;
+                    schedule = new_schedule;
+                    after = clock::now();
+                    info!(schedule = %schedule.schedule.text, "config reloaded");
+                }
+                Err(err) => {
+                    for line in err.to_string().lines() {
+                        error!("config not reloaded, the old one stays: {line}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Logs a pass and updates the metrics.
+fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) {
+    match result {
+        Ok(done) => {
+            for note in &done.notes {
+                warn!("{note}");
+            }
+            for e in &done.events {
+                info!(
+                    target_name = %e.target,
+                    address = %e.address,
+                    list = %e.list,
+                    old = e.old_status.as_deref().unwrap_or("none"),
+                    new = %e.new_status,
+                    codes = %e.codes.join(","),
+                    "listing changed"
+                );
+            }
+            for problem in &done.run.problems {
+                warn!("{problem}");
+            }
+            for line in done
+                .notifications
+                .queued
+                .iter()
+                .chain(&done.notifications.failed)
+            {
+                warn!("notification not sent: {line}");
+            }
+            let unknown: usize = done.run.unknown.values().sum();
+            info!(
+                run = done.run.id,
+                answers = done.run.answers,
+                events = done.events.len(),
+                listed = done.listed.len(),
+                unknown,
+                sent = done.notifications.sent.len(),
+                duration_ms = u64::try_from((done.timing.dns + done.timing.store).as_millis())
+                    .unwrap_or(u64::MAX),
+                "pass finished"
+            );
+            let (states, outbox) = store_picture(setup);
+            metrics.record_pass(&done, &states, outbox);
+        }
+        Err(Error::Busy { .. }) => {
+            warn!("another pass is running (a cron `rblwatch run`?); this one is skipped")
+        }
+        Err(err) => {
+            metrics.record_failure();
+            for line in err.to_string().lines() {
+                error!("pass failed: {line}");
+            }
+        }
+    }
+}
+
+fn store_picture(setup: &Setup) -> (Vec<crate::store::StoredState>, (usize, usize)) {
+    let Ok(config) = setup.config() else {
+        return (Vec::new(), (0, 0));
+    };
+    let Ok(store) = Store::open(&config.store) else {
+        return (Vec::new(), (0, 0));
+    };
+    let states = store
+        .states()
+        .map(|m| m.into_values().collect())
+        .unwrap_or_default();
+    let waiting = store.outbox_pending(None).map(|v| v.len()).unwrap_or(0);
+    let failed = store.outbox_failed().map(|v| v.len()).unwrap_or(0);
+    (states, (waiting, failed))
+}
+
+async fn flush_outbox(setup: &Setup, metrics: &Metrics) {
+    let Ok(config) = setup.config() else { return };
+    let Ok(mut store) = Store::open(&config.store) else {
+        return;
+    };
+    match outbox::flush(&mut store, &config.notify, clock::now(), false).await {
+        Ok(report) => {
+            for line in &report.sent {
+                info!("notification sent: {line}");
+            }
+            for line in report.queued.iter().chain(&report.failed) {
+                warn!("notification not sent: {line}");
+            }
+            let waiting = store.outbox_pending(None).map(|v| v.len()).unwrap_or(0);
+            let failed = store.outbox_failed().map(|v| v.len()).unwrap_or(0);
+            metrics.record_outbox(waiting, failed, report.sent.len());
+        }
+        Err(err) => error!("outbox: {err}"),
+    }
+}
+
+/// A random delay up to `max`, so a fleet of daemons does not query the lists at once.
+fn jitter(max: Duration) -> Duration {
+    if max.is_zero() {
+        return Duration::ZERO;
+    }
+    let random = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    Duration::from_millis(random % u64::try_from(max.as_millis()).unwrap_or(1).max(1))
+}
+
+/// Stops a spawned task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}

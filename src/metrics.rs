@@ -1,0 +1,247 @@
+//! Prometheus metrics of the daemon: the last pass's picture, kept in memory and served as
+//! text on `GET /metrics` by a small HTTP listener (`serve`).
+//!
+//! Names follow Prometheus conventions: `rblwatch_` prefix, `_seconds`, `_total`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+use crate::pass::PassOutcome;
+use crate::store::StoredState;
+
+#[derive(Default)]
+struct Snapshot {
+    listed: Vec<(String, String, String, String, u8)>,
+    health: Vec<(String, String)>,
+    answers: BTreeMap<(String, String), u64>,
+    last_start: Option<i64>,
+    last_end: Option<i64>,
+    last_duration: f64,
+    passes: u64,
+    failures: u64,
+    outbox_waiting: usize,
+    outbox_failed: usize,
+    sent: u64,
+}
+
+/// The daemon's metrics. A std `Mutex`: it is held only to copy numbers, never across `.await`.
+#[derive(Default)]
+pub struct Metrics {
+    inner: Mutex<Snapshot>,
+}
+
+impl Metrics {
+    /// Records a finished pass and the store's states after it.
+    pub fn record_pass(
+        &self,
+        outcome: &PassOutcome,
+        states: &[StoredState],
+        outbox: (usize, usize),
+    ) {
+        let Ok(mut m) = self.inner.lock() else { return };
+        m.listed = states
+            .iter()
+            .map(|s| {
+                (
+                    s.target.clone(),
+                    s.address.clone(),
+                    s.list.clone(),
+                    s.policy.clone(),
+                    u8::from(s.status == "listed"),
+                )
+            })
+            .collect();
+        m.listed.sort();
+        m.health = outcome
+            .health
+            .iter()
+            .map(|h| (h.list.id.clone(), h.health.to_string()))
+            .collect();
+        for (list, status) in &outcome.answers {
+            *m.answers
+                .entry((list.clone(), status.to_string()))
+                .or_default() += 1;
+        }
+        m.last_start = Some(outcome.run.started);
+        m.last_end = Some(outcome.run.finished);
+        m.last_duration = (outcome.timing.dns + outcome.timing.store).as_secs_f64();
+        m.passes += 1;
+        m.sent += u64::try_from(outcome.notifications.sent.len()).unwrap_or(0);
+        (m.outbox_waiting, m.outbox_failed) = outbox;
+    }
+
+    /// Records a pass that could not finish.
+    pub fn record_failure(&self) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.failures += 1;
+        }
+    }
+
+    /// Records the outbox after a flush between passes.
+    pub fn record_outbox(&self, waiting: usize, failed: usize, sent: usize) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.outbox_waiting = waiting;
+            m.outbox_failed = failed;
+            m.sent += u64::try_from(sent).unwrap_or(0);
+        }
+    }
+
+    /// The Prometheus text exposition: each family's HELP and TYPE, then its samples.
+    pub fn render(&self) -> String {
+        let Ok(m) = self.inner.lock() else {
+            return String::new();
+        };
+        let mut out = String::new();
+        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
+            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        };
+        head(
+            &mut out,
+            "rblwatch_listed",
+            "gauge",
+            "1 when the address is listed on the list, 0 when clear (last definite answer).",
+        );
+        for (target, address, list, policy, value) in &m.listed {
+            let _ = writeln!(
+                out,
+                "rblwatch_listed{{target=\"{}\",address=\"{}\",list=\"{}\",policy=\"{}\"}} {value}",
+                esc(target),
+                esc(address),
+                esc(list),
+                esc(policy)
+            );
+        }
+        head(
+            &mut out,
+            "rblwatch_list_healthy",
+            "gauge",
+            "1 when the list passed its RFC 5782 test points in the last pass.",
+        );
+        for (list, health) in &m.health {
+            let ok = u8::from(health == "ok" || health == "unchecked");
+            let _ = writeln!(
+                out,
+                "rblwatch_list_healthy{{list=\"{}\",health=\"{}\"}} {ok}",
+                esc(list),
+                esc(health)
+            );
+        }
+        head(
+            &mut out,
+            "rblwatch_answers_total",
+            "counter",
+            "Answers received, by list and status.",
+        );
+        for ((list, status), n) in &m.answers {
+            let _ = writeln!(
+                out,
+                "rblwatch_answers_total{{list=\"{}\",status=\"{}\"}} {n}",
+                esc(list),
+                esc(status)
+            );
+        }
+        let mut scalar = |name: &str, kind: &str, help: &str, value: String| {
+            head(&mut out, name, kind, help);
+            let _ = writeln!(out, "{name} {value}");
+        };
+        if let (Some(start), Some(end)) = (m.last_start, m.last_end) {
+            scalar(
+                "rblwatch_last_pass_start_timestamp_seconds",
+                "gauge",
+                "When the last pass started.",
+                start.to_string(),
+            );
+            scalar(
+                "rblwatch_last_pass_end_timestamp_seconds",
+                "gauge",
+                "When the last pass ended.",
+                end.to_string(),
+            );
+            scalar(
+                "rblwatch_last_pass_duration_seconds",
+                "gauge",
+                "How long the last pass took.",
+                format!("{:.3}", m.last_duration),
+            );
+        }
+        scalar(
+            "rblwatch_passes_total",
+            "counter",
+            "Passes finished.",
+            m.passes.to_string(),
+        );
+        scalar(
+            "rblwatch_pass_failures_total",
+            "counter",
+            "Passes that could not finish.",
+            m.failures.to_string(),
+        );
+        scalar(
+            "rblwatch_outbox_queued",
+            "gauge",
+            "Notifications waiting to be sent.",
+            m.outbox_waiting.to_string(),
+        );
+        scalar(
+            "rblwatch_outbox_failed",
+            "gauge",
+            "Notifications given up on (kept in the store).",
+            m.outbox_failed.to_string(),
+        );
+        scalar(
+            "rblwatch_notifications_sent_total",
+            "counter",
+            "Notifications accepted by their server.",
+            m.sent.to_string(),
+        );
+        out
+    }
+}
+
+fn esc(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// Serves `GET /metrics` until the task is dropped; anything else is 404.
+pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+    loop {
+        let Ok((mut stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 8192];
+            let mut read = 0;
+            while read < buf.len() {
+                match stream.read(&mut buf[read..]).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => read += n,
+                }
+                if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                    break;
+                }
+            }
+            let request = String::from_utf8_lossy(&buf[..read]);
+            let first = request.lines().next().unwrap_or_default();
+            let (status, body) = if first.starts_with("GET /metrics ") || first == "GET /metrics" {
+                ("200 OK", metrics.render())
+            } else {
+                ("404 Not Found", "not found: try /metrics\n".to_string())
+            };
+            let head = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(head.as_bytes()).await;
+            let _ = stream.write_all(body.as_bytes()).await;
+            let _ = stream.shutdown().await;
+        });
+    }
+}

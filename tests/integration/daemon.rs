@@ -1,0 +1,220 @@
+//! `rblwatch daemon` as a real child process: passes on schedule, signals, reload, the lock
+//! shared with cron's `run`, and `/metrics`.
+
+use std::io::{Read, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::support::servers::free_tcp_port;
+use crate::watch::{Slow, Watch};
+
+/// A running daemon with its log in a file; killed on Drop if still running.
+struct Daemon {
+    child: Child,
+    log: tempfile::NamedTempFile,
+}
+
+impl Daemon {
+    fn start(config: &Path) -> Daemon {
+        let log = tempfile::NamedTempFile::new().expect("log file");
+        let child = Command::new(env!("CARGO_BIN_EXE_rblwatch"))
+            .arg("--config")
+            .arg(config)
+            .arg("daemon")
+            .env_remove("RBLWATCH_NOW")
+            .env_remove("RUST_LOG")
+            .stdout(Stdio::null())
+            .stderr(log.reopen().expect("log"))
+            .spawn()
+            .expect("start the daemon");
+        Daemon { child, log }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+    }
+
+    fn passes(&self) -> usize {
+        self.log().matches("pass finished").count()
+    }
+
+    /// Waits until `check` holds on the log, or panics with the log.
+    fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if check(&self.log()) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("daemon: {what} did not happen:\n{}", self.log());
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill")
+            .args([&format!("-{name}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for the daemon to exit and returns its status code.
+    fn exit(&mut self, within: Duration) -> i32 {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status.code().unwrap_or(-1);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("the daemon did not exit within {within:?}:\n{}", self.log());
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn add(config: &Path, text: &str) {
+    let mut old = std::fs::read_to_string(config).expect("config");
+    old.push_str(text);
+    std::fs::write(config, old).expect("config");
+}
+
+const EVERY_SECOND: &str = "\n[schedule]\ncron = \"* * * * * *\"\ntimezone = \"UTC\"\n";
+
+#[test]
+fn passes_run_on_schedule_and_sigterm_stops_the_daemon() {
+    let w = Watch::start();
+    add(w.config(), EVERY_SECOND);
+    let mut d = Daemon::start(w.config());
+    d.wait_for("two passes", |log| {
+        log.matches("pass finished").count() >= 2
+    });
+    assert!(
+        d.log()
+            .contains("rblwatch daemon started schedule=* * * * * *"),
+        "{}",
+        d.log()
+    );
+    d.signal("TERM");
+    assert_eq!(d.exit(Duration::from_secs(3)), 0, "{}", d.log());
+    assert!(d.log().contains("stopping"), "{}", d.log());
+}
+
+#[test]
+fn sigterm_during_a_pass_leaves_the_store_as_it_was_and_exits_0() {
+    let s = Slow::start();
+    add(&s.config, EVERY_SECOND);
+    s.listed.store(true, Ordering::SeqCst);
+    s.delay_ms.store(5000, Ordering::SeqCst);
+    let mut d = Daemon::start(&s.config);
+    d.wait_for("a pass to start", |log| log.contains("next pass"));
+    std::thread::sleep(Duration::from_millis(2000));
+    let stopped = Instant::now();
+    d.signal("TERM");
+    assert_eq!(d.exit(Duration::from_secs(3)), 0, "{}", d.log());
+    assert!(
+        stopped.elapsed() < Duration::from_secs(2),
+        "bounded: {:?}",
+        stopped.elapsed()
+    );
+    assert!(
+        d.log().contains("abandoned before its commit"),
+        "{}",
+        d.log()
+    );
+    // Nothing of the pass is in the store, and the lock is free.
+    let states = s.run(&["status", "--all", "--format", "json"]).json();
+    assert!(
+        states["states"].as_array().expect("states").is_empty(),
+        "{states:#}"
+    );
+    s.delay_ms.store(0, Ordering::SeqCst);
+    let run = s.run(&["run"]);
+    assert_eq!(run.code, 1, "{run:?}");
+}
+
+#[test]
+fn sighup_with_a_bad_config_keeps_the_old_one() {
+    let w = Watch::start();
+    add(w.config(), EVERY_SECOND);
+    let d = Daemon::start(w.config());
+    d.wait_for("a pass", |log| log.contains("pass finished"));
+    let good = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(w.config(), format!("{good}colour = \"red\"\n")).expect("break the config");
+    d.signal("HUP");
+    d.wait_for("the reload to be refused", |log| {
+        log.contains("config not reloaded, the old one stays")
+    });
+    assert!(d.log().contains("unknown field `colour`"), "{}", d.log());
+    let before = d.passes();
+    d.wait_for("passes to go on", |log| {
+        log.matches("pass finished").count() > before
+    });
+
+    // A good config is taken.
+    std::fs::write(w.config(), good.replace("* * * * * *", "*/2 * * * * *"))
+        .expect("fix the config");
+    d.signal("HUP");
+    d.wait_for("the reload", |log| {
+        log.contains("config reloaded schedule=*/2 * * * * *")
+    });
+}
+
+#[test]
+fn a_cron_run_during_a_daemon_pass_does_not_overlap_it() {
+    let s = Slow::start();
+    add(&s.config, EVERY_SECOND);
+    s.delay_ms.store(3000, Ordering::SeqCst);
+    let d = Daemon::start(&s.config);
+    d.wait_for("a pass to start", |log| log.contains("next pass"));
+    std::thread::sleep(Duration::from_millis(1800));
+    let run = s.run(&["run"]);
+    assert_eq!(run.code, 4, "the daemon's pass holds the lock: {run:?}");
+    drop(d);
+}
+
+#[test]
+fn metrics_show_a_listing_after_a_pass() {
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    let port = free_tcp_port();
+    add(
+        w.config(),
+        &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let d = Daemon::start(w.config());
+    d.wait_for("a pass", |log| log.contains("pass finished"));
+    let mut stream =
+        std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to /metrics");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    assert!(
+        response.contains("Content-Type: text/plain; version=0.0.4"),
+        "{response}"
+    );
+    for line in [
+        "rblwatch_listed{target=\"192.0.2.5\",address=\"192.0.2.5\",list=\"w\",policy=\"block\"} 1",
+        "rblwatch_listed{target=\"192.0.2.6\",address=\"192.0.2.6\",list=\"w\",policy=\"block\"} 0",
+        "rblwatch_list_healthy{list=\"w\",health=\"ok\"} 1",
+        "# TYPE rblwatch_answers_total counter",
+        "rblwatch_outbox_queued 0",
+    ] {
+        assert!(
+            response.lines().any(|l| l == line),
+            "want `{line}` in:\n{response}"
+        );
+    }
+    assert!(response.contains("rblwatch_passes_total "), "{response}");
+    drop(d);
+}
