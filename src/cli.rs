@@ -50,6 +50,28 @@ pub enum Command {
     Delist(DelistArgs),
     /// Run passes on the config's [schedule] until stopped (SIGHUP reloads the config).
     Daemon(DaemonArgs),
+    /// Check the setup: resolver, lists, reverse DNS of the targets, store, templates, SMTP.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) to standard output.
+    Man,
+}
+
+/// Flags of `rblwatch doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// How to reach DNS.
+    #[command(flatten)]
+    pub dns: DnsArgs,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
 }
 
 /// Flags of `rblwatch daemon`.

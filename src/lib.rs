@@ -17,6 +17,7 @@ pub mod cmd;
 pub mod config;
 pub mod daemon;
 pub mod dns;
+pub mod doctor;
 pub mod error;
 pub mod lists;
 pub mod location;

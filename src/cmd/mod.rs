@@ -5,6 +5,7 @@
 pub mod check;
 pub mod config;
 pub mod delist;
+pub mod doctor;
 pub mod history;
 pub mod init;
 pub mod lists;
@@ -38,6 +39,22 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Notify(args) => notify::run(&Setup::optional(lists, config)?, &args).await,
         Command::Delist(args) => delist::run(&Setup::required(lists, config)?, &args),
         Command::Daemon(args) => daemon(lists, config, &args).await,
+        Command::Doctor(args) => doctor::run(lists, config, &args).await,
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(
+                shell,
+                &mut command,
+                "rblwatch",
+                &mut std::io::stdout().lock(),
+            );
+            Ok(0)
+        }
+        Command::Man => {
+            let command = <Cli as clap::CommandFactory>::command();
+            clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?;
+            Ok(0)
+        }
     }
 }
 
@@ -95,6 +112,11 @@ impl Setup {
     pub fn required(lists: Option<&Path>, config: Option<&Path>) -> Result<Setup, Error> {
         let config = crate::config::require(config)?;
         Setup::with(lists, Some(config))
+    }
+
+    /// Without any config, even when one exists (for `doctor` after a config error).
+    pub fn bare(lists: Option<&Path>) -> Result<Setup, Error> {
+        Setup::with(lists, None)
     }
 
     fn with(lists: Option<&Path>, config: Option<Config>) -> Result<Setup, Error> {

@@ -131,6 +131,32 @@ impl Dns {
             .collect()
     }
 
+    /// The names in the PTR records of an address (reverse DNS); empty when there are none.
+    pub async fn ptr(&self, ip: IpAddr) -> Result<Vec<String>, String> {
+        let name = match ip.to_canonical() {
+            IpAddr::V4(v4) => super::name::ipv4(v4, "in-addr.arpa"),
+            IpAddr::V6(v6) => super::name::ipv6(v6, "ip6.arpa"),
+        };
+        match self.inner.lookup(name.as_str(), RecordType::PTR).await {
+            Ok(lookup) => Ok(lookup
+                .answers()
+                .iter()
+                .filter_map(|r| match &r.data {
+                    RData::PTR(ptr) => {
+                        Some(ptr.0.to_string().trim_end_matches('.').to_ascii_lowercase())
+                    }
+                    _ => None,
+                })
+                .collect()),
+            Err(err) => match failure(&err) {
+                Answer::NxDomain | Answer::NoData => Ok(Vec::new()),
+                Answer::Refused => Err("the DNS server answered REFUSED".into()),
+                Answer::Failure(why) => Err(why),
+                Answer::Addresses(_) => Ok(Vec::new()),
+            },
+        }
+    }
+
     /// The A and AAAA addresses of a host name.
     pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
         let name = format!("{}.", host.trim_end_matches('.'));

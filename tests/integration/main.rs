@@ -6,6 +6,7 @@ mod catalog;
 mod check;
 mod config;
 mod daemon;
+mod doctor;
 mod health;
 mod notify;
 mod output;

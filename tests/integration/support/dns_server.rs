@@ -9,7 +9,7 @@ use std::time::Duration;
 use hickory_server::Server;
 use hickory_server::net::runtime::Time;
 use hickory_server::proto::op::{Header, HeaderCounts, Metadata, ResponseCode};
-use hickory_server::proto::rr::rdata::{A, TXT};
+use hickory_server::proto::rr::rdata::{A, PTR, TXT};
 use hickory_server::proto::rr::{Name, RData, Record, RecordType};
 use hickory_server::server::{Request, RequestHandler, ResponseHandler, ResponseInfo};
 use hickory_server::zone_handler::MessageResponseBuilder;
@@ -20,6 +20,10 @@ use tokio::sync::oneshot;
 pub(crate) enum Reply {
     /// These A records (and a TXT "test reason" to TXT queries).
     A(Vec<Ipv4Addr>),
+    /// A PTR record naming this host (to PTR queries; NODATA to others).
+    Ptr(String),
+    /// NOERROR without records (what a resolver that strips answers gives).
+    NoData,
     /// NXDOMAIN.
     NxDomain,
     /// SERVFAIL.
@@ -70,6 +74,14 @@ impl RequestHandler for Handler {
                     RData::TXT(TXT::new(vec!["test reason".into()])),
                 )]
             }
+            Reply::Ptr(host) if query.query_type() == RecordType::PTR => {
+                let target = Name::from_ascii(format!("{host}.")).expect("PTR name");
+                vec![Record::from_rdata(
+                    name.clone(),
+                    60,
+                    RData::PTR(PTR(target)),
+                )]
+            }
             _ => Vec::new(),
         };
         let sent = match reply {
@@ -84,7 +96,7 @@ impl RequestHandler for Handler {
                     .send_response(builder.error_msg(&request.metadata, ResponseCode::NXDomain))
                     .await
             }
-            Reply::A(_) => {
+            Reply::A(_) | Reply::Ptr(_) | Reply::NoData => {
                 response
                     .send_response(builder.build(metadata, records.iter(), [], [], []))
                     .await

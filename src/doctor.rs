@@ -1,0 +1,331 @@
+//! `rblwatch doctor`: checks a setup point by point and says, for each, OK or what to change.
+//!
+//! The resolver (public, rewriting NXDOMAIN, stripping 127.0.0.0/8 answers), every enabled
+//! list's health, each target's reverse DNS, the store, the templates and the SMTP server
+//! (EHLO and STARTTLS, no mail sent). Returns findings; printing is `cmd::doctor`'s.
+
+use std::hash::{BuildHasher, Hasher};
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+use crate::check::{self, CheckRequest, ListHealth};
+use crate::config::Config;
+use crate::dns::{Answer, Dns, Health, public};
+use crate::lists::ActiveList;
+use crate::notify::mail;
+use crate::notify::render::Templates;
+use crate::store::Store;
+use crate::target::TargetKind;
+
+/// How serious a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// Fine.
+    Ok,
+    /// Works, but something should change.
+    Warning,
+    /// Broken: answers or alerts cannot be trusted until it is fixed.
+    Error,
+}
+
+/// One point checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    /// How serious.
+    pub level: Level,
+    /// What part of the setup: `config`, `resolver`, `list`, `rdns`, `store`, `templates`, `smtp`.
+    pub area: &'static str,
+    /// What exactly (a server, a list id, an address).
+    pub subject: String,
+    /// What was found and what to change.
+    pub message: String,
+}
+
+fn finding(
+    level: Level,
+    area: &'static str,
+    subject: impl Into<String>,
+    message: impl Into<String>,
+) -> Finding {
+    Finding {
+        level,
+        area,
+        subject: subject.into(),
+        message: message.into(),
+    }
+}
+
+/// At most this many addresses of a range get their reverse DNS checked.
+const RDNS_LIMIT: usize = 16;
+
+/// Checks the resolver and the lists, then (with a config) targets, store, templates, SMTP.
+pub async fn examine(dns: &Dns, lists: &[ActiveList], config: Option<&Config>) -> Vec<Finding> {
+    let mut out = resolver(dns, lists).await;
+    let found = check::run(
+        dns,
+        CheckRequest {
+            targets: Vec::new(),
+            lists: lists.to_vec(),
+            verify: true,
+            concurrency: 128,
+        },
+    )
+    .await;
+    out.extend(list_findings(&found.lists));
+    if let Some(config) = config {
+        out.extend(reverse_dns(dns, config).await);
+        out.push(store(config));
+        out.push(templates(config));
+        if let Some(smtp) = &config.notify.smtp {
+            let subject = format!("{}:{}", smtp.host, smtp.port);
+            out.push(match mail::transport(smtp) {
+                Err(why) => finding(Level::Error, "smtp", subject, why),
+                Ok(transport) => match transport.test_connection().await {
+                    Ok(true) => finding(
+                        Level::Ok,
+                        "smtp",
+                        subject,
+                        "answers EHLO (with STARTTLS or TLS where configured); no mail was sent",
+                    ),
+                    Ok(false) => finding(
+                        Level::Error,
+                        "smtp",
+                        subject,
+                        "did not complete the EHLO exchange",
+                    ),
+                    Err(err) => finding(Level::Error, "smtp", subject, mail::describe(smtp, &err)),
+                },
+            });
+        }
+    }
+    out
+}
+
+async fn resolver(dns: &Dns, lists: &[ActiveList]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for server in dns.servers() {
+        out.push(match public::public_resolver(server.ip()) {
+            Some(operator) => finding(
+                Level::Warning,
+                "resolver",
+                server.to_string(),
+                public::warning(server.ip(), operator),
+            ),
+            None => finding(
+                Level::Ok,
+                "resolver",
+                server.to_string(),
+                "not a well-known public resolver",
+            ),
+        });
+    }
+    // A name that cannot exist under a list's zone: any address back means the resolver (or
+    // something between) rewrites NXDOMAIN, which makes every lookup look listed.
+    if let Some(list) = lists.first() {
+        let label = format!(
+            "rblwatch-doctor-{:016x}",
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+        );
+        let name = format!("{label}.{}.", list.zone);
+        out.push(match dns.a(&name).await {
+            Answer::Addresses(addrs) if addrs.iter().any(|a| a.octets()[0] != 127) => finding(
+                Level::Error,
+                "resolver",
+                "NXDOMAIN",
+                format!(
+                    "a name that cannot exist ({label}.{}) got the answer {}: the resolver rewrites NXDOMAIN (hijacking); every list would look like it lists you. Use a resolver that does not (a local unbound)",
+                    list.list.zone,
+                    addrs.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Answer::NxDomain | Answer::NoData => finding(Level::Ok, "resolver", "NXDOMAIN", "names that do not exist are answered NXDOMAIN, not rewritten"),
+            other => finding(Level::Warning, "resolver", "NXDOMAIN", format!("could not tell whether NXDOMAIN is rewritten: {other:?}")),
+        });
+    }
+    out
+}
+
+fn list_findings(health: &[ListHealth]) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let checked: Vec<&ListHealth> = health
+        .iter()
+        .filter(|h| h.health != Health::Unchecked)
+        .collect();
+    let dead = checked.iter().filter(|h| h.health == Health::Dead).count();
+    // Every list's positive test point empty at once is the resolver, not the lists: unbound's
+    // `private-address: 127.0.0.0/8` strips every DNSBL answer (dnsbl-facts.md 6.5).
+    if checked.len() >= 2 && dead == checked.len() {
+        out.push(finding(
+            Level::Error,
+            "resolver",
+            "127.0.0.0/8",
+            "no list answers its RFC 5782 positive test point (127.0.0.2): the resolver strips 127.0.0.0/8 answers (unbound `private-address: 127.0.0.0/8`, pfSense/OPNsense DNS rebinding protection). Allow 127.0.0.0/8 answers for the list zones",
+        ));
+    }
+    for h in health {
+        let why = h.detail.clone().unwrap_or_default();
+        let (level, message) = match h.health {
+            Health::Ok => (
+                Level::Ok,
+                "healthy: its test points answer as RFC 5782 says".to_string(),
+            ),
+            Health::Unchecked => continue,
+            Health::Dead => (
+                Level::Warning,
+                format!("dead: {why}; it tells nothing, disable it"),
+            ),
+            Health::Wildcard => (
+                Level::Error,
+                format!("lists the world: {why}; disable it now, every address would look listed"),
+            ),
+            Health::Refused => (
+                Level::Warning,
+                format!(
+                    "refuses your resolver: {why}; query through your own recursive resolver with attributable rDNS, or use the list's key (Spamhaus DQS)"
+                ),
+            ),
+            Health::Bogus => (
+                Level::Error,
+                format!(
+                    "answers outside what it documents: {why}; the resolver may rewrite answers"
+                ),
+            ),
+            Health::Unreachable => (
+                Level::Warning,
+                format!("no answer: {why}; check the network path to the list's servers"),
+            ),
+        };
+        out.push(finding(level, "list", h.list.id.clone(), message));
+    }
+    out
+}
+
+async fn reverse_dns(dns: &Dns, config: &Config) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let mut addresses: Vec<IpAddr> = Vec::new();
+    for target in &config.targets {
+        match &target.target.kind {
+            TargetKind::Ip(ip) => addresses.push(ip.to_canonical()),
+            TargetKind::Net(cidr) => {
+                let all: Vec<IpAddr> = cidr.addresses().take(RDNS_LIMIT + 1).collect();
+                if all.len() > RDNS_LIMIT {
+                    out.push(finding(
+                        Level::Ok,
+                        "rdns",
+                        target.target.text.clone(),
+                        format!(
+                            "range: reverse DNS checked for its first {RDNS_LIMIT} addresses only"
+                        ),
+                    ));
+                }
+                addresses.extend(all.into_iter().take(RDNS_LIMIT));
+            }
+            TargetKind::Name(host) => match dns.addresses(host).await {
+                Ok(found) => addresses.extend(found),
+                Err(why) => out.push(finding(
+                    Level::Error,
+                    "rdns",
+                    host.clone(),
+                    format!("does not resolve: {why}"),
+                )),
+            },
+        }
+    }
+    for ip in addresses {
+        out.push(match dns.ptr(ip).await {
+            Err(why) => finding(Level::Warning, "rdns", ip.to_string(), format!("reverse DNS lookup failed: {why}")),
+            Ok(names) if names.is_empty() => finding(
+                Level::Warning,
+                "rdns",
+                ip.to_string(),
+                "no reverse DNS (PTR): many receivers refuse such mail, and lists such as SpamRATS NoPtr list it; ask whoever owns the address block to set a PTR naming the server",
+            ),
+            Ok(names) => {
+                let mut confirmed = None;
+                for name in &names {
+                    if dns.addresses(name).await.is_ok_and(|back| back.iter().any(|b| b.to_canonical() == ip)) {
+                        confirmed = Some(name.clone());
+                        break;
+                    }
+                }
+                match confirmed {
+                    Some(name) => finding(Level::Ok, "rdns", ip.to_string(), format!("PTR {name} resolves back to it (forward-confirmed)")),
+                    None => finding(
+                        Level::Warning,
+                        "rdns",
+                        ip.to_string(),
+                        format!("PTR {} does not resolve back to {ip}: make the name's A/AAAA record point to this address", names.join(", ")),
+                    ),
+                }
+            }
+        });
+    }
+    out
+}
+
+fn store(config: &Config) -> Finding {
+    let subject = config.store.display().to_string();
+    if !config.store.exists() {
+        let dir = config
+            .store
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .map(std::path::Path::to_path_buf);
+        let writable = dir.as_ref().map_or(true, |d| {
+            let mut probe = d.clone();
+            while !probe.exists() {
+                if !probe.pop() {
+                    return false;
+                }
+            }
+            let file = probe.join(".rblwatch-doctor-probe");
+            let made = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&file)
+                .is_ok();
+            let _ = std::fs::remove_file(&file);
+            made
+        });
+        return if writable {
+            finding(
+                Level::Ok,
+                "store",
+                subject,
+                "does not exist yet; the first pass creates it",
+            )
+        } else {
+            finding(
+                Level::Error,
+                "store",
+                subject,
+                "cannot be created: its directory is not writable",
+            )
+        };
+    }
+    match Store::open(&config.store) {
+        Ok(_) => finding(
+            Level::Ok,
+            "store",
+            subject,
+            "opens for writing; schema current",
+        ),
+        Err(err) => finding(Level::Error, "store", subject, err.to_string()),
+    }
+}
+
+fn templates(config: &Config) -> Finding {
+    let subject = config
+        .notify
+        .templates
+        .as_ref()
+        .map_or_else(|| "built-in".to_string(), |d| d.display().to_string());
+    match Templates::load(config.notify.templates.as_deref()).and_then(|t| t.check()) {
+        Ok(()) => finding(Level::Ok, "templates", subject, "every template renders"),
+        Err(err) => finding(Level::Error, "templates", subject, err.to_string()),
+    }
+}
