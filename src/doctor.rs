@@ -275,7 +275,7 @@ fn store(config: &Config) -> Finding {
             .parent()
             .filter(|d| !d.as_os_str().is_empty())
             .map(std::path::Path::to_path_buf);
-        let writable = dir.as_ref().map_or(true, |d| {
+        let writable = dir.as_ref().is_none_or(|d| {
             let mut probe = d.clone();
             while !probe.exists() {
                 if !probe.pop() {
