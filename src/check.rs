@@ -6,6 +6,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -26,6 +27,18 @@ pub struct CheckRequest {
     pub verify: bool,
     /// How many queries may be in flight at once.
     pub concurrency: usize,
+    /// Counts answered (target, list) pairs as they come, for a progress display.
+    pub progress: Option<Arc<Progress>>,
+}
+
+/// How far a run is: pairs answered of pairs to ask. Updated by the engine, read by whoever
+/// shows progress; the engine itself never prints.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Pairs answered so far.
+    pub done: AtomicU64,
+    /// Pairs to ask in all (known once the queries are queued).
+    pub total: AtomicU64,
 }
 
 /// One answer: one address or name, asked of one list.
@@ -198,11 +211,23 @@ pub async fn run(dns: &Dns, request: CheckRequest) -> CheckReport {
                 (dns.clone(), limit.clone(), active.clone(), target.clone());
             let seq = sequence;
             sequence += 1;
-            query_tasks
-                .spawn(async move { (seq, ask(&dns, &limit, &active, target, subject).await) });
+            let progress = request.progress.clone();
+            query_tasks.spawn(async move {
+                let outcome = ask(&dns, &limit, &active, target, subject).await;
+                if let Some(p) = progress {
+                    p.done.fetch_add(1, Ordering::Relaxed);
+                }
+                (seq, outcome)
+            });
         }
     }
 
+    if let Some(p) = &request.progress {
+        p.total.store(
+            u64::try_from(sequence).unwrap_or(u64::MAX),
+            Ordering::Relaxed,
+        );
+    }
     let mut health: Vec<ListHealth> = request
         .lists
         .iter()

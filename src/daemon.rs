@@ -88,7 +88,7 @@ pub async fn run(
             () = &mut sleep => {
                 after = next.max(clock::now());
                 let done = {
-                    let pass = pass::run(&setup, false);
+                    let pass = pass::run(&setup, false, None);
                     tokio::pin!(pass);
                     loop {
                         tokio::select! {

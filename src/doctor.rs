@@ -70,6 +70,7 @@ pub async fn examine(dns: &Dns, lists: &[ActiveList], config: Option<&Config>) -
             lists: lists.to_vec(),
             verify: true,
             concurrency: 128,
+            progress: None,
         },
     )
     .await;

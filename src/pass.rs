@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::check::{self, CheckRequest, ListHealth};
+use std::sync::Arc;
+
+use crate::check::{self, CheckRequest, ListHealth, Progress};
 use crate::clock;
 use crate::cmd::Setup;
 use crate::dns::{Dns, Status};
@@ -37,8 +39,13 @@ pub struct PassOutcome {
     pub notes: Vec<String>,
 }
 
-/// Runs one whole pass: lock, DNS, evaluate, plan notifications, commit, send.
-pub async fn run(setup: &Setup, wait: bool) -> Result<PassOutcome, Error> {
+/// Runs one whole pass: lock, DNS, evaluate, plan notifications, commit, send. `progress`,
+/// when given, counts the answers as they come.
+pub async fn run(
+    setup: &Setup,
+    wait: bool,
+    progress: Option<Arc<Progress>>,
+) -> Result<PassOutcome, Error> {
     let config = setup.config()?;
     let templates = Templates::load(config.notify.templates.as_deref())?;
     // The lock comes first: it also keeps two first passes from creating the schema at once.
@@ -59,6 +66,7 @@ pub async fn run(setup: &Setup, wait: bool) -> Result<PassOutcome, Error> {
         lists: selection.lists,
         verify,
         concurrency: settings.concurrency,
+        progress: progress.clone(),
     };
     let found = check::run(&dns, request).await;
     let dns_time = dns_started.elapsed();

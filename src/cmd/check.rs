@@ -2,10 +2,13 @@
 
 use std::io::{IsTerminal, Write};
 
-use crate::check::{self, CheckRequest};
+use std::sync::Arc;
+
+use crate::check::{self, CheckRequest, Progress};
 use crate::cli::{CheckArgs, Color, Format};
 use crate::dns::Dns;
 use crate::error::Error;
+use crate::report::progress::Bar;
 use crate::report::{Summary, json, nagios, table};
 use crate::target::Target;
 
@@ -37,13 +40,17 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
     let dns = Dns::new(&settings)?;
     let warnings = super::resolver_warnings(&dns);
 
+    let progress = Arc::new(Progress::default());
     let request = CheckRequest {
         targets,
         lists: selection.lists,
         verify,
         concurrency: settings.concurrency,
+        progress: Some(progress.clone()),
     };
+    let bar = Bar::start(&progress);
     let found = check::run(&dns, request).await;
+    drop(bar);
     let summary = Summary::of(&found, &args.targets);
 
     let stdout = std::io::stdout();

@@ -36,6 +36,7 @@ pub async fn run(setup: &super::Setup, args: ListsArgs) -> Result<u8, Error> {
         lists: selection.lists,
         verify: true,
         concurrency: settings.concurrency,
+        progress: None,
     };
     let found = check::run(&resolver, request).await;
     catalog::write_health(&mut out, &found.lists, json)?;

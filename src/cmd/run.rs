@@ -1,16 +1,23 @@
 //! `rblwatch run`: one pass over every configured target (see `pass`), reported.
 
 use std::io::Write;
+use std::sync::Arc;
 
 use super::Setup;
+use crate::check::Progress;
 use crate::cli::{ListFormat, RunArgs};
 use crate::error::Error;
 use crate::pass;
+use crate::report::progress::Bar;
 use crate::report::watch as out;
 
 /// Runs one pass and returns the exit status: 0 nothing listed, 1 something listed.
 pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
-    let done = pass::run(setup, args.wait).await?;
+    let progress = Arc::new(Progress::default());
+    let bar = Bar::start(&progress);
+    let done = pass::run(setup, args.wait, Some(progress)).await;
+    drop(bar);
+    let done = done?;
     let mut err = std::io::stderr().lock();
     for line in &done.notes {
         writeln!(err, "rblwatch: {line}")?;

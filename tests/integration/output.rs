@@ -253,3 +253,76 @@ fn a_public_resolver_is_called_out_up_front() {
         run.stdout
     );
 }
+
+#[test]
+fn a_progress_bar_is_drawn_only_on_a_terminal() {
+    use crate::support::dns_server::{FakeDns, Reply};
+    use crate::support::{CODES, entry, shared_dir, write_file};
+
+    let server = FakeDns::start(|name| {
+        let answer = if name.starts_with("2.0.0.127.") {
+            Reply::A(vec!["127.0.0.2".parse().expect("ip")])
+        } else {
+            Reply::NxDomain
+        };
+        Reply::Delayed(std::time::Duration::from_millis(4), Box::new(answer))
+    });
+    let dir = shared_dir();
+    let catalog = write_file(
+        dir.path(),
+        "lists.toml",
+        &entry("p", "p.test", "\"ipv4\"", CODES),
+    );
+    let args = format!(
+        "{} --lists {} check 192.0.2.0/24 --nameserver {} --concurrency 1 --format json",
+        env!("CARGO_BIN_EXE_rblwatch"),
+        catalog.display(),
+        server.addr()
+    );
+    // Not a terminal: nothing but the JSON.
+    let plain: Vec<&str> = args.split(' ').collect();
+    let run = rblwatch(&plain[1..], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+    assert_eq!(run.json()["summary"]["clear"], 256);
+
+    // On a terminal (script gives the command a pty), the bar is drawn on stderr, and stdout,
+    // sent to a file, holds only the JSON.
+    let json = dir.path().join("out.json");
+    let typescript = dir.path().join("typescript");
+    let status = std::process::Command::new("script")
+        .args(["-qec", &format!("{args} > {}", json.display())])
+        .arg(&typescript)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("script (util-linux) runs the command on a pseudo-terminal");
+    assert!(status.success());
+    let screen = std::fs::read_to_string(&typescript).expect("typescript");
+    assert!(screen.contains("/256 queries"), "{screen}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("json"))
+            .expect("only JSON on stdout");
+    assert_eq!(doc["summary"]["clear"], 256);
+}
+
+#[test]
+fn completions_and_the_man_page_come_from_the_cli() {
+    let run = rblwatch(&["completions", "bash"], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("_rblwatch()") && run.stdout.contains("doctor"),
+        "{}",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
+    let run = rblwatch(&["man"], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with(".ie \\n(.g .ds Aq \\(aq") || run.stdout.contains(".TH rblwatch"),
+        "{}",
+        &run.stdout[..200.min(run.stdout.len())]
+    );
+    assert!(
+        run.stdout.contains("daemon") && run.stdout.contains("check"),
+        "the subcommands are listed"
+    );
+}
