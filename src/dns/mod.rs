@@ -4,6 +4,7 @@ pub mod classify;
 pub mod name;
 pub mod public;
 pub mod resolver;
+pub mod udp;
 
 pub use classify::{Answer, Health, Status, Verdict};
 pub use resolver::{Dns, ResolverSettings};

@@ -14,7 +14,10 @@ use hickory_resolver::proto::op::ResponseCode;
 use hickory_resolver::proto::rr::{RData, RecordType};
 use hickory_resolver::{TokioResolver, system_conf};
 
+use std::sync::Arc;
+
 use super::classify::Answer;
+use super::udp::UdpClient;
 use crate::error::Error;
 
 /// How to reach DNS.
@@ -30,11 +33,14 @@ pub struct ResolverSettings {
     pub concurrency: usize,
 }
 
-/// A configured resolver.
+/// A configured resolver: A lookups over the lean UDP client, the rest over hickory.
 #[derive(Clone)]
 pub struct Dns {
     inner: TokioResolver,
+    udp: Arc<UdpClient>,
     servers: Vec<SocketAddr>,
+    timeout: Duration,
+    tries: usize,
 }
 
 impl Dns {
@@ -85,7 +91,15 @@ impl Dns {
         let inner = builder
             .build()
             .map_err(|e| Error::Resolver(format!("cannot build the resolver: {e}")))?;
-        Ok(Dns { inner, servers })
+        let udp = UdpClient::new(&servers)
+            .map_err(|e| Error::Resolver(format!("cannot open UDP sockets: {e}")))?;
+        Ok(Dns {
+            inner,
+            udp: Arc::new(udp),
+            servers,
+            timeout: settings.timeout,
+            tries: settings.tries.max(1),
+        })
     }
 
     /// The servers queries go to.
@@ -95,6 +109,12 @@ impl Dns {
 
     /// Asks for the A records of an absolute name.
     pub async fn a(&self, name: &str) -> Answer {
+        self.udp.a(name, self.timeout, self.tries).await
+    }
+
+    /// Asks for the A records of an absolute name through hickory-resolver (kept for
+    /// comparison in tests of the lean client).
+    pub async fn a_via_resolver(&self, name: &str) -> Answer {
         match self.inner.lookup(name, RecordType::A).await {
             Ok(lookup) => Answer::Addresses(
                 lookup
