@@ -71,6 +71,10 @@ pub async fn run(
     let found = check::run(&dns, request).await;
     let dns_time = dns_started.elapsed();
     let health = found.lists.clone();
+    let notes: Vec<String> = notes
+        .into_iter()
+        .chain(found.notes.iter().cloned())
+        .collect();
     let answers = found
         .outcomes
         .iter()

@@ -292,6 +292,7 @@ mod tests {
             outcomes,
             lists,
             resolutions: vec![],
+            notes: vec![],
             elapsed: Duration::ZERO,
         }
     }

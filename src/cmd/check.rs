@@ -52,6 +52,12 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
     let found = check::run(&dns, request).await;
     drop(bar);
     let summary = Summary::of(&found, &args.targets);
+    let notes: Vec<String> = selection
+        .notes
+        .iter()
+        .chain(&found.notes)
+        .cloned()
+        .collect();
 
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -68,21 +74,14 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
                 color,
                 verbose: args.verbose,
             };
-            table::write(
-                &mut out,
-                &found,
-                &summary,
-                style,
-                &warnings,
-                &selection.notes,
-            )?;
+            table::write(&mut out, &found, &summary, style, &warnings, &notes)?;
             summary.exit_code()
         }
         Format::Json => {
             let ctx = json::Context {
                 resolvers: dns.servers().iter().map(ToString::to_string).collect(),
                 warnings: &warnings,
-                notes: &selection.notes,
+                notes: &notes,
                 targets: &args.targets,
             };
             json::write(&mut out, &found, &summary, &ctx)?;
@@ -90,7 +89,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         }
         Format::Nagios => {
             let mut err = std::io::stderr().lock();
-            for line in warnings.iter().chain(&selection.notes) {
+            for line in warnings.iter().chain(&notes) {
                 writeln!(err, "rblwatch: {line}")?;
             }
             let limits = nagios::Thresholds {

@@ -133,22 +133,7 @@ impl Dns {
     /// The TXT strings of an absolute name; empty when there are none or the lookup fails
     /// (TXT is for people, never part of a verdict: dnsbl-facts.md 1.8).
     pub async fn txt(&self, name: &str) -> Vec<String> {
-        let Ok(lookup) = self.inner.lookup(name, RecordType::TXT).await else {
-            return Vec::new();
-        };
-        lookup
-            .answers()
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::TXT(txt) => Some(
-                    txt.txt_data
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part).into_owned())
-                        .collect::<String>(),
-                ),
-                _ => None,
-            })
-            .collect()
+        self.udp.txt(name, self.timeout, self.tries).await
     }
 
     /// The names in the PTR records of an address (reverse DNS); empty when there are none.

@@ -26,6 +26,9 @@ use super::classify::Answer;
 const LANES: usize = 4;
 /// Each socket's receive and send buffer.
 const BUFFER: usize = 4 << 20;
+/// Query types asked here.
+const TYPE_A: u16 = 1;
+const TYPE_TXT: u16 = 16;
 /// The first wait before a query is sent again; it doubles after each loss.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 
@@ -43,6 +46,7 @@ struct Lane {
 /// The client: lanes to every name server, each with a task reading its replies.
 pub struct UdpClient {
     lanes: Vec<Arc<Lane>>,
+    window: Window,
     next: AtomicUsize,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
@@ -97,6 +101,7 @@ impl UdpClient {
         }
         Ok(UdpClient {
             lanes,
+            window: Window::new(64),
             next: AtomicUsize::new(0),
             tasks,
         })
@@ -105,20 +110,53 @@ impl UdpClient {
     /// Asks for the A records of `name` (absolute), sending again after losses, for at most
     /// `timeout` x `tries`.
     pub async fn a(&self, name: &str, timeout: Duration, tries: usize) -> Answer {
+        match self.query(name, TYPE_A, timeout, tries).await {
+            Ok(message) => decode(&message),
+            Err(why) => Answer::Failure(why),
+        }
+    }
+
+    /// The TXT strings of `name`; empty when there are none or the lookup fails.
+    pub async fn txt(&self, name: &str, timeout: Duration, tries: usize) -> Vec<String> {
+        let Ok(message) = self.query(name, TYPE_TXT, timeout, tries).await else {
+            return Vec::new();
+        };
+        message
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::TXT(txt) => Some(
+                    txt.txt_data
+                        .iter()
+                        .map(|part| String::from_utf8_lossy(part).into_owned())
+                        .collect::<String>(),
+                ),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Sends a question of type `qtype` and returns the reply.
+    async fn query(
+        &self,
+        name: &str,
+        qtype: u16,
+        timeout: Duration,
+        tries: usize,
+    ) -> Result<Message, String> {
         let lanes_per_server = LANES;
         let servers = self.lanes.len() / lanes_per_server;
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         let deadline = Instant::now() + timeout * u32::try_from(tries.max(1)).unwrap_or(1);
-        let mut wait = FIRST_RETRY.min(timeout);
+        let mut wait = self.window.rto().min(timeout);
         let mut attempt = 0usize;
+        let _slot = self.window.enter().await;
         loop {
             // Each new attempt goes to the next server, as a resolver does.
             let server = (first / lanes_per_server + attempt) % servers.max(1);
             let lane = &self.lanes[server * lanes_per_server + first % lanes_per_server];
-            let (id, rx, packet) = match register(lane, name) {
-                Ok(r) => r,
-                Err(why) => return Answer::Failure(why),
-            };
+            let (id, rx, packet) = register(lane, name, qtype)?;
+            let sent = Instant::now();
             let _ = lane.socket.send(&packet).await;
             let left = deadline.saturating_duration_since(Instant::now());
             let outcome = tokio::time::timeout(wait.min(left), rx).await;
@@ -126,10 +164,15 @@ impl UdpClient {
                 pending.remove(&id);
             }
             match outcome {
-                Ok(Ok(Ok(message))) => return decode(&message),
-                Ok(Ok(Err(why))) => return Answer::Failure(why),
-                _ if Instant::now() >= deadline => return Answer::Failure("timed out".into()),
+                Ok(Ok(reply)) => {
+                    if attempt == 0 {
+                        self.window.answered(sent.elapsed());
+                    }
+                    return reply;
+                }
+                _ if Instant::now() >= deadline => return Err("timed out".into()),
                 _ => {
+                    self.window.lost();
                     attempt += 1;
                     wait = (wait * 2).min(timeout);
                 }
@@ -138,8 +181,99 @@ impl UdpClient {
     }
 }
 
+/// How many queries may be in flight to the servers: grows by about one per round trip while
+/// answers come back, halves when one is lost (at most once per round trip), so a server
+/// that drops queries under load is not flooded and a fast one is kept busy. The wait before
+/// sending again follows the measured round trip.
+struct Window {
+    state: Mutex<WindowState>,
+    opened: tokio::sync::Notify,
+}
+
+struct WindowState {
+    limit: f64,
+    in_flight: usize,
+    srtt: Option<Duration>,
+    last_cut: Option<Instant>,
+}
+
+const MIN_WINDOW: f64 = 8.0;
+const MAX_WINDOW: f64 = 4096.0;
+
+/// A place in the window, given back on drop.
+struct Slot<'a>(&'a Window);
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.0.state.lock() {
+            s.in_flight = s.in_flight.saturating_sub(1);
+        }
+        self.0.opened.notify_one();
+    }
+}
+
+impl Window {
+    fn new(start: usize) -> Window {
+        Window {
+            state: Mutex::new(WindowState {
+                limit: (start as f64).clamp(MIN_WINDOW, MAX_WINDOW),
+                in_flight: 0,
+                srtt: None,
+                last_cut: None,
+            }),
+            opened: tokio::sync::Notify::new(),
+        }
+    }
+
+    async fn enter(&self) -> Slot<'_> {
+        loop {
+            let notified = self.opened.notified();
+            if let Ok(mut s) = self.state.lock()
+                && (s.in_flight as f64) < s.limit
+            {
+                s.in_flight += 1;
+                return Slot(self);
+            }
+            notified.await;
+        }
+    }
+
+    fn answered(&self, rtt: Duration) {
+        if let Ok(mut s) = self.state.lock() {
+            s.srtt = Some(match s.srtt {
+                Some(old) => (old * 7 + rtt) / 8,
+                None => rtt,
+            });
+            s.limit = (s.limit + 1.0 / s.limit).min(MAX_WINDOW);
+        }
+        self.opened.notify_one();
+    }
+
+    fn lost(&self) {
+        if let Ok(mut s) = self.state.lock() {
+            let rtt = s.srtt.unwrap_or(FIRST_RETRY);
+            if s.last_cut.is_none_or(|t| t.elapsed() > rtt) {
+                s.limit = (s.limit / 2.0).max(MIN_WINDOW);
+                s.last_cut = Some(Instant::now());
+            }
+        }
+    }
+
+    /// The wait before sending a query again: a few round trips, at least 20 ms.
+    fn rto(&self) -> Duration {
+        let srtt = self.state.lock().ok().and_then(|s| s.srtt);
+        srtt.map_or(FIRST_RETRY, |rtt| {
+            (rtt * 4 + Duration::from_millis(10)).clamp(Duration::from_millis(20), FIRST_RETRY)
+        })
+    }
+}
+
 /// Encodes the question and registers it under a free id of the lane.
-fn register(lane: &Lane, name: &str) -> Result<(u16, oneshot::Receiver<Reply>, Vec<u8>), String> {
+fn register(
+    lane: &Lane,
+    name: &str,
+    qtype: u16,
+) -> Result<(u16, oneshot::Receiver<Reply>, Vec<u8>), String> {
     let qname = question(name)?;
     let (tx, rx) = oneshot::channel();
     let mut pending = lane
@@ -160,7 +294,8 @@ fn register(lane: &Lane, name: &str) -> Result<(u16, oneshot::Receiver<Reply>, V
     // Flags: recursion desired; one question.
     packet.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
     packet.extend_from_slice(&qname);
-    packet.extend_from_slice(&[0, 1, 0, 1]);
+    packet.extend_from_slice(&qtype.to_be_bytes());
+    packet.extend_from_slice(&[0, 1]);
     pending.insert(id, (qname, tx));
     Ok((id, rx, packet))
 }

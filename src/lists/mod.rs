@@ -146,6 +146,15 @@ impl Delist {
     }
 }
 
+/// How much a list may be asked (its operator's usage terms).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Limits {
+    /// At most this many queries a second.
+    pub qps: Option<f64>,
+    /// At most this many queries a day.
+    pub daily: Option<u64>,
+}
+
 /// Why a list is no longer queried.
 #[derive(Debug, Clone)]
 pub struct Defunct {
@@ -190,6 +199,8 @@ pub struct List {
     pub info: Option<String>,
     /// Where the facts of this entry come from.
     pub sources: Vec<String>,
+    /// The operator's query limits.
+    pub limits: Limits,
     /// Anything else a user should know (usage terms, caveats).
     pub note: Option<String>,
 }

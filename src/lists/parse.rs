@@ -11,8 +11,8 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::{
-    Access, Catalog, Code, CodeMatcher, CodePattern, Defunct, Delist, DelistMethod, List, Policy,
-    QueryKind, TestPoints,
+    Access, Catalog, Code, CodeMatcher, CodePattern, Defunct, Delist, DelistMethod, Limits, List,
+    Policy, QueryKind, TestPoints,
 };
 use crate::error::Error;
 use crate::location::Problem;
@@ -59,6 +59,15 @@ struct RawList {
     sources: Option<Spanned<Vec<String>>>,
     #[serde(default)]
     note: Option<String>,
+    #[serde(default)]
+    limits: Option<Spanned<RawLimits>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    qps: Option<f64>,
+    daily: Option<u64>,
 }
 
 #[derive(Deserialize)]
@@ -326,7 +335,27 @@ fn validate(
         }
     });
 
+    let limits = match raw.limits {
+        Some(l) => {
+            let span = l.span();
+            let l = l.into_inner();
+            if l.qps.is_some_and(|q| !(q.is_finite() && q > 0.0)) || l.daily == Some(0) {
+                return Err(at(
+                    span,
+                    format!(
+                        "list `{id}`: limits must be above 0 (qps a rate per second, daily a count)"
+                    ),
+                ));
+            }
+            Limits {
+                qps: l.qps,
+                daily: l.daily,
+            }
+        }
+        None => Limits::default(),
+    };
     Ok(List {
+        limits,
         id,
         name: raw.name,
         zone,

@@ -14,7 +14,14 @@ use tokio::task::JoinSet;
 
 use crate::dns::{self, Answer, Dns, Health, Status, Verdict, classify, name};
 use crate::lists::{ActiveList, List, Policy, QueryKind};
+
+mod limits;
+mod work;
+
 use crate::target::{Target, TargetKind};
+use futures_util::StreamExt;
+use limits::ListState;
+use work::{Segment, Subject};
 
 /// What to check.
 #[derive(Debug, Clone)]
@@ -106,15 +113,23 @@ pub struct CheckReport {
     pub lists: Vec<ListHealth>,
     /// One per host-name target.
     pub resolutions: Vec<Resolution>,
+    /// What the run held back and why (a list that refused, a budget spent), one line each.
+    pub notes: Vec<String>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
 
-/// What one query is about.
+/// What a streamed run found besides its outcomes.
 #[derive(Debug, Clone)]
-enum Subject {
-    Ip(IpAddr),
-    Domain(String),
+pub struct RunSummary {
+    /// One per list queried.
+    pub lists: Vec<ListHealth>,
+    /// One per host-name target.
+    pub resolutions: Vec<Resolution>,
+    /// What the run held back and why.
+    pub notes: Vec<String>,
+    /// Wall time of the whole run.
+    pub elapsed: Duration,
 }
 
 impl Subject {
@@ -140,15 +155,13 @@ impl Subject {
         }
     }
 
-    /// The subject as a list asks for it: IPv4-mapped IPv6 as IPv4 (dnsbl-facts.md 6.8);
-    /// the registrable domain for lists that want it.
+    /// The subject as a list asks for it: the registrable domain for lists that want it.
     fn for_list(&self, list: &List) -> Subject {
         match self {
-            Subject::Ip(ip) => Subject::Ip(ip.to_canonical()),
             Subject::Domain(domain) if list.registrable_domain => {
                 Subject::Domain(psl::domain_str(domain).unwrap_or(domain).to_string())
             }
-            Subject::Domain(_) => self.clone(),
+            _ => self.clone(),
         }
     }
 
@@ -162,72 +175,138 @@ impl Subject {
     }
 }
 
-/// Runs every query of the request and returns what was found.
+/// Runs every query of the request and returns everything found.
 pub async fn run(dns: &Dns, request: CheckRequest) -> CheckReport {
-    let started = Instant::now();
-    let limit = Arc::new(Semaphore::new(request.concurrency.max(1)));
-
-    let resolutions = resolve_names(dns, &request.targets, &limit).await;
-    let mut subjects: Vec<(String, Subject)> = Vec::new();
-    for target in &request.targets {
-        match &target.kind {
-            TargetKind::Ip(ip) => subjects.push((target.text.clone(), Subject::Ip(*ip))),
-            TargetKind::Net(cidr) => {
-                subjects.extend(
-                    cidr.addresses()
-                        .map(|ip| (target.text.clone(), Subject::Ip(ip))),
-                );
-            }
-            TargetKind::Name(host) => {
-                subjects.push((target.text.clone(), Subject::Domain(host.clone())));
-                if let Some(res) = resolutions.iter().find(|r| r.target == target.text) {
-                    subjects.extend(
-                        res.addresses
-                            .iter()
-                            .map(|ip| (target.text.clone(), Subject::Ip(*ip))),
-                    );
-                }
-            }
-        }
+    let mut outcomes = Vec::new();
+    let summary = stream(dns, request, &mut |o| outcomes.push(o)).await;
+    CheckReport {
+        outcomes,
+        lists: summary.lists,
+        resolutions: summary.resolutions,
+        notes: summary.notes,
+        elapsed: summary.elapsed,
     }
+}
+
+/// Runs every query of the request, handing each outcome to `sink` in target then catalog
+/// order as soon as it and those before it are known. At most `concurrency` pairs are in
+/// flight or waiting to be handed on, so memory does not grow with the size of the range.
+pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outcome)) -> RunSummary {
+    let started = Instant::now();
+    let window = request.concurrency.max(1);
+    let health_limit = Arc::new(Semaphore::new(window));
+    let resolutions = resolve_names(dns, &request.targets, &health_limit).await;
+    let resolved: Vec<(usize, Vec<IpAddr>)> = request
+        .targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            resolutions
+                .iter()
+                .find(|r| r.target == t.text)
+                .map(|r| (i, r.addresses.clone()))
+        })
+        .collect();
+    let segments = work::segments(&request.targets, &resolved);
+
+    // Per-list politeness: the rate from the catalog, and the daily budget as this run's cap;
+    // a run that would pass the budget says so before it starts and asks what fits.
+    let mut notes = Vec::new();
+    let states: Vec<Arc<ListState>> = request
+        .lists
+        .iter()
+        .map(|active| {
+            let list = &active.list;
+            let wanted: u128 = segments
+                .iter()
+                .filter(|seg| list.serves(kind_of(seg)))
+                .map(Segment::len)
+                .sum();
+            let budget = list.limits.daily;
+            if let Some(daily) = budget.filter(|d| u128::from(*d) < wanted) {
+                notes.push(format!(
+                    "{}: {wanted} queries would pass its limit of {daily} a day; only the first {daily} are asked",
+                    list.id
+                ));
+            }
+            Arc::new(ListState::new(list.limits.qps, budget))
+        })
+        .collect();
+    let notes = Arc::new(std::sync::Mutex::new(notes));
 
     let mut health_tasks = JoinSet::new();
     if request.verify {
         for (index, active) in request.lists.iter().enumerate() {
-            let (dns, limit, active) = (dns.clone(), limit.clone(), active.clone());
+            let (dns, limit, active) = (dns.clone(), health_limit.clone(), active.clone());
             health_tasks.spawn(async move { (index, check_health(&dns, &limit, &active).await) });
         }
     }
 
-    let mut query_tasks = JoinSet::new();
-    let mut sequence = 0usize;
-    for (target, subject) in &subjects {
-        for active in &request.lists {
-            let subject = subject.for_list(&active.list);
-            if !active.list.serves(subject.kind()) {
-                continue;
-            }
-            let (dns, limit, active, target) =
-                (dns.clone(), limit.clone(), active.clone(), target.clone());
-            let seq = sequence;
-            sequence += 1;
-            let progress = request.progress.clone();
-            query_tasks.spawn(async move {
-                let outcome = ask(&dns, &limit, &active, target, subject).await;
+    let targets: Arc<Vec<String>> =
+        Arc::new(request.targets.iter().map(|t| t.text.clone()).collect());
+    let total: u128 = segments
+        .iter()
+        .map(|seg| {
+            seg.len()
+                * request
+                    .lists
+                    .iter()
+                    .filter(|a| a.list.serves(kind_of(seg)))
+                    .count() as u128
+        })
+        .sum();
+    if let Some(p) = &request.progress {
+        p.total
+            .store(u64::try_from(total).unwrap_or(u64::MAX), Ordering::Relaxed);
+    }
+    let lists = Arc::new(request.lists.clone());
+    let jobs = segments.iter().flat_map(|seg| {
+        let owner = seg.owner();
+        let lists = lists.clone();
+        let states = states.clone();
+        work::subjects(seg).flat_map(move |subject| {
+            (0..lists.len())
+                .filter(|&i| lists[i].list.serves(subject.kind()))
+                .map(|i| {
+                    (
+                        owner,
+                        subject.for_list(&lists[i].list),
+                        lists[i].clone(),
+                        states[i].clone(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        })
+    });
+    let mut pending = futures_util::stream::iter(jobs)
+        .map(|(owner, subject, active, state)| {
+            let (dns, targets, notes, progress) = (
+                dns.clone(),
+                targets.clone(),
+                notes.clone(),
+                request.progress.clone(),
+            );
+            tokio::spawn(async move {
+                let outcome = ask(
+                    &dns,
+                    &active,
+                    &state,
+                    &notes,
+                    targets[owner].clone(),
+                    subject,
+                )
+                .await;
                 if let Some(p) = progress {
                     p.done.fetch_add(1, Ordering::Relaxed);
                 }
-                (seq, outcome)
-            });
-        }
-    }
+                outcome
+            })
+        })
+        .buffered(window);
 
-    if let Some(p) = &request.progress {
-        p.total.store(
-            u64::try_from(sequence).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
-    }
+    // The first window runs while the health checks finish; nothing is handed on before the
+    // lists' health is known, so an unhealthy list's answers are never passed as believed.
+    let first = pending.next().await;
     let mut health: Vec<ListHealth> = request
         .lists
         .iter()
@@ -243,23 +322,27 @@ pub async fn run(dns: &Dns, request: CheckRequest) -> CheckReport {
             health[index].detail = detail;
         }
     }
-    let mut outcomes: Vec<(usize, Outcome)> = Vec::with_capacity(sequence);
-    while let Some(joined) = query_tasks.join_next().await {
-        if let Ok(done) = joined {
-            outcomes.push(done);
+    let mut next = first;
+    while let Some(joined) = next {
+        if let Ok(outcome) = joined {
+            sink(distrust_unhealthy(outcome, &health));
         }
+        next = pending.next().await;
     }
-    outcomes.sort_by_key(|(seq, _)| *seq);
-    let outcomes = outcomes
-        .into_iter()
-        .map(|(_, outcome)| distrust_unhealthy(outcome, &health))
-        .collect();
-
-    CheckReport {
-        outcomes,
+    let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
+    RunSummary {
         lists: health,
         resolutions,
+        notes,
         elapsed: started.elapsed(),
+    }
+}
+
+fn kind_of(segment: &Segment) -> QueryKind {
+    match segment {
+        Segment::V4 { .. } => QueryKind::Ipv4,
+        Segment::V6 { .. } => QueryKind::Ipv6,
+        Segment::Name { .. } => QueryKind::Domain,
     }
 }
 
@@ -322,8 +405,7 @@ async fn resolve_names(dns: &Dns, targets: &[Target], limit: &Arc<Semaphore>) ->
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-async fn query_a(dns: &Dns, limit: &Semaphore, query: &str) -> (Answer, Duration) {
-    let _permit = limit.acquire().await;
+async fn query_a(dns: &Dns, query: &str) -> (Answer, Duration) {
     let start = Instant::now();
     let answer = if name::fits(query) {
         dns.a(query).await
@@ -335,37 +417,70 @@ async fn query_a(dns: &Dns, limit: &Semaphore, query: &str) -> (Answer, Duration
 
 async fn ask(
     dns: &Dns,
-    limit: &Semaphore,
     active: &ActiveList,
+    state: &ListState,
+    notes: &std::sync::Mutex<Vec<String>>,
     target: String,
     subject: Subject,
 ) -> Outcome {
     let list = &active.list;
     let query = subject.query(&active.zone);
-    let (answer, elapsed) = query_a(dns, limit, &query).await;
-    let verdict: Verdict = classify::classify(list, &answer);
-    let txt = if matches!(verdict.status, Status::Listed | Status::Refused)
-        && !verdict.codes.is_empty()
-    {
-        let _permit = limit.acquire().await;
-        dns.txt(&query).await
-    } else {
-        Vec::new()
-    };
     let address = subject.label();
-    Outcome {
+    let mut outcome = Outcome {
         target,
         delist_url: list.delist.as_ref().and_then(|d| d.url_for(&address)),
         address,
         query: subject.query(&list.zone),
-        status: verdict.status,
-        codes: verdict.codes,
-        meanings: verdict.meanings,
-        txt,
-        detail: verdict.detail,
-        elapsed,
+        status: Status::Error,
+        codes: Vec::new(),
+        meanings: Vec::new(),
+        txt: Vec::new(),
+        detail: None,
+        elapsed: Duration::ZERO,
         list: list.clone(),
+    };
+    // A list that refused once in this run is not asked again: its answers would be refusals
+    // too, and public lists count every query against the querier.
+    if let Some(why) = state.refused() {
+        outcome.status = Status::Refused;
+        outcome.detail = Some(format!(
+            "not asked: {} refused earlier in this run ({why})",
+            list.id
+        ));
+        return outcome;
     }
+    if !state.admit().await {
+        outcome.detail = Some(format!(
+            "not asked: over {}'s daily limit of queries",
+            list.id
+        ));
+        return outcome;
+    }
+    let (answer, elapsed) = query_a(dns, &query).await;
+    let verdict: Verdict = classify::classify(list, &answer);
+    if verdict.status == Status::Refused {
+        let why = verdict.detail.clone().unwrap_or_else(|| "refused".into());
+        if let (true, Ok(mut notes)) = (state.refuse(&why), notes.lock()) {
+            notes.push(format!(
+                "{} refused a query ({why}); its remaining queries in this run were not sent",
+                list.id
+            ));
+        }
+    }
+    let txt = if matches!(verdict.status, Status::Listed | Status::Refused)
+        && !verdict.codes.is_empty()
+    {
+        dns.txt(&query).await
+    } else {
+        Vec::new()
+    };
+    outcome.status = verdict.status;
+    outcome.codes = verdict.codes;
+    outcome.meanings = verdict.meanings;
+    outcome.detail = verdict.detail;
+    outcome.txt = txt;
+    outcome.elapsed = elapsed;
+    outcome
 }
 
 async fn check_health(
@@ -376,10 +491,8 @@ async fn check_health(
     let list = &active.list;
     let positive = Subject::test_point(&list.test.positive).query(&active.zone);
     let negative = Subject::test_point(&list.test.negative).query(&active.zone);
-    let ((pos, _), (neg, _)) = tokio::join!(
-        query_a(dns, limit, &positive),
-        query_a(dns, limit, &negative)
-    );
+    let _permit = limit.acquire().await;
+    let ((pos, _), (neg, _)) = tokio::join!(query_a(dns, &positive), query_a(dns, &negative));
     let (pos, neg) = (
         classify::classify(list, &pos),
         classify::classify(list, &neg),
