@@ -217,11 +217,13 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         .iter()
         .map(|active| {
             let list = &active.list;
-            let wanted: u128 = segments
-                .iter()
-                .filter(|seg| list.serves(kind_of(seg)))
-                .map(Segment::len)
-                .sum();
+            let test_points = if request.verify { 2 } else { 0 };
+            let wanted: u128 = test_points
+                + segments
+                    .iter()
+                    .filter(|seg| list.serves(kind_of(seg)))
+                    .map(Segment::len)
+                    .sum::<u128>();
             let budget = list.limits.daily;
             if let Some(daily) = budget.filter(|d| u128::from(*d) < wanted) {
                 notes.push(format!(
@@ -237,8 +239,21 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
     let mut health_tasks = JoinSet::new();
     if request.verify {
         for (index, active) in request.lists.iter().enumerate() {
+            let state = states[index].clone();
+            // The test points take their share of the budget before any other query.
+            let budgeted = state.take() && state.take();
             let (dns, limit, active) = (dns.clone(), health_limit.clone(), active.clone());
-            health_tasks.spawn(async move { (index, check_health(&dns, &limit, &active).await) });
+            health_tasks.spawn(async move {
+                let health = if budgeted {
+                    check_health(&dns, &limit, &active, &state).await
+                } else {
+                    (
+                        Health::Unchecked,
+                        Some("not checked: over the list's daily limit".into()),
+                    )
+                };
+                (index, health)
+            });
         }
     }
 
@@ -280,6 +295,8 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
     });
     let mut pending = futures_util::stream::iter(jobs)
         .map(|(owner, subject, active, state)| {
+            // Budgets are taken here, in target order, so the first addresses are the ones asked.
+            let admitted = state.take();
             let (dns, targets, notes, progress) = (
                 dns.clone(),
                 targets.clone(),
@@ -294,6 +311,7 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
                     &notes,
                     targets[owner].clone(),
                     subject,
+                    admitted,
                 )
                 .await;
                 if let Some(p) = progress {
@@ -422,6 +440,7 @@ async fn ask(
     notes: &std::sync::Mutex<Vec<String>>,
     target: String,
     subject: Subject,
+    admitted: bool,
 ) -> Outcome {
     let list = &active.list;
     let query = subject.query(&active.zone);
@@ -449,13 +468,14 @@ async fn ask(
         ));
         return outcome;
     }
-    if !state.admit().await {
+    if !admitted {
         outcome.detail = Some(format!(
             "not asked: over {}'s daily limit of queries",
             list.id
         ));
         return outcome;
     }
+    state.pace().await;
     let (answer, elapsed) = query_a(dns, &query).await;
     let verdict: Verdict = classify::classify(list, &answer);
     if verdict.status == Status::Refused {
@@ -487,11 +507,15 @@ async fn check_health(
     dns: &Dns,
     limit: &Semaphore,
     active: &ActiveList,
+    state: &ListState,
 ) -> (Health, Option<String>) {
     let list = &active.list;
     let positive = Subject::test_point(&list.test.positive).query(&active.zone);
     let negative = Subject::test_point(&list.test.negative).query(&active.zone);
     let _permit = limit.acquire().await;
+    // The test points keep to the list's rate like any other query.
+    state.pace().await;
+    state.pace().await;
     let ((pos, _), (neg, _)) = tokio::join!(query_a(dns, &positive), query_a(dns, &negative));
     let (pos, neg) = (
         classify::classify(list, &pos),

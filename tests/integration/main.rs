@@ -10,5 +10,6 @@ mod doctor;
 mod health;
 mod notify;
 mod output;
+mod scale;
 mod store;
 mod watch;
