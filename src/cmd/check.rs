@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::check::{self, CheckRequest, Progress};
 use crate::cli::{CheckArgs, Color, Format};
-use crate::dns::Dns;
+use crate::dns::{Dns, Status};
 use crate::error::Error;
 use crate::report::progress::Bar;
 use crate::report::{Summary, json, nagios, table};
@@ -49,20 +49,69 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         progress: Some(progress.clone()),
     };
     let bar = Bar::start(&progress);
-    let found = check::run(&dns, request).await;
-    drop(bar);
-    let summary = Summary::of(&found, &args.targets);
-    let notes: Vec<String> = selection
-        .notes
-        .iter()
-        .chain(&found.notes)
-        .cloned()
-        .collect();
-
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
-    let code = match args.format {
-        Format::Table => {
+    let mut summary = Summary::default();
+    let resolvers: Vec<String> = dns.servers().iter().map(ToString::to_string).collect();
+
+    // JSON is written as results come; the table and the Nagios line keep only the rows they
+    // show. Either way memory does not grow with the number of clear answers.
+    let code = if args.format == Format::Json {
+        let mut ctx = json::Context {
+            resolvers,
+            warnings: &warnings,
+            notes: &selection.notes,
+            targets: &args.targets,
+        };
+        let mut doc = json::Stream::begin(&mut out, &ctx)?;
+        let mut failed: Option<std::io::Error> = None;
+        let run = check::stream(&dns, request, &mut |o| {
+            summary.add(&o);
+            if failed.is_none() {
+                failed = doc.result(&o).err();
+            }
+        })
+        .await;
+        drop(bar);
+        if let Some(err) = failed {
+            return Err(err.into());
+        }
+        summary.finish(&args.targets);
+        let notes: Vec<String> = selection.notes.iter().chain(&run.notes).cloned().collect();
+        ctx.notes = &notes;
+        doc.end(&run, &summary, &ctx)?;
+        summary.exit_code()
+    } else {
+        let table = args.format == Format::Table;
+        let mut kept = Vec::new();
+        let run = check::stream(&dns, request, &mut |o| {
+            summary.add(&o);
+            let shown = if table {
+                args.verbose || o.status != Status::Clear || !o.meanings.is_empty()
+            } else {
+                o.is_block_listing()
+            };
+            if shown {
+                kept.push(o);
+            }
+        })
+        .await;
+        drop(bar);
+        summary.finish(&args.targets);
+        let found = check::CheckReport {
+            outcomes: kept,
+            lists: run.lists,
+            resolutions: run.resolutions,
+            notes: run.notes,
+            elapsed: run.elapsed,
+        };
+        let notes: Vec<String> = selection
+            .notes
+            .iter()
+            .chain(&found.notes)
+            .cloned()
+            .collect();
+        if table {
             let color = match args.color {
                 Color::Always => true,
                 Color::Never => false,
@@ -76,18 +125,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
             };
             table::write(&mut out, &found, &summary, style, &warnings, &notes)?;
             summary.exit_code()
-        }
-        Format::Json => {
-            let ctx = json::Context {
-                resolvers: dns.servers().iter().map(ToString::to_string).collect(),
-                warnings: &warnings,
-                notes: &notes,
-                targets: &args.targets,
-            };
-            json::write(&mut out, &found, &summary, &ctx)?;
-            summary.exit_code()
-        }
-        Format::Nagios => {
+        } else {
             let mut err = std::io::stderr().lock();
             for line in warnings.iter().chain(&notes) {
                 writeln!(err, "rblwatch: {line}")?;

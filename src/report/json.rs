@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use super::{Summary, delist_procedure};
-use crate::check::CheckReport;
+use crate::check::{Outcome, RunSummary};
 use crate::dns::{Health, Status};
 use crate::lists::Policy;
 
@@ -19,18 +19,6 @@ pub struct Context<'a> {
     pub notes: &'a [String],
     /// Targets as typed.
     pub targets: &'a [String],
-}
-
-#[derive(Serialize)]
-struct Document<'a> {
-    version: u32,
-    resolvers: &'a [String],
-    warnings: &'a [String],
-    notes: &'a [String],
-    targets: Vec<TargetDoc<'a>>,
-    results: Vec<ResultDoc<'a>>,
-    lists: Vec<ListDoc<'a>>,
-    summary: SummaryDoc<'a>,
 }
 
 #[derive(Serialize)]
@@ -83,23 +71,60 @@ struct SummaryDoc<'a> {
     exit_code: u8,
 }
 
-/// Writes the JSON document for a run.
-pub fn write(
-    out: &mut dyn Write,
-    report: &CheckReport,
-    summary: &Summary,
-    ctx: &Context<'_>,
-) -> io::Result<()> {
-    let doc = Document {
-        version: 1,
-        resolvers: &ctx.resolvers,
-        warnings: ctx.warnings,
-        notes: ctx.notes,
-        targets: ctx
+/// Writes the JSON document of a run as its results come: the header first, each result as
+/// it is known (one per line), then lists, targets, notes and the summary. Memory does not
+/// grow with the number of results.
+pub struct Stream<'a> {
+    out: &'a mut dyn Write,
+    first: bool,
+}
+
+impl<'a> Stream<'a> {
+    /// Starts the document.
+    pub fn begin(out: &'a mut dyn Write, ctx: &Context<'_>) -> io::Result<Stream<'a>> {
+        let json = |v: &dyn erased::Json| v.to_json();
+        write!(
+            out,
+            "{{\n\"version\": 1,\n\"resolvers\": {},\n\"warnings\": {},\n\"results\": [",
+            json(&ctx.resolvers),
+            json(&ctx.warnings)
+        )?;
+        Ok(Stream { out, first: true })
+    }
+
+    /// Writes one result.
+    pub fn result(&mut self, o: &Outcome) -> io::Result<()> {
+        let doc = ResultDoc {
+            target: &o.target,
+            address: &o.address,
+            list: &o.list.id,
+            zone: &o.list.zone,
+            query: &o.query,
+            policy: o.list.policy,
+            status: o.status,
+            codes: o.codes.iter().map(ToString::to_string).collect(),
+            meanings: &o.meanings,
+            txt: &o.txt,
+            delist_url: o.delist_url.as_deref(),
+            delist: (o.status == Status::Listed && o.list.policy == Policy::Block)
+                .then(|| delist_procedure(&o.list, o))
+                .flatten(),
+            detail: o.detail.as_deref(),
+            elapsed_ms: millis(o.elapsed),
+        };
+        self.out
+            .write_all(if self.first { b"\n" } else { b",\n" })?;
+        self.first = false;
+        serde_json::to_writer(&mut *self.out, &doc).map_err(io::Error::other)
+    }
+
+    /// Ends the document with what is known only at the end.
+    pub fn end(self, run: &RunSummary, summary: &Summary, ctx: &Context<'_>) -> io::Result<()> {
+        let targets: Vec<TargetDoc<'_>> = ctx
             .targets
             .iter()
             .map(|t| {
-                let resolved = report.resolutions.iter().find(|r| &r.target == t);
+                let resolved = run.resolutions.iter().find(|r| &r.target == t);
                 TargetDoc {
                     target: t,
                     addresses: resolved
@@ -108,30 +133,8 @@ pub fn write(
                     error: resolved.and_then(|r| r.error.as_deref()),
                 }
             })
-            .collect(),
-        results: report
-            .outcomes
-            .iter()
-            .map(|o| ResultDoc {
-                target: &o.target,
-                address: &o.address,
-                list: &o.list.id,
-                zone: &o.list.zone,
-                query: &o.query,
-                policy: o.list.policy,
-                status: o.status,
-                codes: o.codes.iter().map(ToString::to_string).collect(),
-                meanings: &o.meanings,
-                txt: &o.txt,
-                delist_url: o.delist_url.as_deref(),
-                delist: (o.status == Status::Listed && o.list.policy == Policy::Block)
-                    .then(|| delist_procedure(&o.list, o))
-                    .flatten(),
-                detail: o.detail.as_deref(),
-                elapsed_ms: millis(o.elapsed),
-            })
-            .collect(),
-        lists: report
+            .collect();
+        let lists: Vec<ListDoc<'_>> = run
             .lists
             .iter()
             .map(|h| ListDoc {
@@ -142,8 +145,8 @@ pub fn write(
                 health: h.health,
                 detail: h.detail.as_deref(),
             })
-            .collect(),
-        summary: SummaryDoc {
+            .collect();
+        let summary = SummaryDoc {
             listed: summary.count(Status::Listed),
             clear: summary.count(Status::Clear),
             refused: summary.count(Status::Refused),
@@ -153,12 +156,33 @@ pub fn write(
             blocklisted: summary.blocklisted,
             allowlisted: summary.allowlisted,
             unanswered_targets: &summary.unanswered_targets,
-            elapsed_ms: millis(report.elapsed),
+            elapsed_ms: millis(run.elapsed),
             exit_code: summary.exit_code(),
-        },
-    };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
-    writeln!(out)
+        };
+        let json = |v: &dyn erased::Json| v.to_json();
+        writeln!(
+            self.out,
+            "\n],\n\"notes\": {},\n\"targets\": {},\n\"lists\": {},\n\"summary\": {}\n}}",
+            json(&ctx.notes),
+            json(&targets),
+            json(&lists),
+            json(&summary)
+        )
+    }
+}
+
+/// Serialising through a trait object, for the pieces of the streamed document.
+mod erased {
+    /// Anything serialisable, as compact JSON.
+    pub(super) trait Json {
+        fn to_json(&self) -> String;
+    }
+
+    impl<T: serde::Serialize> Json for T {
+        fn to_json(&self) -> String {
+            serde_json::to_string(self).unwrap_or_else(|_| "null".into())
+        }
+    }
 }
 
 fn millis(d: std::time::Duration) -> u64 {

@@ -35,34 +35,49 @@ pub struct Summary {
     pub allowlisted: usize,
     /// Targets that got no definite answer from any list.
     pub unanswered_targets: Vec<String>,
+    /// Targets with at least one definite answer so far.
+    answered: std::collections::HashSet<String>,
 }
 
 impl Summary {
     /// Counts the outcomes of a run; `targets` are the targets as typed, in order.
     pub fn of(report: &CheckReport, targets: &[String]) -> Summary {
         let mut summary = Summary::default();
-        for status in Status::ALL {
-            summary.by_status.insert(status, 0);
-        }
         for outcome in &report.outcomes {
-            *summary.by_status.entry(outcome.status).or_default() += 1;
-            if outcome.is_block_listing() {
-                summary.blocklisted += 1;
-            } else if outcome.status == Status::Listed {
-                summary.allowlisted += 1;
-            }
+            summary.add(outcome);
         }
-        summary.unanswered_targets = targets
+        summary.finish(targets);
+        summary
+    }
+
+    /// Counts one outcome (for runs whose outcomes are streamed, not kept).
+    pub fn add(&mut self, outcome: &Outcome) {
+        *self.by_status.entry(outcome.status).or_default() += 1;
+        if outcome.is_block_listing() {
+            self.blocklisted += 1;
+        } else if outcome.status == Status::Listed {
+            self.allowlisted += 1;
+        }
+        if outcome.status.is_definite() && !self.answered.contains(&outcome.target) {
+            self.answered.insert(outcome.target.clone());
+        }
+    }
+
+    /// Settles which targets got no definite answer at all.
+    pub fn finish(&mut self, targets: &[String]) {
+        for status in Status::ALL {
+            self.by_status.entry(status).or_insert(0);
+        }
+        self.unanswered_targets = targets
             .iter()
-            .filter(|t| {
-                !report
-                    .outcomes
-                    .iter()
-                    .any(|o| &o.target == *t && o.status.is_definite())
-            })
+            .filter(|t| !self.answered.contains(*t))
             .cloned()
             .collect();
-        summary
+    }
+
+    /// How many outcomes there were.
+    pub fn total(&self) -> usize {
+        self.by_status.values().sum()
     }
 
     /// How many outcomes have this status.

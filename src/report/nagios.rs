@@ -69,7 +69,7 @@ pub fn write(
         summary.blocklisted,
         limits.warning,
         limits.critical,
-        report.outcomes.len(),
+        summary.total(),
         summary.count(Status::Clear),
         summary.count(Status::Refused),
         summary.count(Status::Bogus),

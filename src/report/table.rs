@@ -172,7 +172,7 @@ pub fn write(
     writeln!(
         out,
         "{verdict}: {} answers from {} lists ({}) in {:.2} s",
-        report.outcomes.len(),
+        summary.total(),
         report.lists.len(),
         counts.join(", "),
         report.elapsed.as_secs_f64()
