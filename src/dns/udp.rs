@@ -32,7 +32,7 @@ const TYPE_TXT: u16 = 16;
 /// The first wait before a query is sent again; it doubles after each loss.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 
-type Reply = Result<Message, String>;
+type Reply = Vec<u8>;
 /// Queries waiting for their reply, by id: the question asked and where to hand the reply.
 type Pending = HashMap<u16, (Vec<u8>, oneshot::Sender<Reply>)>;
 
@@ -111,14 +111,19 @@ impl UdpClient {
     /// `timeout` x `tries`.
     pub async fn a(&self, name: &str, timeout: Duration, tries: usize) -> Answer {
         match self.query(name, TYPE_A, timeout, tries).await {
-            Ok(message) => decode(&message),
+            Ok(reply) => decode_a(&reply, self.lanes.first().map(|l| l.server)),
             Err(why) => Answer::Failure(why),
         }
     }
 
     /// The TXT strings of `name`; empty when there are none or the lookup fails.
     pub async fn txt(&self, name: &str, timeout: Duration, tries: usize) -> Vec<String> {
-        let Ok(message) = self.query(name, TYPE_TXT, timeout, tries).await else {
+        let Some(message) = self
+            .query(name, TYPE_TXT, timeout, tries)
+            .await
+            .ok()
+            .and_then(|reply| Message::from_vec(&reply).ok())
+        else {
             return Vec::new();
         };
         message
@@ -143,7 +148,7 @@ impl UdpClient {
         qtype: u16,
         timeout: Duration,
         tries: usize,
-    ) -> Result<Message, String> {
+    ) -> Result<Reply, String> {
         let lanes_per_server = LANES;
         let servers = self.lanes.len() / lanes_per_server;
         let first = self.next.fetch_add(1, Ordering::Relaxed);
@@ -168,7 +173,7 @@ impl UdpClient {
                     if attempt == 0 {
                         self.window.answered(sent.elapsed());
                     }
-                    return reply;
+                    return Ok(reply);
                 }
                 _ if Instant::now() >= deadline => return Err("timed out".into()),
                 _ => {
@@ -341,15 +346,34 @@ async fn receive(lane: Arc<Lane>) {
             Err(_) => None,
         };
         if let Some((_, tx)) = asked {
-            let reply = Message::from_vec(&buf[..n])
-                .map_err(|e| format!("undecodable answer from {}: {e}", lane.server));
-            let _ = tx.send(reply);
+            let _ = tx.send(buf[..n].to_vec());
         }
     }
 }
 
-/// A reply as an answer: NXDOMAIN, NODATA, REFUSED, other codes, or the A records.
-fn decode(message: &Message) -> Answer {
+/// A reply to an A question as an answer. Most replies in a scan are NXDOMAIN with nothing
+/// in them: those are read from the header alone; the rest are decoded by hickory-proto.
+fn decode_a(reply: &[u8], server: Option<SocketAddr>) -> Answer {
+    let rcode = reply.get(3).map_or(2, |b| b & 0x0f);
+    let answers = match (reply.get(6), reply.get(7)) {
+        (Some(hi), Some(lo)) => u16::from_be_bytes([*hi, *lo]),
+        _ => 0,
+    };
+    if answers == 0 {
+        match rcode {
+            3 => return Answer::NxDomain,
+            5 => return Answer::Refused,
+            0 if reply.get(2).is_some_and(|b| b & 0x02 == 0) => return Answer::NoData,
+            _ => {}
+        }
+    }
+    let message = match Message::from_vec(reply) {
+        Ok(message) => message,
+        Err(e) => {
+            let from = server.map(|s| format!(" from {s}")).unwrap_or_default();
+            return Answer::Failure(format!("undecodable answer{from}: {e}"));
+        }
+    };
     match message.metadata.response_code {
         ResponseCode::NXDomain => Answer::NxDomain,
         ResponseCode::Refused => Answer::Refused,
