@@ -1,6 +1,7 @@
 //! Politeness per list during a run: a query rate it is never sent more than, a budget of
 //! queries, and backing off for the rest of the run once it answers with a refusal.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -10,8 +11,8 @@ use tokio::time::Instant;
 /// One list's limits and refusal state for one run.
 #[derive(Debug)]
 pub(crate) struct ListState {
-    /// The earliest time the next query may go out (rate limit).
-    next_slot: Option<(Duration, tokio::sync::Mutex<Instant>)>,
+    /// The rate limit: at most `n` sends in any `window`, and the times of the last sends.
+    rate: Option<(usize, Duration, tokio::sync::Mutex<VecDeque<Instant>>)>,
     /// Queries this run may still send (`u64::MAX`: no budget).
     budget: AtomicU64,
     /// Set once the list refused a query in this run.
@@ -24,11 +25,18 @@ impl ListState {
     /// State for a list limited to `qps` queries a second and `budget` queries in this run.
     pub(crate) fn new(qps: Option<f64>, budget: Option<u64>) -> ListState {
         ListState {
-            next_slot: qps.filter(|q| q.is_finite() && *q > 0.0).map(|q| {
+            // A sliding window of one second (2% longer: the send itself follows the slot by
+            // a little): bursts up to the limit go out at once, and no second ever holds more.
+            // A sliding window (2% longer: the send itself follows the slot by a little):
+            // bursts up to the limit go out at once, and no second ever holds more. Below one
+            // a second, one send per 1/qps seconds.
+            rate: qps.filter(|q| q.is_finite() && *q > 0.0).map(|q| {
+                let n = q.floor().max(1.0);
+                let window = Duration::from_secs_f64(n / q * 1.02);
                 (
-                    // 2% under the limit: the send itself follows the slot by a little.
-                    Duration::from_secs_f64(1.02 / q),
-                    tokio::sync::Mutex::new(Instant::now()),
+                    n as usize,
+                    window,
+                    tokio::sync::Mutex::new(VecDeque::with_capacity(n as usize)),
                 )
             }),
             budget: AtomicU64::new(budget.unwrap_or(u64::MAX)),
@@ -46,15 +54,17 @@ impl ListState {
             .is_ok()
     }
 
-    /// Waits for this list's next send slot (its rate limit).
+    /// Waits until a send keeps this list within its rate limit.
     pub(crate) async fn pace(&self) {
-        if let Some((interval, next)) = &self.next_slot {
-            // The slot is held through the wait and the next one counted from when this one
-            // really opened, so a late wake-up never squeezes two sends closer together.
-            let mut next = next.lock().await;
-            tokio::time::sleep_until(*next).await;
-            *next = Instant::now() + *interval;
+        let Some((n, window, sent)) = &self.rate else {
+            return;
+        };
+        // Held through the wait, so the sends are admitted one at a time, in order.
+        let mut sent = sent.lock().await;
+        if let Some(oldest) = (sent.len() >= *n).then(|| sent.pop_front()).flatten() {
+            tokio::time::sleep_until(oldest + *window).await;
         }
+        sent.push_back(Instant::now());
     }
 
     /// Why the list refused earlier in this run, if it did.
@@ -82,20 +92,25 @@ mod tests {
     async fn a_rate_is_never_exceeded_and_a_budget_is_kept() {
         let state = ListState::new(Some(5.0), Some(12));
         let start = Instant::now();
-        let mut admitted = 0;
+        let mut sends = Vec::new();
         for _ in 0..20 {
             if state.take() {
                 state.pace().await;
-                admitted += 1;
+                sends.push(Instant::now() - start);
             }
         }
-        assert_eq!(admitted, 12);
-        // 12 sends at 5 a second: the last one 11 intervals of 200 ms after the first.
-        let took = Instant::now() - start;
-        assert!(
-            took >= Duration::from_millis(2200) && took < Duration::from_millis(2300),
-            "{took:?}"
-        );
+        assert_eq!(sends.len(), 12);
+        // The first five at once, then five more a second later, and so on.
+        assert_eq!(sends[4], Duration::ZERO);
+        assert_eq!(sends[5], Duration::from_millis(1020));
+        assert_eq!(sends[11], Duration::from_millis(2040));
+        for (i, at) in sends.iter().enumerate() {
+            let within = sends[i..]
+                .iter()
+                .take_while(|t| **t - *at < Duration::from_secs(1))
+                .count();
+            assert!(within <= 5, "{within} sends within a second");
+        }
     }
 
     #[test]
