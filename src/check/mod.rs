@@ -1,8 +1,9 @@
-//! The concurrent engine: targets x lists -> one outcome each, plus each list's health.
+//! The engine: targets x lists -> one outcome each, plus each list's health.
 //!
-//! All queries of a run (test points, listings, TXT reasons) go out at once under one bound,
-//! so a run takes about as long as its slowest list. Knows no terminal and no store: it
-//! returns values for `report` (or later a store) to use.
+//! Work is generated as it is walked (ranges are never expanded into memory), each address is
+//! asked once, at most `concurrency` pairs are in flight or waiting to be reported, and the
+//! health checks run alongside the first of them. Knows no terminal and no store: outcomes
+//! go to a sink (`stream`) or are collected (`run`).
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -112,24 +112,6 @@ impl Dns {
         self.udp.a(name, self.timeout, self.tries).await
     }
 
-    /// Asks for the A records of an absolute name through hickory-resolver (kept for
-    /// comparison in tests of the lean client).
-    pub async fn a_via_resolver(&self, name: &str) -> Answer {
-        match self.inner.lookup(name, RecordType::A).await {
-            Ok(lookup) => Answer::Addresses(
-                lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|r| match &r.data {
-                        RData::A(a) => Some(a.0),
-                        _ => None,
-                    })
-                    .collect(),
-            ),
-            Err(err) => failure(&err),
-        }
-    }
-
     /// The TXT strings of an absolute name; empty when there are none or the lookup fails
     /// (TXT is for people, never part of a verdict: dnsbl-facts.md 1.8).
     pub async fn txt(&self, name: &str) -> Vec<String> {
