@@ -188,6 +188,15 @@ struct RawLists {
     disable: Vec<Spanned<String>>,
     #[serde(default)]
     catalogs: Vec<Spanned<String>>,
+    #[serde(default)]
+    limits: std::collections::BTreeMap<String, Spanned<RawListLimits>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListLimits {
+    qps: Option<f64>,
+    daily: Option<u64>,
 }
 
 #[derive(Deserialize, Default)]
@@ -419,10 +428,33 @@ impl Config {
         }
         let names =
             |ids: &[Spanned<String>]| ids.iter().map(|i| i.get_ref().clone()).collect::<Vec<_>>();
+        let mut limits = Vec::new();
+        for (id, value) in &raw.lists.limits {
+            let given = value.get_ref();
+            match catalog.get(id) {
+                None => at(value.span(), format!("limits for unknown list `{id}`")),
+                Some(list) => {
+                    if given.qps.is_some_and(|q| !(q.is_finite() && q > 0.0))
+                        || given.daily == Some(0)
+                    {
+                        at(value.span(), format!("limits for `{id}` must be above 0"));
+                    } else {
+                        limits.push((
+                            id.clone(),
+                            crate::lists::Limits {
+                                qps: given.qps.or(list.limits.qps),
+                                daily: given.daily.or(list.limits.daily),
+                            },
+                        ));
+                    }
+                }
+            }
+        }
         let selection = SelectionRequest {
             only: names(&raw.lists.only),
             enable: names(&raw.lists.enable),
             disable: names(&raw.lists.disable),
+            limits,
         };
 
         let resolver = resolver(&raw.resolver, &mut at);

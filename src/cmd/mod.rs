@@ -145,6 +145,12 @@ impl Setup {
                 only: a.only.clone(),
                 enable: a.enable.clone(),
                 disable: a.disable.clone(),
+                // The config's limits stay in force whichever lists the flags pick.
+                limits: self
+                    .config
+                    .as_ref()
+                    .map(|c| c.selection.limits.clone())
+                    .unwrap_or_default(),
             },
             (None, Some(config)) => config.selection.clone(),
             (None, None) => SelectionRequest::default(),

@@ -17,6 +17,8 @@ pub struct SelectionRequest {
     pub enable: Vec<String>,
     /// Remove these from the defaults.
     pub disable: Vec<String>,
+    /// Query limits that replace the catalog's for these lists (from the config).
+    pub limits: Vec<(String, super::Limits)>,
 }
 
 /// A list ready to be queried: its entry and the zone with any key filled in.
@@ -113,8 +115,12 @@ impl Selection {
                     }
                 },
             };
+            let mut list = list.clone();
+            if let Some((_, limits)) = request.limits.iter().find(|(id, _)| *id == list.id) {
+                list.limits = *limits;
+            }
             lists.push(ActiveList {
-                list: Arc::new(list.clone()),
+                list: Arc::new(list),
                 zone,
             });
         }

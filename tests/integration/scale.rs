@@ -257,3 +257,49 @@ fn a_run_over_a_lists_daily_limit_says_so_and_asks_what_fits() {
         "the first addresses are the ones asked"
     );
 }
+
+#[test]
+fn the_config_can_set_a_lists_limits() {
+    let (server, arrivals) = counting_server();
+    let (dir, catalog) = limited_catalog("{ qps = 1000 }");
+    let config = write_file(
+        dir.path(),
+        "rblwatch.toml",
+        &format!(
+            "[lists]\ncatalogs = [\"{catalog}\"]\nonly = [\"r\"]\nlimits.r = {{ daily = 5 }}\n[resolver]\nnameservers = [\"{}\"]\n[[target]]\naddress = \"192.0.2.1\"\n",
+            server.addr()
+        ),
+    );
+    let run = rblwatch(
+        &[
+            "--config",
+            &config.to_string_lossy(),
+            "check",
+            "192.0.2.0/28",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let notes = run.json()["notes"].to_string();
+    assert!(notes.contains("only the first 5 are asked"), "{notes}");
+    assert_eq!(arrivals.lock().expect("log").len(), 5);
+
+    let bad = write_file(
+        dir.path(),
+        "bad.toml",
+        &format!(
+            "[lists]\ncatalogs = [\"{catalog}\"]\nlimits.nope = {{ daily = 5 }}\n[[target]]\naddress = \"192.0.2.1\"\n"
+        ),
+    );
+    let run = rblwatch(
+        &["--config", &bad.to_string_lossy(), "config", "check"],
+        &[],
+    );
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains(":3:15: limits for unknown list `nope`"),
+        "{}",
+        run.stderr
+    );
+}
