@@ -71,6 +71,7 @@ pub async fn examine(dns: &Dns, lists: &[ActiveList], config: Option<&Config>) -
             verify: true,
             concurrency: 128,
             progress: None,
+            used_today: std::collections::HashMap::new(),
         },
     )
     .await;

@@ -52,6 +52,9 @@ pub async fn run(
     let _lock = PassLock::acquire(&config.store, wait)?;
     let store = Store::open(&config.store)?;
     let started = clock::now();
+    // Daily limits count the queries of every pass of the UTC day, not only this one.
+    let day = started.div_euclid(86_400);
+    let used_today = store.usage(day)?;
     let selection = setup.select(None)?;
     let (settings, verify) = setup.resolver(None)?;
     let dns = Dns::new(&settings)?;
@@ -67,10 +70,12 @@ pub async fn run(
         verify,
         concurrency: settings.concurrency,
         progress: progress.clone(),
+        used_today: used_today.clone(),
     };
     let found = check::run(&dns, request).await;
     let dns_time = dns_started.elapsed();
     let health = found.lists.clone();
+    let sent = found.sent.clone();
     let notes: Vec<String> = notes
         .into_iter()
         .chain(found.notes.iter().cloned())
@@ -133,6 +138,8 @@ pub async fn run(
         result.write.outbox = plan.outbox;
         result.write.reminded = plan.reminded;
         result.write.requests_done = plan.requests_done;
+        result.write.usage = sent;
+        result.write.day = day;
         let id = store.commit_pass(&result.write)?;
         Ok((store, result, id))
     })

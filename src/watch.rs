@@ -293,6 +293,7 @@ mod tests {
             lists,
             resolutions: vec![],
             notes: vec![],
+            sent: vec![],
             elapsed: Duration::ZERO,
         }
     }

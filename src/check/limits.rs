@@ -15,6 +15,8 @@ pub(crate) struct ListState {
     rate: Option<(usize, Duration, tokio::sync::Mutex<VecDeque<Instant>>)>,
     /// Queries this run may still send (`u64::MAX`: no budget).
     budget: AtomicU64,
+    /// Queries this run sent (or reserved for the test points).
+    sent: AtomicU64,
     /// Set once the list refused a query in this run.
     refused: AtomicBool,
     /// Why, for the answers not sent after that.
@@ -40,6 +42,7 @@ impl ListState {
                 )
             }),
             budget: AtomicU64::new(budget.unwrap_or(u64::MAX)),
+            sent: AtomicU64::new(0),
             refused: AtomicBool::new(false),
             refusal: Mutex::new(None),
         }
@@ -47,11 +50,21 @@ impl ListState {
 
     /// Takes one query from the run's budget; `false` when it is spent.
     pub(crate) fn take(&self) -> bool {
-        self.budget
+        let taken = self
+            .budget
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
                 left.checked_sub(1)
             })
-            .is_ok()
+            .is_ok();
+        if taken {
+            self.sent.fetch_add(1, Ordering::Relaxed);
+        }
+        taken
+    }
+
+    /// Queries taken from the budget so far (each one is sent, or was a test point).
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
     }
 
     /// Waits until a send keeps this list within its rate limit.

@@ -37,6 +37,8 @@ pub struct CheckRequest {
     pub concurrency: usize,
     /// Counts answered (target, list) pairs as they come, for a progress display.
     pub progress: Option<Arc<Progress>>,
+    /// Queries already sent today to each list (by list id), counted against daily limits.
+    pub used_today: std::collections::HashMap<String, u64>,
 }
 
 /// How far a run is: pairs answered of pairs to ask. Updated by the engine, read by whoever
@@ -116,6 +118,8 @@ pub struct CheckReport {
     pub resolutions: Vec<Resolution>,
     /// What the run held back and why (a list that refused, a budget spent), one line each.
     pub notes: Vec<String>,
+    /// Queries sent to each list (by id).
+    pub sent: Vec<(String, u64)>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -123,6 +127,8 @@ pub struct CheckReport {
 /// What a streamed run found besides its outcomes.
 #[derive(Debug, Clone)]
 pub struct RunSummary {
+    /// Queries sent to each list (by id) in this run.
+    pub sent: Vec<(String, u64)>,
     /// One per list queried.
     pub lists: Vec<ListHealth>,
     /// One per host-name target.
@@ -185,6 +191,7 @@ pub async fn run(dns: &Dns, request: CheckRequest) -> CheckReport {
         lists: summary.lists,
         resolutions: summary.resolutions,
         notes: summary.notes,
+        sent: summary.sent,
         elapsed: summary.elapsed,
     }
 }
@@ -225,10 +232,17 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
                     .filter(|seg| list.serves(kind_of(seg)))
                     .map(Segment::len)
                     .sum::<u128>();
-            let budget = list.limits.daily;
-            if let Some(daily) = budget.filter(|d| u128::from(*d) < wanted) {
+            let used = request.used_today.get(&list.id).copied().unwrap_or(0);
+            let budget = list.limits.daily.map(|d| d.saturating_sub(used));
+            if let Some(left) = budget.filter(|d| u128::from(*d) < wanted) {
+                let daily = list.limits.daily.unwrap_or(0);
+                let earlier = if used > 0 {
+                    format!(" ({used} already sent today)")
+                } else {
+                    String::new()
+                };
                 notes.push(format!(
-                    "{}: {wanted} queries would pass its limit of {daily} a day; only the first {daily} are asked",
+                    "{}: {wanted} queries would pass its limit of {daily} a day{earlier}; only the first {left} are asked",
                     list.id
                 ));
             }
@@ -349,7 +363,14 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         next = pending.next().await;
     }
     let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
+    let sent = request
+        .lists
+        .iter()
+        .zip(&states)
+        .map(|(active, state)| (active.list.id.clone(), state.sent()))
+        .collect();
     RunSummary {
+        sent,
         lists: health,
         resolutions,
         notes,

@@ -47,6 +47,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         verify,
         concurrency: settings.concurrency,
         progress: Some(progress.clone()),
+        used_today: std::collections::HashMap::new(),
     };
     let bar = Bar::start(&progress);
     let stdout = std::io::stdout();
@@ -103,6 +104,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
             lists: run.lists,
             resolutions: run.resolutions,
             notes: run.notes,
+            sent: run.sent,
             elapsed: run.elapsed,
         };
         let notes: Vec<String> = selection

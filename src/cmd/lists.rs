@@ -37,6 +37,7 @@ pub async fn run(setup: &super::Setup, args: ListsArgs) -> Result<u8, Error> {
         verify: true,
         concurrency: settings.concurrency,
         progress: None,
+        used_today: std::collections::HashMap::new(),
     };
     let found = check::run(&resolver, request).await;
     catalog::write_health(&mut out, &found.lists, json)?;

@@ -156,6 +156,10 @@ pub struct PassWrite {
     pub reminded: Vec<(String, String)>,
     /// Removal requests fulfilled (the pair is clear now).
     pub requests_done: Vec<(String, String)>,
+    /// Queries sent to each list by this pass, counted on `day` (UTC days since 1970).
+    pub usage: Vec<(String, u64)>,
+    /// The day the usage counts for.
+    pub day: i64,
     /// The run row.
     pub run: RunRecord,
     /// States to insert or replace.
@@ -448,6 +452,20 @@ impl Store {
                     .execute(params![address, list, r.finished])
                     .map_err(e)?;
             }
+            let mut used = tx
+                .prepare_cached(
+                    "INSERT INTO usage (list, day, queries) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (list, day) DO UPDATE SET queries = queries + excluded.queries",
+                )
+                .map_err(e)?;
+            for (list, queries) in pass.usage.iter().filter(|(_, q)| *q > 0) {
+                used.execute(params![
+                    list,
+                    pass.day,
+                    i64::try_from(*queries).unwrap_or(i64::MAX)
+                ])
+                .map_err(e)?;
+            }
             let mut done = tx
                 .prepare_cached("DELETE FROM requests WHERE address = ?1 AND list = ?2")
                 .map_err(e)?;
@@ -565,6 +583,24 @@ impl Store {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.error(e))?;
         let rows = stmt
             .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<HashMap<_, _>, _>>()
+            .map_err(|e| self.error(e))
+    }
+
+    /// Queries sent to each list on `day` (UTC days since 1970) by earlier passes.
+    pub fn usage(&self, day: i64) -> Result<HashMap<String, u64>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT list, queries FROM usage WHERE day = ?1")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map(params![day], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
+                ))
+            })
             .map_err(|e| self.error(e))?;
         rows.collect::<Result<HashMap<_, _>, _>>()
             .map_err(|e| self.error(e))

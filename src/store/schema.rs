@@ -95,6 +95,15 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (address, list)
     );
     "#,
+    // 2 -> 3: queries sent to each list per UTC day, for daily limits across passes.
+    r#"
+    CREATE TABLE usage (
+        list     TEXT NOT NULL,
+        day      INTEGER NOT NULL,
+        queries  INTEGER NOT NULL,
+        PRIMARY KEY (list, day)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -442,3 +442,29 @@ fn two_passes_never_run_at_once() {
     let mut first = first;
     assert!(first.wait().expect("first pass").success());
 }
+
+#[test]
+fn a_daily_limit_counts_every_pass_of_the_day() {
+    let w = Watch::start();
+    let config = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(
+        w.config(),
+        config.replace("only = [\"w\"]", "only = [\"w\"]\nlimits.w = { daily = 5 }"),
+    )
+    .expect("config");
+    let day = 1_795_824_000; // 2026-11-28T00:00:00Z
+    // Pass 1: two test points and two addresses, 4 of the 5.
+    let first = w.at(&["run", "--format", "json"], Some(day + 60)).json();
+    assert_eq!(first["run"]["counts"]["clear"], 2, "{first:#}");
+    // Pass 2, same day: one query left, not enough for the test points; nothing is asked.
+    let run = w.at(&["run", "--format", "json"], Some(day + 3600));
+    assert!(run.stderr.contains("w: 4 queries would pass its limit of 5 a day (4 already sent today); only the first 1 are asked"), "{}", run.stderr);
+    let second = run.json();
+    assert_eq!(second["run"]["counts"]["clear"], 0, "{second:#}");
+    assert_eq!(second["run"]["unknown"]["error from w"], 2, "{second:#}");
+    // The next day the limit starts again.
+    let third = w
+        .at(&["run", "--format", "json"], Some(day + 86_400 + 60))
+        .json();
+    assert_eq!(third["run"]["counts"]["clear"], 2, "{third:#}");
+}
