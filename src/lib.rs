@@ -23,6 +23,7 @@ pub mod lists;
 pub mod location;
 pub mod logging;
 pub mod metrics;
+pub mod mirror;
 pub mod notify;
 pub mod pass;
 pub mod report;

@@ -2,11 +2,13 @@
 //! queries, and backing off for the rest of the run once it answers with a refusal.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
+
+use crate::mirror::Ip4Set;
 
 /// One list's limits and refusal state for one run.
 #[derive(Debug)]
@@ -21,11 +23,17 @@ pub(crate) struct ListState {
     refused: AtomicBool,
     /// Why, for the answers not sent after that.
     refusal: Mutex<Option<String>>,
+    /// The list's local mirror, when it has one (or why it cannot be read).
+    mirror: Option<Result<Arc<Ip4Set>, String>>,
 }
 
 impl ListState {
     /// State for a list limited to `qps` queries a second and `budget` queries in this run.
-    pub(crate) fn new(qps: Option<f64>, budget: Option<u64>) -> ListState {
+    pub(crate) fn new(
+        qps: Option<f64>,
+        budget: Option<u64>,
+        mirror: Option<Result<Arc<Ip4Set>, String>>,
+    ) -> ListState {
         ListState {
             // A sliding window of one second (2% longer: the send itself follows the slot by
             // a little): bursts up to the limit go out at once, and no second ever holds more.
@@ -45,6 +53,7 @@ impl ListState {
             sent: AtomicU64::new(0),
             refused: AtomicBool::new(false),
             refusal: Mutex::new(None),
+            mirror,
         }
     }
 
@@ -80,6 +89,11 @@ impl ListState {
         sent.push_back(Instant::now());
     }
 
+    /// The list's local mirror, if it has one: answers come from it, not from DNS.
+    pub(crate) fn mirror(&self) -> Option<&Result<Arc<Ip4Set>, String>> {
+        self.mirror.as_ref()
+    }
+
     /// Why the list refused earlier in this run, if it did.
     pub(crate) fn refused(&self) -> Option<String> {
         if !self.refused.load(Ordering::Relaxed) {
@@ -103,7 +117,7 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn a_rate_is_never_exceeded_and_a_budget_is_kept() {
-        let state = ListState::new(Some(5.0), Some(12));
+        let state = ListState::new(Some(5.0), Some(12), None);
         let start = Instant::now();
         let mut sends = Vec::new();
         for _ in 0..20 {
@@ -128,7 +142,7 @@ mod tests {
 
     #[test]
     fn a_refusal_is_reported_once() {
-        let state = ListState::new(None, None);
+        let state = ListState::new(None, None, None);
         assert_eq!(state.refused(), None);
         assert!(state.refuse("127.255.255.254"));
         assert!(!state.refuse("again"));

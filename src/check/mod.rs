@@ -246,7 +246,11 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
                     list.id
                 ));
             }
-            Arc::new(ListState::new(list.limits.qps, budget))
+            let mirror = list.mirror.as_ref().map(|path| crate::mirror::load(path));
+            if let Some(Err(why)) = &mirror {
+                notes.push(format!("{}: its mirror cannot be read: {why}", list.id));
+            }
+            Arc::new(ListState::new(list.limits.qps, budget, mirror))
         })
         .collect();
     let notes = Arc::new(std::sync::Mutex::new(notes));
@@ -256,7 +260,7 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         for (index, active) in request.lists.iter().enumerate() {
             let state = states[index].clone();
             // The test points take their share of the budget before any other query.
-            let budgeted = state.take() && state.take();
+            let budgeted = state.mirror().is_some() || (state.take() && state.take());
             let (dns, limit, active) = (dns.clone(), health_limit.clone(), active.clone());
             health_tasks.spawn(async move {
                 let health = if budgeted {
@@ -311,7 +315,7 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
     let mut pending = futures_util::stream::iter(jobs)
         .map(|(owner, subject, active, state)| {
             // Budgets are taken here, in target order, so the first addresses are the ones asked.
-            let admitted = state.take();
+            let admitted = state.mirror().is_some() || state.take();
             let (dns, targets, notes, progress) = (
                 dns.clone(),
                 targets.clone(),
@@ -480,6 +484,28 @@ async fn ask(
         elapsed: Duration::ZERO,
         list: list.clone(),
     };
+    // A list with a local mirror is answered from it, without DNS.
+    if let Some(mirror) = state.mirror() {
+        let (answer, txt) = match (mirror, &subject) {
+            (Ok(set), Subject::Ip(IpAddr::V4(v4))) => set.answer(*v4),
+            (Ok(_), _) => (
+                Answer::Failure("the mirror answers IPv4 addresses only".into()),
+                Vec::new(),
+            ),
+            (Err(why), _) => (Answer::Failure(format!("mirror: {why}")), Vec::new()),
+        };
+        let verdict = classify::classify(list, &answer);
+        outcome.txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
+            txt
+        } else {
+            Vec::new()
+        };
+        outcome.status = verdict.status;
+        outcome.codes = verdict.codes;
+        outcome.meanings = verdict.meanings;
+        outcome.detail = verdict.detail;
+        return outcome;
+    }
     // A list that refused once in this run is not asked again: its answers would be refusals
     // too, and public lists count every query against the querier.
     if let Some(why) = state.refused() {
@@ -535,10 +561,28 @@ async fn check_health(
     let positive = Subject::test_point(&list.test.positive).query(&active.zone);
     let negative = Subject::test_point(&list.test.negative).query(&active.zone);
     let _permit = limit.acquire().await;
-    // The test points keep to the list's rate like any other query.
-    state.pace().await;
-    state.pace().await;
-    let ((pos, _), (neg, _)) = tokio::join!(query_a(dns, &positive), query_a(dns, &negative));
+    let from_mirror = |point: &str| -> Option<Answer> {
+        let mirror = state.mirror()?;
+        Some(match (mirror, point.parse::<std::net::Ipv4Addr>()) {
+            (Ok(set), Ok(v4)) => set.answer(v4).0,
+            (Ok(_), Err(_)) => Answer::Failure("the mirror answers IPv4 addresses only".into()),
+            (Err(why), _) => Answer::Failure(format!("mirror: {why}")),
+        })
+    };
+    let (pos, neg) = match (
+        from_mirror(&list.test.positive),
+        from_mirror(&list.test.negative),
+    ) {
+        (Some(pos), Some(neg)) => (pos, neg),
+        _ => {
+            // The test points keep to the list's rate like any other query.
+            state.pace().await;
+            state.pace().await;
+            let ((pos, _), (neg, _)) =
+                tokio::join!(query_a(dns, &positive), query_a(dns, &negative));
+            (pos, neg)
+        }
+    };
     let (pos, neg) = (
         classify::classify(list, &pos),
         classify::classify(list, &neg),

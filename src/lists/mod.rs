@@ -201,6 +201,8 @@ pub struct List {
     pub sources: Vec<String>,
     /// The operator's query limits.
     pub limits: Limits,
+    /// A local rbldnsd ip4set file answered in-process instead of DNS.
+    pub mirror: Option<std::path::PathBuf>,
     /// Anything else a user should know (usage terms, caveats).
     pub note: Option<String>,
 }
@@ -242,8 +244,15 @@ impl Catalog {
             path: origin.clone(),
             source,
         })?;
-        let catalog = parse::parse(&text, &origin)?;
+        let mut catalog = parse::parse(&text, &origin)?;
         parse::refuse_dead_zones(&catalog, &text, &Catalog::builtin()?)?;
+        // A mirror file named relative to the catalog is found next to it.
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for list in &mut catalog.lists {
+            if let Some(file) = list.mirror.as_mut().filter(|f| f.is_relative()) {
+                *file = dir.join(&*file);
+            }
+        }
         Ok(catalog)
     }
 

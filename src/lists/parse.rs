@@ -61,6 +61,15 @@ struct RawList {
     note: Option<String>,
     #[serde(default)]
     limits: Option<Spanned<RawLimits>>,
+    #[serde(default)]
+    mirror: Option<Spanned<RawMirror>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawMirror {
+    file: String,
+    format: String,
 }
 
 #[derive(Deserialize)]
@@ -354,7 +363,33 @@ fn validate(
         }
         None => Limits::default(),
     };
+    let mirror = match raw.mirror {
+        Some(m) => {
+            let span = m.span();
+            let m = m.into_inner();
+            if m.format != "ip4set" {
+                return Err(at(
+                    span,
+                    format!(
+                        "list `{id}`: mirror format `{}` is not read; only ip4set is",
+                        m.format
+                    ),
+                ));
+            }
+            if !query.contains(&QueryKind::Ipv4) {
+                return Err(at(
+                    span,
+                    format!(
+                        "list `{id}`: an ip4set mirror answers IPv4 queries, and the list serves none"
+                    ),
+                ));
+            }
+            Some(std::path::PathBuf::from(m.file))
+        }
+        None => None,
+    };
     Ok(List {
+        mirror,
         limits,
         id,
         name: raw.name,

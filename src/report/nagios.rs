@@ -48,8 +48,20 @@ pub fn write(
         + summary.count(Status::Bogus)
         + summary.count(Status::Error)
         + summary.count(Status::Unhealthy);
+    // A status line stays one readable line: the first few listings, then how many more.
+    const SHOWN: usize = 10;
     let text = if !listings.is_empty() {
-        format!("{} listing(s): {}", listings.len(), listings.join(", "))
+        let more = listings.len().saturating_sub(SHOWN);
+        let tail = if more > 0 {
+            format!(" and {more} more")
+        } else {
+            String::new()
+        };
+        format!(
+            "{} listing(s): {}{tail}",
+            listings.len(),
+            listings[..listings.len().min(SHOWN)].join(", ")
+        )
     } else if state == 3 {
         format!(
             "no definite answer for {}",

@@ -8,6 +8,7 @@ mod config;
 mod daemon;
 mod doctor;
 mod health;
+mod mirror;
 mod notify;
 mod output;
 mod scale;
