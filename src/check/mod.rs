@@ -486,24 +486,18 @@ async fn ask(
     };
     // A list with a local mirror is answered from it, without DNS.
     if let Some(mirror) = state.mirror() {
-        let (answer, txt) = match (mirror, &subject) {
-            (Ok(set), Subject::Ip(IpAddr::V4(v4))) => set.answer(*v4),
-            (Ok(_), _) => (
-                Answer::Failure("the mirror answers IPv4 addresses only".into()),
-                Vec::new(),
-            ),
-            (Err(why), _) => (Answer::Failure(format!("mirror: {why}")), Vec::new()),
+        let ip = match subject {
+            Subject::Ip(IpAddr::V4(v4)) => Some(v4),
+            _ => None,
         };
+        let (answer, txt) = mirror_answer(mirror, ip);
         let verdict = classify::classify(list, &answer);
-        outcome.txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
+        let txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
             txt
         } else {
             Vec::new()
         };
-        outcome.status = verdict.status;
-        outcome.codes = verdict.codes;
-        outcome.meanings = verdict.meanings;
-        outcome.detail = verdict.detail;
+        settle(&mut outcome, verdict, txt, Duration::ZERO);
         return outcome;
     }
     // A list that refused once in this run is not asked again: its answers would be refusals
@@ -542,13 +536,33 @@ async fn ask(
     } else {
         Vec::new()
     };
+    settle(&mut outcome, verdict, txt, elapsed);
+    outcome
+}
+
+/// Fills an outcome with what its answer means.
+fn settle(outcome: &mut Outcome, verdict: Verdict, txt: Vec<String>, elapsed: Duration) {
     outcome.status = verdict.status;
     outcome.codes = verdict.codes;
     outcome.meanings = verdict.meanings;
     outcome.detail = verdict.detail;
     outcome.txt = txt;
     outcome.elapsed = elapsed;
-    outcome
+}
+
+/// A mirror's answer for an IPv4 address (the only kind an ip4set holds), with its TXT.
+fn mirror_answer(
+    mirror: &Result<Arc<crate::mirror::Ip4Set>, String>,
+    ip: Option<std::net::Ipv4Addr>,
+) -> (Answer, Vec<String>) {
+    match (mirror, ip) {
+        (Ok(set), Some(v4)) => set.answer(v4),
+        (Ok(_), None) => (
+            Answer::Failure("the mirror answers IPv4 addresses only".into()),
+            Vec::new(),
+        ),
+        (Err(why), _) => (Answer::Failure(format!("mirror: {why}")), Vec::new()),
+    }
 }
 
 async fn check_health(
@@ -563,11 +577,7 @@ async fn check_health(
     let _permit = limit.acquire().await;
     let from_mirror = |point: &str| -> Option<Answer> {
         let mirror = state.mirror()?;
-        Some(match (mirror, point.parse::<std::net::Ipv4Addr>()) {
-            (Ok(set), Ok(v4)) => set.answer(v4).0,
-            (Ok(_), Err(_)) => Answer::Failure("the mirror answers IPv4 addresses only".into()),
-            (Err(why), _) => Answer::Failure(format!("mirror: {why}")),
-        })
+        Some(mirror_answer(mirror, point.parse().ok()).0)
     };
     let (pos, neg) = match (
         from_mirror(&list.test.positive),
