@@ -55,17 +55,27 @@ impl Cidr {
 
     /// Every address of the network, in order, computed as it is walked.
     pub fn addresses(&self) -> Box<dyn Iterator<Item = IpAddr> + Send> {
+        match (self.network, self.last()) {
+            (IpAddr::V4(first), IpAddr::V4(last)) => Box::new(
+                (u32::from(first)..=u32::from(last)).map(|n| IpAddr::V4(Ipv4Addr::from(n))),
+            ),
+            (IpAddr::V6(first), IpAddr::V6(last)) => Box::new(
+                (u128::from(first)..=u128::from(last)).map(|n| IpAddr::V6(Ipv6Addr::from(n))),
+            ),
+            // `last` is of the network's own family: the mixed cases cannot occur.
+            _ => Box::new(std::iter::empty()),
+        }
+    }
+
+    /// The last address of the network.
+    pub fn last(&self) -> IpAddr {
         match self.network {
-            IpAddr::V4(net) => {
-                let start = u32::from(net);
-                let last = start | (u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0));
-                Box::new((start..=last).map(|n| IpAddr::V4(Ipv4Addr::from(n))))
-            }
-            IpAddr::V6(net) => {
-                let start = u128::from(net);
-                let last = start | (u128::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0));
-                Box::new((start..=last).map(|n| IpAddr::V6(Ipv6Addr::from(n))))
-            }
+            IpAddr::V4(net) => IpAddr::V4(Ipv4Addr::from(
+                u32::from(net) | u32::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0),
+            )),
+            IpAddr::V6(net) => IpAddr::V6(Ipv6Addr::from(
+                u128::from(net) | u128::MAX.checked_shr(u32::from(self.prefix)).unwrap_or(0),
+            )),
         }
     }
 }

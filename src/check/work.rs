@@ -105,16 +105,7 @@ pub(crate) fn segments(targets: &[Target], resolved: &[(usize, Vec<IpAddr>)]) ->
                 add_ip_range(&mut out, owner, ip, ip);
             }
             TargetKind::Net(cidr) => {
-                let first = cidr.network;
-                let last = match first {
-                    IpAddr::V4(n) => IpAddr::V4(Ipv4Addr::from(
-                        u32::from(n) | u32::MAX.checked_shr(u32::from(cidr.prefix)).unwrap_or(0),
-                    )),
-                    IpAddr::V6(n) => IpAddr::V6(Ipv6Addr::from(
-                        u128::from(n) | u128::MAX.checked_shr(u32::from(cidr.prefix)).unwrap_or(0),
-                    )),
-                };
-                add_ip_range(&mut out, owner, first, last);
+                add_ip_range(&mut out, owner, cidr.network, cidr.last());
             }
             TargetKind::Name(name) => {
                 if names.insert(name.clone()) {

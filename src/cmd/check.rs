@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::check::{self, CheckRequest, Progress};
 use crate::cli::{CheckArgs, Color, Format};
-use crate::dns::{Dns, Status};
+use crate::dns::Dns;
 use crate::error::Error;
 use crate::report::progress::Bar;
 use crate::report::{Summary, json, nagios, table};
@@ -88,7 +88,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         let run = check::stream(&dns, request, &mut |o| {
             summary.add(&o);
             let shown = if table {
-                args.verbose || o.status != Status::Clear || !o.meanings.is_empty()
+                table::shown(&o, args.verbose)
             } else {
                 o.is_block_listing()
             };

@@ -34,6 +34,11 @@ fn status_word(style: Style, outcome: &Outcome) -> String {
     }
 }
 
+/// Whether the table has a row for this outcome: everything but plain clears, unless verbose.
+pub fn shown(outcome: &Outcome, verbose: bool) -> bool {
+    verbose || outcome.status != Status::Clear || !outcome.meanings.is_empty()
+}
+
 /// Sort order: block listings, allow listings, then what gave no answer, then clear.
 fn rank(outcome: &Outcome) -> u8 {
     match (outcome.status, outcome.list.policy) {
@@ -81,7 +86,7 @@ pub fn write(
     let mut rows: Vec<&Outcome> = report
         .outcomes
         .iter()
-        .filter(|o| style.verbose || o.status != Status::Clear || !o.meanings.is_empty())
+        .filter(|o| shown(o, style.verbose))
         .collect();
     rows.sort_by_key(|o| rank(o));
     let width = rows.iter().map(|o| o.address.len()).max().unwrap_or(0);
