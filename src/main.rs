@@ -7,7 +7,9 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     let cli = rblwatch::cli::Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    // One thread: a scan is bound by system calls and the DNS server, and on a small machine
+    // the server (a local rbldnsd) needs the other core more than a second worker does.
+    let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

@@ -160,8 +160,8 @@ fn next_state(
     StoredState {
         address: o.address.clone(),
         list: o.list.id.clone(),
-        target: o.target.clone(),
-        label: settings.labels.get(&o.target).cloned().flatten(),
+        target: o.target.to_string(),
+        label: settings.labels.get(&*o.target).cloned().flatten(),
         policy: policy_word(o.list.policy),
         status: status.to_string(),
         codes: words(&o.codes),

@@ -21,6 +21,7 @@ mod work;
 
 use crate::target::{Target, TargetKind};
 use futures_util::StreamExt;
+use futures_util::stream::FuturesOrdered;
 use limits::ListState;
 use work::{Segment, Subject};
 
@@ -55,7 +56,7 @@ pub struct Progress {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     /// The target as the user typed it.
-    pub target: String,
+    pub target: Arc<str>,
     /// The IP address or name that was asked about.
     pub address: String,
     /// The list asked.
@@ -276,8 +277,6 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         }
     }
 
-    let targets: Arc<Vec<String>> =
-        Arc::new(request.targets.iter().map(|t| t.text.clone()).collect());
     let total: u128 = segments
         .iter()
         .map(|seg| {
@@ -293,57 +292,52 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         p.total
             .store(u64::try_from(total).unwrap_or(u64::MAX), Ordering::Relaxed);
     }
-    let lists = Arc::new(request.lists.clone());
+    let shared = Arc::new(Shared {
+        dns: dns.clone(),
+        lists: request.lists.clone(),
+        states: states.clone(),
+        targets: request
+            .targets
+            .iter()
+            .map(|t| Arc::from(t.text.as_str()))
+            .collect(),
+        notes: notes.clone(),
+        progress: request.progress.clone(),
+    });
+    let lists = &request.lists;
     let jobs = segments.iter().flat_map(|seg| {
         let owner = seg.owner();
-        let lists = lists.clone();
-        let states = states.clone();
         work::subjects(seg).flat_map(move |subject| {
+            let kind = subject.kind();
             (0..lists.len())
-                .filter(|&i| lists[i].list.serves(subject.kind()))
-                .map(|i| {
-                    (
-                        owner,
-                        subject.for_list(&lists[i].list),
-                        lists[i].clone(),
-                        states[i].clone(),
-                    )
-                })
-                .collect::<Vec<_>>()
+                .filter(move |&i| lists[i].list.serves(kind))
+                .map(move |i| (owner, subject.for_list(&lists[i].list), i))
         })
     });
-    let mut pending = futures_util::stream::iter(jobs)
-        .map(|(owner, subject, active, state)| {
-            // Budgets are taken here, in target order, so the first addresses are the ones asked.
-            let admitted = state.mirror().is_some() || state.take();
-            let (dns, targets, notes, progress) = (
-                dns.clone(),
-                targets.clone(),
-                notes.clone(),
-                request.progress.clone(),
-            );
-            tokio::spawn(async move {
-                let outcome = ask(
-                    &dns,
-                    &active,
-                    &state,
-                    &notes,
-                    targets[owner].clone(),
-                    subject,
-                    admitted,
-                )
-                .await;
-                if let Some(p) = progress {
-                    p.done.fetch_add(1, Ordering::Relaxed);
-                }
-                outcome
-            })
-        })
-        .buffered(window);
+    // More pairs are under way than queries in flight (the resolver's window keeps to
+    // `concurrency`), so one lost reply at the head of the order does not idle the rest while
+    // it is asked again.
+    let reorder = window.saturating_mul(4).max(64);
+    let mut jobs = jobs.map(|(owner, subject, list)| {
+        // Budgets are taken here, in target order, so the first addresses are the ones asked.
+        let state = &shared.states[list];
+        let admitted = state.mirror().is_some() || state.take();
+        let shared = shared.clone();
+        async move {
+            let outcome = shared.ask(owner, subject, list, admitted).await;
+            if let Some(p) = &shared.progress {
+                p.done.fetch_add(1, Ordering::Relaxed);
+            }
+            outcome
+        }
+    });
+    let mut under_way = FuturesOrdered::new();
 
-    // The first window runs while the health checks finish; nothing is handed on before the
-    // lists' health is known, so an unhealthy list's answers are never passed as believed.
-    let first = pending.next().await;
+    // The first answers come in while the health checks finish; nothing is handed on before
+    // the lists' health is known, so an unhealthy list's answers are never passed as
+    // believed. Until then answers wait in `early`, and no new pair starts while `early` and
+    // the pairs under way fill the reorder window. The pairs under way are polled all along:
+    // a health check may wait on them (for the list's rate, say).
     let mut health: Vec<ListHealth> = request
         .lists
         .iter()
@@ -353,18 +347,32 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
             detail: None,
         })
         .collect();
-    while let Some(joined) = health_tasks.join_next().await {
-        if let Ok((index, (state, detail))) = joined {
-            health[index].health = state;
-            health[index].detail = detail;
+    let mut early: Vec<Outcome> = Vec::new();
+    while !health_tasks.is_empty() {
+        start_more(
+            &mut under_way,
+            &mut jobs,
+            reorder.saturating_sub(early.len()),
+        );
+        tokio::select! {
+            Some(joined) = health_tasks.join_next() => {
+                if let Ok((index, (state, detail))) = joined {
+                    health[index].health = state;
+                    health[index].detail = detail;
+                }
+            }
+            Some(outcome) = under_way.next(), if !under_way.is_empty() => early.push(outcome),
         }
     }
-    let mut next = first;
-    while let Some(joined) = next {
-        if let Ok(outcome) = joined {
-            sink(distrust_unhealthy(outcome, &health));
-        }
-        next = pending.next().await;
+    for outcome in early {
+        sink(distrust_unhealthy(outcome, &health));
+    }
+    loop {
+        start_more(&mut under_way, &mut jobs, reorder);
+        let Some(outcome) = under_way.next().await else {
+            break;
+        };
+        sink(distrust_unhealthy(outcome, &health));
     }
     let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
     let sent = request
@@ -379,6 +387,20 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         resolutions,
         notes,
         elapsed: started.elapsed(),
+    }
+}
+
+/// Starts pairs until `room` are under way or there are no more.
+fn start_more<F: Future>(
+    under_way: &mut FuturesOrdered<F>,
+    jobs: &mut impl Iterator<Item = F>,
+    room: usize,
+) {
+    while under_way.len() < room {
+        match jobs.next() {
+            Some(job) => under_way.push_back(job),
+            None => return,
+        }
     }
 }
 
@@ -459,12 +481,39 @@ async fn query_a(dns: &Dns, query: &str) -> (Answer, Duration) {
     (answer, start.elapsed())
 }
 
+/// What every pair of a run shares.
+struct Shared {
+    dns: Dns,
+    lists: Vec<ActiveList>,
+    states: Vec<Arc<ListState>>,
+    targets: Vec<Arc<str>>,
+    notes: Arc<std::sync::Mutex<Vec<String>>>,
+    progress: Option<Arc<Progress>>,
+}
+
+impl Shared {
+    /// Asks list `list` about `subject`, reported under target `owner`.
+    async fn ask(&self, owner: usize, subject: Subject, list: usize, admitted: bool) -> Outcome {
+        let target = self.targets[owner].clone();
+        ask(
+            &self.dns,
+            &self.lists[list],
+            &self.states[list],
+            &self.notes,
+            target,
+            subject,
+            admitted,
+        )
+        .await
+    }
+}
+
 async fn ask(
     dns: &Dns,
     active: &ActiveList,
     state: &ListState,
     notes: &std::sync::Mutex<Vec<String>>,
-    target: String,
+    target: Arc<str>,
     subject: Subject,
     admitted: bool,
 ) -> Outcome {
@@ -475,7 +524,12 @@ async fn ask(
         target,
         delist_url: list.delist.as_ref().and_then(|d| d.url_for(&address)),
         address,
-        query: subject.query(&list.zone),
+        // The name as shown differs from the one asked only when it holds a key.
+        query: if active.zone == list.zone {
+            query.clone()
+        } else {
+            subject.query(&list.zone)
+        },
         status: Status::Error,
         codes: Vec::new(),
         meanings: Vec::new(),
@@ -588,9 +642,7 @@ async fn check_health(
             // The test points keep to the list's rate like any other query.
             state.pace().await;
             state.pace().await;
-            let ((pos, _), (neg, _)) =
-                tokio::join!(query_a(dns, &positive), query_a(dns, &negative));
-            (pos, neg)
+            tokio::join!(dns.a_first(&positive), dns.a_first(&negative))
         }
     };
     let (pos, neg) = (

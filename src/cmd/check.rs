@@ -14,6 +14,8 @@ use crate::target::Target;
 
 /// Ranges larger than this, in all, need `--force`: a /24, polite to public lists.
 const MAX_ADDRESSES: u128 = 256;
+/// How often streamed JSON results are handed on to the reader.
+const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Runs `check` and returns the exit status.
 pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
@@ -50,8 +52,9 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         used_today: std::collections::HashMap::new(),
     };
     let bar = Bar::start(&progress);
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
+    // Buffered: a scan writes hundreds of thousands of JSON lines, and a write call per line
+    // would cost more than the query behind it. Streamed output is flushed a few times a second.
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut summary = Summary::default();
     let resolvers: Vec<String> = dns.servers().iter().map(ToString::to_string).collect();
 
@@ -66,10 +69,15 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         };
         let mut doc = json::Stream::begin(&mut out, &ctx)?;
         let mut failed: Option<std::io::Error> = None;
+        let mut flushed = std::time::Instant::now();
         let run = check::stream(&dns, request, &mut |o| {
             summary.add(&o);
             if failed.is_none() {
                 failed = doc.result(&o).err();
+            }
+            if failed.is_none() && flushed.elapsed() >= FLUSH_EVERY {
+                failed = doc.flush().err();
+                flushed = std::time::Instant::now();
             }
         })
         .await;

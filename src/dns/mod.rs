@@ -1,5 +1,6 @@
 //! Everything DNS: query names, answer classification, the resolver, public-resolver checks.
 
+mod batch;
 pub mod classify;
 pub mod name;
 pub mod public;

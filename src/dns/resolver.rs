@@ -91,7 +91,7 @@ impl Dns {
         let inner = builder
             .build()
             .map_err(|e| Error::Resolver(format!("cannot build the resolver: {e}")))?;
-        let udp = UdpClient::new(&servers)
+        let udp = UdpClient::new(&servers, settings.concurrency)
             .map_err(|e| Error::Resolver(format!("cannot open UDP sockets: {e}")))?;
         Ok(Dns {
             inner,
@@ -109,7 +109,14 @@ impl Dns {
 
     /// Asks for the A records of an absolute name.
     pub async fn a(&self, name: &str) -> Answer {
-        self.udp.a(name, self.timeout, self.tries).await
+        self.udp.a(name, self.timeout, self.tries, true).await
+    }
+
+    /// Asks for the A records of a list's test point, without waiting for a place among the
+    /// queries in flight: the run's answers wait on these, so they must never queue behind
+    /// them.
+    pub async fn a_first(&self, name: &str) -> Answer {
+        self.udp.a(name, self.timeout, self.tries, false).await
     }
 
     /// The TXT strings of an absolute name; empty when there are none or the lookup fails

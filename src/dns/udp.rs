@@ -17,7 +17,12 @@ use std::time::{Duration, Instant};
 
 use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::RData;
+use std::os::fd::AsRawFd;
+
+use tokio::io::Interest;
 use tokio::net::UdpSocket;
+
+use super::batch;
 use tokio::sync::oneshot;
 
 use super::classify::Answer;
@@ -41,6 +46,9 @@ struct Lane {
     server: SocketAddr,
     pending: Mutex<Pending>,
     next_id: AtomicU16,
+    /// Queries waiting to be sent: the sender sends all that gathered in one call.
+    outbox: Mutex<Vec<Vec<u8>>>,
+    queued: tokio::sync::Notify,
 }
 
 /// The client: lanes to every name server, each with a task reading its replies.
@@ -81,8 +89,9 @@ fn socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 impl UdpClient {
-    /// Opens the lanes to `servers`; must be called inside the runtime.
-    pub fn new(servers: &[SocketAddr]) -> io::Result<UdpClient> {
+    /// Opens the lanes to `servers`, with at most `most_in_flight` queries outstanding;
+    /// must be called inside the runtime.
+    pub fn new(servers: &[SocketAddr], most_in_flight: usize) -> io::Result<UdpClient> {
         let mut lanes = Vec::new();
         let mut tasks = Vec::new();
         for &server in servers {
@@ -94,23 +103,26 @@ impl UdpClient {
                     next_id: AtomicU16::new(
                         u16::try_from(n * 16_384 + std::process::id() as usize % 977).unwrap_or(0),
                     ),
+                    outbox: Mutex::new(Vec::new()),
+                    queued: tokio::sync::Notify::new(),
                 });
                 tasks.push(tokio::spawn(receive(lane.clone())));
+                tasks.push(tokio::spawn(send(lane.clone())));
                 lanes.push(lane);
             }
         }
         Ok(UdpClient {
             lanes,
-            window: Window::new(64),
+            window: Window::new(64, most_in_flight),
             next: AtomicUsize::new(0),
             tasks,
         })
     }
 
     /// Asks for the A records of `name` (absolute), sending again after losses, for at most
-    /// `timeout` x `tries`.
-    pub async fn a(&self, name: &str, timeout: Duration, tries: usize) -> Answer {
-        match self.query(name, TYPE_A, timeout, tries).await {
+    /// `timeout` x `tries`; `windowed` waits for a place in the in-flight window first.
+    pub async fn a(&self, name: &str, timeout: Duration, tries: usize, windowed: bool) -> Answer {
+        match self.query(name, TYPE_A, timeout, tries, windowed).await {
             Ok(reply) => decode_a(&reply, self.lanes.first().map(|l| l.server)),
             Err(why) => Answer::Failure(why),
         }
@@ -119,7 +131,7 @@ impl UdpClient {
     /// The TXT strings of `name`; empty when there are none or the lookup fails.
     pub async fn txt(&self, name: &str, timeout: Duration, tries: usize) -> Vec<String> {
         let Some(message) = self
-            .query(name, TYPE_TXT, timeout, tries)
+            .query(name, TYPE_TXT, timeout, tries, true)
             .await
             .ok()
             .and_then(|reply| Message::from_vec(&reply).ok())
@@ -148,6 +160,7 @@ impl UdpClient {
         qtype: u16,
         timeout: Duration,
         tries: usize,
+        windowed: bool,
     ) -> Result<Reply, String> {
         let lanes_per_server = LANES;
         let servers = self.lanes.len() / lanes_per_server;
@@ -155,14 +168,18 @@ impl UdpClient {
         let deadline = Instant::now() + timeout * u32::try_from(tries.max(1)).unwrap_or(1);
         let mut wait = self.window.rto().min(timeout);
         let mut attempt = 0usize;
-        let _slot = self.window.enter().await;
+        let _slot = if windowed {
+            Some(self.window.enter().await)
+        } else {
+            None
+        };
         loop {
             // Each new attempt goes to the next server, as a resolver does.
             let server = (first / lanes_per_server + attempt) % servers.max(1);
             let lane = &self.lanes[server * lanes_per_server + first % lanes_per_server];
             let (id, rx, packet) = register(lane, name, qtype)?;
             let sent = Instant::now();
-            let _ = lane.socket.send(&packet).await;
+            lane.queue(packet);
             let left = deadline.saturating_duration_since(Instant::now());
             let outcome = tokio::time::timeout(wait.min(left), rx).await;
             if let Ok(mut pending) = lane.pending.lock() {
@@ -197,6 +214,8 @@ struct Window {
 
 struct WindowState {
     limit: f64,
+    /// The user's ceiling (`--concurrency`).
+    most: f64,
     in_flight: usize,
     srtt: Option<Duration>,
     last_cut: Option<Instant>,
@@ -218,10 +237,12 @@ impl Drop for Slot<'_> {
 }
 
 impl Window {
-    fn new(start: usize) -> Window {
+    fn new(start: usize, most: usize) -> Window {
+        let most = (most.max(1) as f64).min(MAX_WINDOW);
         Window {
             state: Mutex::new(WindowState {
-                limit: (start as f64).clamp(MIN_WINDOW, MAX_WINDOW),
+                limit: (start as f64).clamp(MIN_WINDOW.min(most), most),
+                most,
                 in_flight: 0,
                 srtt: None,
                 last_cut: None,
@@ -249,7 +270,7 @@ impl Window {
                 Some(old) => (old * 7 + rtt) / 8,
                 None => rtt,
             });
-            s.limit = (s.limit + 1.0 / s.limit).min(MAX_WINDOW);
+            s.limit = (s.limit + 1.0 / s.limit).min(s.most);
         }
         self.opened.notify_one();
     }
@@ -258,17 +279,18 @@ impl Window {
         if let Ok(mut s) = self.state.lock() {
             let rtt = s.srtt.unwrap_or(FIRST_RETRY);
             if s.last_cut.is_none_or(|t| t.elapsed() > rtt) {
-                s.limit = (s.limit / 2.0).max(MIN_WINDOW);
+                s.limit = (s.limit / 2.0).max(MIN_WINDOW.min(s.most));
                 s.last_cut = Some(Instant::now());
             }
         }
     }
 
-    /// The wait before sending a query again: a few round trips, at least 20 ms.
+    /// The wait before sending a query again: a few round trips, at least 5 ms (a reply
+    /// later than that from a server this close was lost, and asking twice costs little).
     fn rto(&self) -> Duration {
         let srtt = self.state.lock().ok().and_then(|s| s.srtt);
         srtt.map_or(FIRST_RETRY, |rtt| {
-            (rtt * 4 + Duration::from_millis(10)).clamp(Duration::from_millis(20), FIRST_RETRY)
+            (rtt * 4 + Duration::from_millis(2)).clamp(Duration::from_millis(5), FIRST_RETRY)
         })
     }
 }
@@ -320,34 +342,98 @@ fn question(name: &str) -> Result<Vec<u8>, String> {
     Ok(wire)
 }
 
-/// Reads replies and hands each to the query with its id and question.
-async fn receive(lane: Arc<Lane>) {
-    let mut buf = vec![0u8; 4096];
+impl Lane {
+    /// Hands a query to the sender.
+    fn queue(&self, packet: Vec<u8>) {
+        let first = match self.outbox.lock() {
+            Ok(mut outbox) => {
+                outbox.push(packet);
+                outbox.len() == 1
+            }
+            Err(_) => false,
+        };
+        if first {
+            self.queued.notify_one();
+        }
+    }
+}
+
+/// Sends what the lane's queries queued, as many per system call as have gathered. A query
+/// whose send fails is not retried here: it counts as lost and is sent again on its timer.
+async fn send(lane: Arc<Lane>) {
+    let mut batch: Vec<Vec<u8>> = Vec::new();
     loop {
-        let Ok(n) = lane.socket.recv(&mut buf).await else {
+        lane.queued.notified().await;
+        if let Ok(mut outbox) = lane.outbox.lock() {
+            std::mem::swap(&mut *outbox, &mut batch);
+        }
+        let mut done = 0;
+        while done < batch.len() {
+            if lane.socket.writable().await.is_err() {
+                break;
+            }
+            let fd = lane.socket.as_raw_fd();
+            match lane
+                .socket
+                .try_io(Interest::WRITABLE, || batch::send(fd, &batch[done..]))
+            {
+                Ok(n) => done += n.max(1),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(_) => done += 1,
+            }
+        }
+        batch.clear();
+    }
+}
+
+/// Reads replies, as many per system call as have arrived, and hands each to the query with
+/// its id and question.
+async fn receive(lane: Arc<Lane>) {
+    let mut buffers = vec![[0u8; batch::REPLY_MAX]; batch::BATCH];
+    let mut lengths = vec![0usize; batch::BATCH];
+    loop {
+        if lane.socket.readable().await.is_err() {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
-        };
-        if n < 12 {
-            continue;
         }
-        let id = u16::from_be_bytes([buf[0], buf[1]]);
-        // The question must be the one asked: a stray or spoofed reply is ignored.
-        let asked = match lane.pending.lock() {
-            Ok(mut pending) => match pending.get(&id) {
-                Some((qname, _))
-                    if buf.len() >= 12 + qname.len()
-                        && buf[12..12 + qname.len()].eq_ignore_ascii_case(qname) =>
-                {
-                    pending.remove(&id)
-                }
-                _ => None,
-            },
-            Err(_) => None,
+        let fd = lane.socket.as_raw_fd();
+        let read = match lane.socket.try_io(Interest::READABLE, || {
+            batch::receive(fd, &mut buffers, &mut lengths)
+        }) {
+            Ok(read) => read,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+            Err(_) => {
+                // An ICMP error (port unreachable) surfaces here; the query times out.
+                continue;
+            }
         };
-        if let Some((_, tx)) = asked {
-            let _ = tx.send(buf[..n].to_vec());
+        for (buf, &n) in buffers.iter().zip(&lengths).take(read) {
+            deliver(&lane, &buf[..n.min(batch::REPLY_MAX)]);
         }
+    }
+}
+
+/// Hands one reply to the query it answers.
+fn deliver(lane: &Lane, reply: &[u8]) {
+    if reply.len() < 12 {
+        return;
+    }
+    let id = u16::from_be_bytes([reply[0], reply[1]]);
+    // The question must be the one asked: a stray or spoofed reply is ignored.
+    let asked = match lane.pending.lock() {
+        Ok(mut pending) => match pending.get(&id) {
+            Some((qname, _))
+                if reply.len() >= 12 + qname.len()
+                    && reply[12..12 + qname.len()].eq_ignore_ascii_case(qname) =>
+            {
+                pending.remove(&id)
+            }
+            _ => None,
+        },
+        Err(_) => None,
+    };
+    if let Some((_, tx)) = asked {
+        let _ = tx.send(reply.to_vec());
     }
 }
 

@@ -118,6 +118,11 @@ impl<'a> Stream<'a> {
         serde_json::to_writer(&mut *self.out, &doc).map_err(io::Error::other)
     }
 
+    /// Hands what is written so far on to the reader.
+    pub fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+
     /// Ends the document with what is known only at the end.
     pub fn end(self, run: &RunSummary, summary: &Summary, ctx: &Context<'_>) -> io::Result<()> {
         let targets: Vec<TargetDoc<'_>> = ctx

@@ -58,8 +58,8 @@ impl Summary {
         } else if outcome.status == Status::Listed {
             self.allowlisted += 1;
         }
-        if outcome.status.is_definite() && !self.answered.contains(&outcome.target) {
-            self.answered.insert(outcome.target.clone());
+        if outcome.status.is_definite() && !self.answered.contains(&*outcome.target) {
+            self.answered.insert(outcome.target.to_string());
         }
     }
 

@@ -1,0 +1,95 @@
+//! Many datagrams per system call (sendmmsg/recvmmsg) on a connected UDP socket.
+//!
+//! Why: in a bulk scan each query and each reply is one small datagram, and a system call per
+//! datagram costs more than everything else the query needs. Both calls are non-blocking;
+//! the caller waits for readiness through tokio and retries on `WouldBlock`.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// The most datagrams moved by one call.
+pub(super) const BATCH: usize = 64;
+/// The largest reply read: queries carry no EDNS, so answers fit in 512 bytes; room is left
+/// for a server that sends more anyway (such a reply is marked truncated or cut, never
+/// misread).
+pub(super) const REPLY_MAX: usize = 4096;
+
+/// Sends the first `BATCH` of `packets`; returns how many went out.
+pub(super) fn send(fd: RawFd, packets: &[Vec<u8>]) -> io::Result<usize> {
+    let count = packets.len().min(BATCH);
+    let mut iovecs: Vec<libc::iovec> = packets[..count]
+        .iter()
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut libc::c_void,
+            iov_len: p.len(),
+        })
+        .collect();
+    let mut headers: Vec<libc::mmsghdr> = iovecs
+        .iter_mut()
+        .map(|iov| {
+            // SAFETY: an all-zero msghdr is valid (no name, no control data).
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = iov;
+            msg.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: msg,
+                msg_len: 0,
+            }
+        })
+        .collect();
+    // SAFETY: headers and iovecs point into `packets`, all alive for the call; count matches.
+    let sent = unsafe {
+        libc::sendmmsg(
+            fd,
+            headers.as_mut_ptr(),
+            u32::try_from(count).unwrap_or(0),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    usize::try_from(sent).map_err(|_| io::Error::last_os_error())
+}
+
+/// Reads up to `BATCH` datagrams into `buffers`, their lengths into `lengths`; returns how
+/// many were read.
+pub(super) fn receive(
+    fd: RawFd,
+    buffers: &mut [[u8; REPLY_MAX]],
+    lengths: &mut [usize],
+) -> io::Result<usize> {
+    let count = buffers.len().min(lengths.len()).min(BATCH);
+    let mut iovecs: Vec<libc::iovec> = buffers[..count]
+        .iter_mut()
+        .map(|b| libc::iovec {
+            iov_base: b.as_mut_ptr().cast(),
+            iov_len: REPLY_MAX,
+        })
+        .collect();
+    let mut headers: Vec<libc::mmsghdr> = iovecs
+        .iter_mut()
+        .map(|iov| {
+            // SAFETY: as in `send`.
+            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+            msg.msg_iov = iov;
+            msg.msg_iovlen = 1;
+            libc::mmsghdr {
+                msg_hdr: msg,
+                msg_len: 0,
+            }
+        })
+        .collect();
+    // SAFETY: every iovec points into a distinct buffer of REPLY_MAX bytes, alive for the call.
+    let read = unsafe {
+        libc::recvmmsg(
+            fd,
+            headers.as_mut_ptr(),
+            u32::try_from(count).unwrap_or(0),
+            libc::MSG_DONTWAIT,
+            std::ptr::null_mut(),
+        )
+    };
+    let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
+    for (length, header) in lengths.iter_mut().zip(&headers).take(read) {
+        *length = header.msg_len as usize;
+    }
+    Ok(read)
+}
