@@ -42,13 +42,21 @@ rbldnsd "${user[@]}" -w "$dir" -b "127.0.0.1/$port" -p "$dir/pid" -t 60 $zones >
 sleep 0.5
 
 echo "machine: $(nproc) cores, $(uname -r)"
-ceiling=$(dnsperf -s 127.0.0.1 -p "$port" -d "$dir/queries.txt" -l 10 2>&1 | awk '/Queries per second/ {print $4}')
+# dnsperf with the same number of queries outstanding as rblwatch's --concurrency; the best of
+# these is the server's ceiling.
+declare -A same
+ceiling=0
+for c in 16 64 256 1024; do
+  same[$c]=$(dnsperf -s 127.0.0.1 -p "$port" -d "$dir/queries.txt" -l 5 -q "$c" 2>&1 | awk '/Queries per second/ {print $4}')
+  printf 'dnsperf -q %4d: %.0f queries/s\n' "$c" "${same[$c]}"
+  ceiling=$(python3 -c "print(max($ceiling, ${same[$c]}))")
+done
 printf 'dnsperf ceiling: %.0f queries/s\n' "$ceiling"
 
 for c in 16 64 256 1024; do
   /usr/bin/time -v "$bin" --lists "$dir/lists.toml" check 10.0.0.0/16 --force --nameserver "127.0.0.1:$port" \
     --concurrency "$c" --format json > "$dir/out.json" 2> "$dir/time.txt" || true
-  python3 - "$dir/out.json" "$dir/time.txt" "$c" "$ceiling" <<'PY'
+  python3 - "$dir/out.json" "$dir/time.txt" "$c" "$ceiling" "${same[$c]}" <<'PY'
 import json, re, sys
 doc = json.load(open(sys.argv[1]))
 t = open(sys.argv[2]).read()
@@ -61,7 +69,8 @@ n = len(doc["results"])
 qps = n / secs
 print(f"concurrency {sys.argv[3]:>4}: {n} answers ({s['listed']} listed, {s['clear']} clear, "
       f"{s['error'] + s['refused'] + s['bogus'] + s['unhealthy']} other) in {secs:.2f} s = {qps:.0f} queries/s, "
-      f"ratio {qps / float(sys.argv[4]):.2f}, peak RSS {rss / 1024:.1f} MB")
+      f"ratio {qps / float(sys.argv[4]):.2f} of the ceiling ({qps / float(sys.argv[5]):.2f} of dnsperf at the same concurrency), "
+      f"peak RSS {rss / 1024:.1f} MB")
 PY
 done
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::mirror::Ip4Set;
+use crate::mirror::Mirror;
 
 /// One list's limits and refusal state for one run.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ pub(crate) struct ListState {
     /// Why, for the answers not sent after that.
     refusal: Mutex<Option<String>>,
     /// The list's local mirror, when it has one (or why it cannot be read).
-    mirror: Option<Result<Arc<Ip4Set>, String>>,
+    mirror: Option<Result<Arc<Mirror>, String>>,
 }
 
 impl ListState {
@@ -32,7 +32,7 @@ impl ListState {
     pub(crate) fn new(
         qps: Option<f64>,
         budget: Option<u64>,
-        mirror: Option<Result<Arc<Ip4Set>, String>>,
+        mirror: Option<Result<Arc<Mirror>, String>>,
     ) -> ListState {
         ListState {
             // A sliding window of one second (2% longer: the send itself follows the slot by
@@ -90,7 +90,7 @@ impl ListState {
     }
 
     /// The list's local mirror, if it has one: answers come from it, not from DNS.
-    pub(crate) fn mirror(&self) -> Option<&Result<Arc<Ip4Set>, String>> {
+    pub(crate) fn mirror(&self) -> Option<&Result<Arc<Mirror>, String>> {
         self.mirror.as_ref()
     }
 

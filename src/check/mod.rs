@@ -247,7 +247,7 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
                     list.id
                 ));
             }
-            let mirror = list.mirror.as_ref().map(|path| crate::mirror::load(path));
+            let mirror = list.mirror.as_ref().map(crate::mirror::load);
             if let Some(Err(why)) = &mirror {
                 notes.push(format!("{}: its mirror cannot be read: {why}", list.id));
             }
@@ -540,11 +540,7 @@ async fn ask(
     };
     // A list with a local mirror is answered from it, without DNS.
     if let Some(mirror) = state.mirror() {
-        let ip = match subject {
-            Subject::Ip(IpAddr::V4(v4)) => Some(v4),
-            _ => None,
-        };
-        let (answer, txt) = mirror_answer(mirror, ip);
+        let (answer, txt) = mirror_answer(mirror, &subject);
         let verdict = classify::classify(list, &answer);
         let txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
             txt
@@ -604,18 +600,20 @@ fn settle(outcome: &mut Outcome, verdict: Verdict, txt: Vec<String>, elapsed: Du
     outcome.elapsed = elapsed;
 }
 
-/// A mirror's answer for an IPv4 address (the only kind an ip4set holds), with its TXT.
+/// A mirror's answer about a subject, with its TXT.
 fn mirror_answer(
-    mirror: &Result<Arc<crate::mirror::Ip4Set>, String>,
-    ip: Option<std::net::Ipv4Addr>,
+    mirror: &Result<Arc<crate::mirror::Mirror>, String>,
+    subject: &Subject,
 ) -> (Answer, Vec<String>) {
-    match (mirror, ip) {
-        (Ok(set), Some(v4)) => set.answer(v4),
-        (Ok(_), None) => (
-            Answer::Failure("the mirror answers IPv4 addresses only".into()),
-            Vec::new(),
-        ),
-        (Err(why), _) => (Answer::Failure(format!("mirror: {why}")), Vec::new()),
+    use crate::mirror::Asked;
+    let asked = match subject {
+        Subject::Ip(IpAddr::V4(v4)) => Asked::V4(*v4),
+        Subject::Ip(IpAddr::V6(v6)) => Asked::V6(*v6),
+        Subject::Domain(name) => Asked::Name(name),
+    };
+    match mirror {
+        Ok(mirror) => mirror.answer(asked),
+        Err(why) => (Answer::Failure(format!("mirror: {why}")), Vec::new()),
     }
 }
 
@@ -631,7 +629,7 @@ async fn check_health(
     let _permit = limit.acquire().await;
     let from_mirror = |point: &str| -> Option<Answer> {
         let mirror = state.mirror()?;
-        Some(mirror_answer(mirror, point.parse().ok()).0)
+        Some(mirror_answer(mirror, &Subject::test_point(point)).0)
     };
     let (pos, neg) = match (
         from_mirror(&list.test.positive),

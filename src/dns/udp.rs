@@ -165,14 +165,15 @@ impl UdpClient {
         let lanes_per_server = LANES;
         let servers = self.lanes.len() / lanes_per_server;
         let first = self.next.fetch_add(1, Ordering::Relaxed);
-        let deadline = Instant::now() + timeout * u32::try_from(tries.max(1)).unwrap_or(1);
-        let mut wait = self.window.rto().min(timeout);
-        let mut attempt = 0usize;
         let _slot = if windowed {
             Some(self.window.enter().await)
         } else {
             None
         };
+        // The time allowed counts from the first send, not from the wait for a place.
+        let deadline = Instant::now() + timeout * u32::try_from(tries.max(1)).unwrap_or(1);
+        let mut wait = self.window.rto().min(timeout);
+        let mut attempt = 0usize;
         loop {
             // Each new attempt goes to the next server, as a resolver does.
             let server = (first / lanes_per_server + attempt) % servers.max(1);

@@ -201,8 +201,8 @@ pub struct List {
     pub sources: Vec<String>,
     /// The operator's query limits.
     pub limits: Limits,
-    /// A local rbldnsd ip4set file answered in-process instead of DNS.
-    pub mirror: Option<std::path::PathBuf>,
+    /// A local rbldnsd data file answered in-process instead of DNS.
+    pub mirror: Option<crate::mirror::Source>,
     /// Anything else a user should know (usage terms, caveats).
     pub note: Option<String>,
 }
@@ -249,8 +249,8 @@ impl Catalog {
         // A mirror file named relative to the catalog is found next to it.
         let dir = path.parent().unwrap_or(Path::new("."));
         for list in &mut catalog.lists {
-            if let Some(file) = list.mirror.as_mut().filter(|f| f.is_relative()) {
-                *file = dir.join(&*file);
+            if let Some(mirror) = list.mirror.as_mut().filter(|m| m.file.is_relative()) {
+                mirror.file = dir.join(&mirror.file);
             }
         }
         Ok(catalog)

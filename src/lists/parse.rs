@@ -367,24 +367,31 @@ fn validate(
         Some(m) => {
             let span = m.span();
             let m = m.into_inner();
-            if m.format != "ip4set" {
+            let Some(format) = crate::mirror::Format::named(&m.format) else {
+                let known: Vec<&str> = crate::mirror::Format::ALL.iter().map(|(n, _)| *n).collect();
                 return Err(at(
                     span,
                     format!(
-                        "list `{id}`: mirror format `{}` is not read; only ip4set is",
-                        m.format
+                        "list `{id}`: mirror format `{}` is not read; one of {} is",
+                        m.format,
+                        known.join(", ")
                     ),
                 ));
-            }
-            if !query.contains(&QueryKind::Ipv4) {
+            };
+            if !query.contains(&format.answers()) {
                 return Err(at(
                     span,
                     format!(
-                        "list `{id}`: an ip4set mirror answers IPv4 queries, and the list serves none"
+                        "list `{id}`: an {} mirror answers {} queries, and the list serves none",
+                        format.name(),
+                        format.answers()
                     ),
                 ));
             }
-            Some(std::path::PathBuf::from(m.file))
+            Some(crate::mirror::Source {
+                file: std::path::PathBuf::from(m.file),
+                format,
+            })
         }
         None => None,
     };
