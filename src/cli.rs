@@ -52,6 +52,8 @@ pub enum Command {
     Daemon(DaemonArgs),
     /// Check the setup: resolver, lists, reverse DNS of the targets, store, templates, SMTP.
     Doctor(DoctorArgs),
+    /// Test whether your own mail server is an open relay (never sends a message).
+    RelayTest(RelayTestArgs),
     /// Print a shell completion script.
     Completions {
         /// The shell.
@@ -68,6 +70,70 @@ pub struct DoctorArgs {
     /// How to reach DNS.
     #[command(flatten)]
     pub dns: DnsArgs,
+
+    /// Also run the open-relay test against each configured mail server (each target that
+    /// is one address or host name).
+    #[arg(long)]
+    pub relay: bool,
+
+    /// The SMTP port the relay test connects to.
+    #[arg(long, value_name = "PORT", default_value_t = 25, requires = "relay")]
+    pub relay_port: u16,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+    pub format: ListFormat,
+}
+
+/// Flags of `rblwatch relay-test`.
+#[derive(Debug, Args)]
+pub struct RelayTestArgs {
+    /// Your mail server: HOST, HOST:PORT or [IPv6]:PORT. Only this host is contacted.
+    pub server: String,
+
+    /// The port, when not given with the server (25; 587 for submission, 465 for TLS).
+    #[arg(long)]
+    pub port: Option<u16>,
+
+    /// Connection security [default: tls on port 465, starttls on 587, none otherwise].
+    #[arg(long, value_enum)]
+    pub security: Option<crate::relay::smtp::Security>,
+
+    /// Extra CA certificates (PEM) to trust for TLS, beside the public roots.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<std::path::PathBuf>,
+
+    /// The outside sender of the attempts.
+    #[arg(long, value_name = "ADDRESS", default_value = crate::relay::OUTSIDE_SENDER)]
+    pub from: String,
+
+    /// The outside recipient of the attempts.
+    #[arg(long, value_name = "ADDRESS", default_value = crate::relay::OUTSIDE_RECIPIENT)]
+    pub to: String,
+
+    /// The server's own name, used in the tricks [default: the name in its greeting].
+    #[arg(long, value_name = "NAME")]
+    pub own_name: Option<String>,
+
+    /// The server's own mail domain, for the own-domain sender [default: from its name].
+    #[arg(long, value_name = "DOMAIN")]
+    pub own_domain: Option<String>,
+
+    /// The name to give in EHLO [default: this machine's host name].
+    #[arg(long, value_name = "NAME")]
+    pub helo: Option<String>,
+
+    /// Seconds to wait between attempts.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    pub wait: f64,
+
+    /// Seconds to wait for the connection and for each reply.
+    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
+    pub timeout: f64,
+
+    /// Make every attempt, not just up to the first accepted one.
+    #[arg(long)]
+    pub all: bool,
 
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]

@@ -57,6 +57,57 @@ fn finding(
     }
 }
 
+/// The open-relay test against each configured mail server: every target that is one
+/// address, or a host name (its addresses); a range is not one server and is left out.
+pub async fn relay(dns: &Dns, config: &Config, port: u16) -> Vec<Finding> {
+    use crate::relay::{self, Request, Verdict, smtp};
+    let mut servers: Vec<(String, IpAddr)> = Vec::new();
+    for watched in &config.targets {
+        let target = &watched.target;
+        match &target.kind {
+            TargetKind::Ip(ip) => servers.push((target.text.clone(), *ip)),
+            TargetKind::Name(host) => {
+                for ip in dns.addresses(host).await.unwrap_or_default() {
+                    servers.push((target.text.clone(), ip));
+                }
+            }
+            TargetKind::Net(_) => {}
+        }
+    }
+    if servers.is_empty() {
+        return vec![finding(
+            Level::Warning,
+            "relay",
+            "-",
+            "no target is a single mail server (an address or a host name) to test",
+        )];
+    }
+    let mut found = Vec::new();
+    for (name, ip) in servers {
+        let endpoint = smtp::Endpoint {
+            addr: std::net::SocketAddr::new(ip, port),
+            name: name.clone(),
+            security: smtp::Security::None,
+            ca_file: None,
+            timeout: std::time::Duration::from_secs(20),
+        };
+        let report = relay::run(&Request::new(name, endpoint)).await;
+        let level = match report.verdict {
+            Verdict::Closed => Level::Ok,
+            Verdict::OpenRelay => Level::Error,
+            Verdict::Unknown => Level::Warning,
+        };
+        let mut message = crate::report::relay::verdict_line(&report);
+        if report.verdict != Verdict::Closed {
+            message.push_str(&format!(
+                "; rblwatch relay-test {ip}:{port} shows the dialogue"
+            ));
+        }
+        found.push(finding(level, "relay", format!("{ip}:{port}"), message));
+    }
+    found
+}
+
 /// At most this many addresses of a range get their reverse DNS checked.
 const RDNS_LIMIT: usize = 16;
 

@@ -26,6 +26,7 @@ pub mod metrics;
 pub mod mirror;
 pub mod notify;
 pub mod pass;
+pub mod relay;
 pub mod report;
 pub mod schedule;
 pub mod store;

@@ -317,7 +317,11 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
     // More pairs are under way than queries in flight (the resolver's window keeps to
     // `concurrency`), so one lost reply at the head of the order does not idle the rest while
     // it is asked again.
-    let reorder = window.saturating_mul(4).max(64);
+    // About a thousand pairs beyond the window cover a retransmission wait at full rate.
+    let reorder = window
+        .saturating_add(1024)
+        .min(window.saturating_mul(4))
+        .max(64);
     let mut jobs = jobs.map(|(owner, subject, list)| {
         // Budgets are taken here, in target order, so the first addresses are the ones asked.
         let state = &shared.states[list];

@@ -60,6 +60,18 @@ pub async fn run(
     let (settings, _) = setup.resolver(Some(&args.dns))?;
     let dns = Dns::new(&settings)?;
     findings.extend(doctor::examine(&dns, &selection.lists, setup.config.as_ref()).await);
+    if args.relay {
+        match &setup.config {
+            Some(config) => findings.extend(doctor::relay(&dns, config, args.relay_port).await),
+            None => findings.push(Finding {
+                level: Level::Warning,
+                area: "relay",
+                subject: "-".into(),
+                message: "no config, so no mail server to test; use rblwatch relay-test HOST"
+                    .into(),
+            }),
+        }
+    }
 
     let mut out = std::io::stdout().lock();
     if args.format == ListFormat::Json {

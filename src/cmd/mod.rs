@@ -11,6 +11,7 @@ pub mod init;
 pub mod lists;
 pub mod notify;
 pub mod prune;
+pub mod relay;
 pub mod run;
 pub mod status;
 
@@ -40,6 +41,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Delist(args) => delist::run(&Setup::required(lists, config)?, &args),
         Command::Daemon(args) => daemon(lists, config, &args).await,
         Command::Doctor(args) => doctor::run(lists, config, &args).await,
+        Command::RelayTest(args) => relay::run(&args).await,
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(

@@ -30,16 +30,17 @@ const RULES: &[(&[&str], &str)] = &[
         "bounces to forged senders: reject unknown recipients during the SMTP session instead of accepting and bouncing",
     ),
     (
-        &["spam", "trap", "listed", "reputation", "abuse"],
-        "spam sent through this server: make sure it is not an open relay (relay only for your own networks and authenticated users) and that no account, form or script is sending spam",
+        &["relay", "spam", "trap", "listed", "reputation", "abuse"],
+        "spam sent through this server: make sure it is not an open relay (`rblwatch relay-test {address}` tests it; relay only for your own networks and authenticated users) and that no account, form or script is sending spam",
     ),
 ];
 
 /// When the meaning gives no hint: the usual causes, in the order worth checking.
-const GENERAL: &str = "find out why the list lists it (its TXT reason and lookup page); the usual causes are an open relay, a compromised host or account, a dynamic or residential address, and missing reverse DNS";
+const GENERAL: &str = "find out why the list lists it (its TXT reason and lookup page); the usual causes are an open relay (`rblwatch relay-test {address}` tests it), a compromised host or account, a dynamic or residential address, and missing reverse DNS";
 
-/// The likely cause and fix for a listing with these meanings (none without meanings).
-pub fn fix_first(meanings: &[String]) -> Option<&'static str> {
+/// The likely cause and fix for a listing of `address` with these meanings (none without
+/// meanings); where relaying may be the cause, it names the relay test for the address.
+pub fn fix_first(meanings: &[String], address: &str) -> Option<String> {
     if meanings.is_empty() {
         return None;
     }
@@ -48,7 +49,7 @@ pub fn fix_first(meanings: &[String]) -> Option<&'static str> {
         .iter()
         .find(|(words, _)| words.iter().any(|w| text.contains(w)))
         .map_or(GENERAL, |(_, fix)| *fix);
-    Some(fix)
+    Some(fix.replace("{address}", address))
 }
 
 #[cfg(test)]
@@ -57,7 +58,7 @@ mod tests {
 
     #[track_caller]
     fn case(meaning: &str, fragment: &str) {
-        let fix = fix_first(&[meaning.to_string()]).expect(meaning);
+        let fix = fix_first(&[meaning.to_string()], "192.0.2.1").expect(meaning);
         assert!(fix.contains(fragment), "{meaning}: {fix}");
     }
 
@@ -78,9 +79,10 @@ mod tests {
         case("127.0.0.2: listed: sent backscatter", "bounces");
         case(
             "127.0.0.2: SBL: Spamhaus Block List, a verified spam source",
-            "open relay",
+            "rblwatch relay-test 192.0.2.1",
         );
+        case("127.0.0.2: open relay", "rblwatch relay-test 192.0.2.1");
         case("127.0.0.2: test listing", "usual causes are an open relay");
-        assert_eq!(fix_first(&[]), None);
+        assert_eq!(fix_first(&[], "192.0.2.1"), None);
     }
 }

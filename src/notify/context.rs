@@ -320,7 +320,7 @@ impl Item {
             txt: txt.to_vec(),
             since: clock::format(since),
             delist,
-            fix_first: advice::fix_first(meanings).map(str::to_string),
+            fix_first: advice::fix_first(meanings, address),
             requested_at: None,
             took: None,
             overdue: false,

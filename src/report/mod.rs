@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod json;
 pub mod nagios;
 pub mod progress;
+pub mod relay;
 pub mod table;
 pub mod watch;
 

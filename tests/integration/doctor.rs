@@ -2,12 +2,18 @@
 //! answers, a list that lists the world, missing or unconfirmed reverse DNS, SMTP down.
 
 use crate::support::dns_server::{FakeDns, Reply};
+use crate::support::postfix::{Postfix, Relay};
 use crate::support::servers::free_tcp_port;
 use crate::support::{CODES, Run, entry, rblwatch, shared_dir, write_file};
 
 /// Runs doctor with a catalog of two lists (a.test, b.test) and a config watching `targets`,
 /// all DNS through `server`; `extra` is appended to the config.
 fn doctor(server: &str, targets: &[&str], extra: &str) -> Run {
+    doctor_with(server, targets, extra, &[])
+}
+
+/// `doctor` as above, with more arguments.
+fn doctor_with(server: &str, targets: &[&str], extra: &str, more: &[&str]) -> Run {
     let dir = shared_dir();
     let catalog = write_file(
         dir.path(),
@@ -28,18 +34,18 @@ fn doctor(server: &str, targets: &[&str], extra: &str) -> Run {
     config.push_str(extra);
     let path = write_file(dir.path(), "rblwatch.toml", &config);
     // --nameserver as well: even with a broken config nothing goes to the system resolver.
-    rblwatch(
-        &[
-            "--config",
-            &path.to_string_lossy(),
-            "doctor",
-            "--nameserver",
-            server,
-            "--timeout",
-            "1",
-        ],
-        &[],
-    )
+    let path = path.to_string_lossy();
+    let mut args = vec![
+        "--config",
+        &path,
+        "doctor",
+        "--nameserver",
+        server,
+        "--timeout",
+        "1",
+    ];
+    args.extend_from_slice(more);
+    rblwatch(&args, &[])
 }
 
 /// A well-behaved DNS: list test points, reverse DNS for 192.0.2.5 (confirmed) and 192.0.2.6
@@ -199,4 +205,44 @@ fn an_smtp_server_that_is_down_is_an_error_and_a_broken_config_is_reported() {
     // Without a usable config the resolver and the built-in lists are still checked.
     assert!(run.stdout.contains("resolver"), "{}", run.stdout);
     let _ = rblwatch;
+}
+
+#[test]
+fn doctor_relay_tests_each_configured_mail_server() {
+    let dns = FakeDns::start(good);
+    let open = Postfix::start(&Relay::TrustedNetwork, None);
+    let port = open.port.to_string();
+    // 127.0.0.1 is the one mail server among the targets; the /30 is a range, not tested.
+    let run = doctor_with(
+        &dns.addr(),
+        &["127.0.0.1", "192.0.2.4/30"],
+        "",
+        &["--relay", "--relay-port", &port],
+    );
+    assert_eq!(run.code, 2, "{run:?}\n{}", open.log());
+    has(
+        &run,
+        "ERROR",
+        "relay",
+        &format!("127.0.0.1:{port}"),
+        "OPEN RELAY",
+    );
+    assert_eq!(run.stdout.matches(" relay ").count(), 1, "{}", run.stdout);
+    assert!(open.queued().is_empty());
+
+    let closed = Postfix::start(&Relay::Closed, None);
+    let port = closed.port.to_string();
+    let run = doctor_with(
+        &dns.addr(),
+        &["127.0.0.1"],
+        "",
+        &["--relay", "--relay-port", &port],
+    );
+    has(
+        &run,
+        "OK",
+        "relay",
+        &format!("127.0.0.1:{port}"),
+        "CLOSED: all 10 attempts were refused",
+    );
 }

@@ -11,6 +11,7 @@ mod health;
 mod mirror;
 mod notify;
 mod output;
+mod relay;
 mod scale;
 mod store;
 mod watch;

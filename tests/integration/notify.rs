@@ -292,6 +292,13 @@ fn a_webhook_receives_the_json_document_and_slack_gets_text() {
     assert_eq!(item["delist"]["url"], "https://w.test/lookup?ip=192.0.2.5");
     assert_eq!(item["delist"]["method"], "self-service");
     assert!(
+        item["fix_first"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rblwatch relay-test 192.0.2.5"),
+        "{item}"
+    );
+    assert!(
         event["delistings"]
             .as_array()
             .expect("delistings")
@@ -380,6 +387,13 @@ fn delist_gives_the_steps_and_a_request_is_followed_up() {
     assert!(
         run.stdout
             .contains("rblwatch delist 192.0.2.5 --list w --requested"),
+        "{}",
+        run.stdout
+    );
+    // Before asking: the relay test of the listed address.
+    assert!(
+        run.stdout
+            .contains("`rblwatch relay-test 192.0.2.5` tests it"),
         "{}",
         run.stdout
     );

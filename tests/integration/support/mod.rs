@@ -2,6 +2,7 @@
 //! DNS server for answers rbldnsd cannot give, and catalog files.
 
 pub(crate) mod dns_server;
+pub(crate) mod postfix;
 pub(crate) mod rbldnsd;
 pub(crate) mod servers;
 

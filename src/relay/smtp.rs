@@ -1,0 +1,226 @@
+//! The SMTP dialogue of a relay test: greeting, EHLO, STARTTLS or implicit TLS, commands and
+//! their replies. There is no DATA here: this client cannot send a message, so no test can
+//! ever relay one.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::rustls::{self, ClientConfig, RootCertStore, pki_types::ServerName};
+
+/// How the connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Security {
+    /// Plain SMTP, as a spammer scanning port 25 would speak it.
+    None,
+    /// STARTTLS before the first attempt (submission, port 587).
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+}
+
+/// One reply: its code and its text (the lines after the code, joined by newlines).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// The three-digit code.
+    pub code: u16,
+    /// The text, without the codes.
+    pub text: String,
+}
+
+impl Reply {
+    /// The reply as the server wrote its first line: `554 5.7.1 Relay access denied`.
+    pub fn line(&self) -> String {
+        let first = self.text.lines().next().unwrap_or_default();
+        format!("{} {first}", self.code)
+    }
+
+    /// A 2xx reply.
+    pub fn is_ok(&self) -> bool {
+        (200..300).contains(&self.code)
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Longest reply line read: a server sending more is cut off, not buffered without end.
+const MAX_LINE: u64 = 4096;
+
+/// An open SMTP session.
+pub struct Session {
+    stream: BufReader<Box<dyn Io>>,
+    timeout: Duration,
+}
+
+/// What a session needs to open.
+#[derive(Debug, Clone)]
+pub struct Endpoint {
+    /// The address connected to.
+    pub addr: SocketAddr,
+    /// The name the certificate must hold (the host as the user named it).
+    pub name: String,
+    /// Plain, STARTTLS or TLS.
+    pub security: Security,
+    /// Extra trusted certificates (PEM), beside the usual public roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Limit for the connection and for each reply.
+    pub timeout: Duration,
+}
+
+impl Session {
+    /// Connects, reads the greeting and says EHLO `helo` (HELO if EHLO is refused); with
+    /// STARTTLS, upgrades and says EHLO again. Returns the session and the greeting.
+    pub async fn open(endpoint: &Endpoint, helo: &str) -> Result<(Session, Reply), String> {
+        let tcp = tokio::time::timeout(endpoint.timeout, TcpStream::connect(endpoint.addr))
+            .await
+            .map_err(|_| {
+                format!(
+                    "no connection to {} within {:?}",
+                    endpoint.addr, endpoint.timeout
+                )
+            })?
+            .map_err(|e| format!("cannot connect to {}: {e}", endpoint.addr))?;
+        let stream: Box<dyn Io> = match endpoint.security {
+            Security::Tls => Box::new(tls(endpoint, tcp).await?),
+            _ => Box::new(tcp),
+        };
+        let mut session = Session {
+            stream: BufReader::new(stream),
+            timeout: endpoint.timeout,
+        };
+        let greeting = session
+            .reply()
+            .await
+            .map_err(|why| format!("no greeting from the server: {why}"))?;
+        if greeting.code != 220 {
+            return Err(format!(
+                "the server turned the connection away: {}",
+                greeting.line()
+            ));
+        }
+        session.hello(helo).await?;
+        if endpoint.security == Security::Starttls {
+            let reply = session.command("STARTTLS").await?;
+            if reply.code != 220 {
+                return Err(format!("STARTTLS refused: {}", reply.line()));
+            }
+            let plain = std::mem::replace(
+                &mut session.stream,
+                // A placeholder for the moment of the swap.
+                BufReader::new(Box::new(tokio::io::duplex(1).0)),
+            );
+            let upgraded = tls(endpoint, plain.into_inner()).await?;
+            session.stream = BufReader::new(Box::new(upgraded));
+            session.hello(helo).await?;
+        }
+        Ok((session, greeting))
+    }
+
+    /// EHLO, or HELO when EHLO is not understood.
+    pub async fn hello(&mut self, name: &str) -> Result<Reply, String> {
+        let reply = self.command(&format!("EHLO {name}")).await?;
+        if reply.is_ok() {
+            return Ok(reply);
+        }
+        let reply = self.command(&format!("HELO {name}")).await?;
+        if reply.is_ok() {
+            Ok(reply)
+        } else {
+            Err(format!("the server refused HELO {name}: {}", reply.line()))
+        }
+    }
+
+    /// Sends one command line and reads its reply.
+    pub async fn command(&mut self, line: &str) -> Result<Reply, String> {
+        let write = async {
+            let stream = self.stream.get_mut();
+            stream.write_all(line.as_bytes()).await?;
+            stream.write_all(b"\r\n").await?;
+            stream.flush().await
+        };
+        tokio::time::timeout(self.timeout, write)
+            .await
+            .map_err(|_| format!("timed out sending {line}"))?
+            .map_err(|e| format!("the connection broke sending {line}: {e}"))?;
+        self.reply().await
+    }
+
+    /// Reads one reply, all its lines.
+    async fn reply(&mut self) -> Result<Reply, String> {
+        let mut text = Vec::new();
+        loop {
+            let mut line = String::new();
+            let read = tokio::time::timeout(
+                self.timeout,
+                (&mut self.stream).take(MAX_LINE).read_line(&mut line),
+            )
+            .await
+            .map_err(|_| format!("no reply within {:?}", self.timeout))?
+            .map_err(|e| format!("the connection broke: {e}"))?;
+            if read == 0 {
+                return Err("the server closed the connection".into());
+            }
+            let line = line.trim_end_matches(['\r', '\n']);
+            let code: u16 = line
+                .get(..3)
+                .and_then(|c| c.parse().ok())
+                .filter(|c| (200..600).contains(c))
+                .ok_or_else(|| format!("not an SMTP reply: {line}"))?;
+            text.push(line.get(4..).unwrap_or_default().to_string());
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return Ok(Reply {
+                    code,
+                    text: text.join("\n"),
+                });
+            }
+        }
+    }
+}
+
+/// The TLS handshake on `stream`, checking the certificate against the public roots and
+/// `ca_file`.
+async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
+    endpoint: &Endpoint,
+    stream: S,
+) -> Result<tokio_rustls::client::TlsStream<S>, String> {
+    let config = client_config(endpoint.ca_file.as_deref())?;
+    let name = ServerName::try_from(endpoint.name.clone())
+        .map_err(|e| format!("`{}` is not a name TLS can check: {e}", endpoint.name))?;
+    tokio::time::timeout(
+        endpoint.timeout,
+        TlsConnector::from(Arc::new(config)).connect(name, stream),
+    )
+    .await
+    .map_err(|_| format!("the TLS handshake took longer than {:?}", endpoint.timeout))?
+    .map_err(|e| {
+        format!(
+            "TLS with {} failed: {e} (for a private CA, give --ca-file)",
+            endpoint.name
+        )
+    })
+}
+
+fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
+    let mut roots = RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(path) = ca_file {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let shown = path.display();
+        let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("{shown}: {e}"))?;
+        for cert in certs {
+            let cert = cert.map_err(|e| format!("{shown}: {e}"))?;
+            roots.add(cert).map_err(|e| format!("{shown}: {e}"))?;
+        }
+    }
+    ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))
+        .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
