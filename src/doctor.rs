@@ -2,7 +2,8 @@
 //!
 //! The resolver (public, rewriting NXDOMAIN, stripping 127.0.0.0/8 answers), every enabled
 //! list's health, each target's reverse DNS, the store, the templates and the SMTP server
-//! (EHLO and STARTTLS, no mail sent). Returns findings; printing is `cmd::doctor`'s.
+//! (EHLO and STARTTLS, no mail sent); when asked, the open-relay test of each configured mail
+//! server. Returns findings; printing is `cmd::doctor`'s.
 
 use std::hash::{BuildHasher, Hasher};
 use std::net::IpAddr;
@@ -35,7 +36,8 @@ pub enum Level {
 pub struct Finding {
     /// How serious.
     pub level: Level,
-    /// What part of the setup: `config`, `resolver`, `list`, `rdns`, `store`, `templates`, `smtp`.
+    /// What part of the setup: `config`, `resolver`, `list`, `rdns`, `store`, `templates`,
+    /// `smtp`, `relay`.
     pub area: &'static str,
     /// What exactly (a server, a list id, an address).
     pub subject: String,
