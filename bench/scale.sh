@@ -99,3 +99,29 @@ start=$(date +%s%N)
 "$bin" --lists "$dir/mirrors.toml" check 10.0.0.0/16 --force --nameserver 127.0.0.1:1 --concurrency 1024 --format nagios > /dev/null || true
 end=$(date +%s%N)
 awk -v ns=$((end - start)) 'BEGIN { printf "local mirror: 655360 lookups (/16 x 10 lists) in %.2f s = %.0f lookups/s through the whole engine\n", ns / 1e9, 655360 / (ns / 1e9) }'
+
+# The daily watch over the same range: `run` with a /16 target and the 10 lists, twice (the
+# first pass creates 655,360 states, the second compares and updates them).
+only=$(seq -s, -f '"l%g"' 1 10)
+cat > "$dir/watch.toml" <<TOML
+store = "$dir/state.db"
+[lists]
+catalogs = ["$dir/lists.toml"]
+only = [$only]
+[resolver]
+nameservers = ["127.0.0.1:$port"]
+[[target]]
+address = "10.0.0.0/16"
+TOML
+for pass in 1 2; do
+  /usr/bin/time -v "$bin" --config "$dir/watch.toml" run > /dev/null 2> "$dir/time.txt" || true
+  python3 - "$dir/time.txt" "$pass" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+wall = t.split("Elapsed (wall clock) time (h:mm:ss or m:ss):")[1].split()[0]
+parts = [float(p) for p in wall.split(":")]
+secs = parts[-1] + 60 * (parts[-2] if len(parts) > 1 else 0)
+rss = int(re.search(r"Maximum resident set size \(kbytes\): (\d+)", t).group(1))
+print(f"run pass {sys.argv[2]}, /16 x 10 lists into the store: {secs:.2f} s, peak RSS {rss / 1024:.1f} MB")
+PY
+done

@@ -61,10 +61,10 @@ impl Metrics {
             .iter()
             .map(|h| (h.list.id.clone(), h.health.to_string()))
             .collect();
-        for (list, status) in &outcome.answers {
+        for ((list, status), n) in &outcome.answers {
             *m.answers
                 .entry((list.clone(), status.to_string()))
-                .or_default() += 1;
+                .or_default() += n;
         }
         m.last_start = Some(outcome.run.started);
         m.last_end = Some(outcome.run.finished);

@@ -2,7 +2,7 @@
 //! every target x list, evaluate against the store, queue the notifications, commit it all in
 //! one transaction, then send. Knows no terminal: it returns what happened.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
 use std::sync::Arc;
@@ -17,7 +17,7 @@ use crate::notify::render::Templates;
 use crate::notify::{self, Known, outbox};
 use crate::report::watch::Timing;
 use crate::store::{Event, PassLock, RunRecord, Store, StoredState};
-use crate::watch::{self, Before, PassSettings};
+use crate::watch::{Evaluator, PassSettings};
 
 /// What one pass did.
 pub struct PassOutcome {
@@ -33,8 +33,8 @@ pub struct PassOutcome {
     pub notifications: FlushReport,
     /// Each list's health this pass.
     pub health: Vec<ListHealth>,
-    /// Every answer's list and status.
-    pub answers: Vec<(String, Status)>,
+    /// How many answers each list gave with each status.
+    pub answers: BTreeMap<(String, Status), u64>,
     /// Setup warnings (public resolver) and notes (skipped lists).
     pub notes: Vec<String>,
 }
@@ -72,7 +72,44 @@ pub async fn run(
         progress: progress.clone(),
         used_today: used_today.clone(),
     };
-    let found = check::run(&dns, request).await;
+    // Each answer is compared with its stored state as it comes and its new state staged in
+    // the store, so a pass over a whole range holds only changes, listings and counts.
+    let labels: HashMap<String, Option<String>> = config
+        .targets
+        .iter()
+        .map(|t| (t.target.text.clone(), t.label.clone()))
+        .collect();
+    let pass_settings = PassSettings {
+        labels: &labels,
+        targets: config.targets.len(),
+        started,
+        // Answers are stamped with the pass's start; the run record gets its real end.
+        finished: started,
+        problem_after: config.problem_after,
+    };
+    let mut store = store;
+    store.begin_staging()?;
+    let streaks = store.streaks()?;
+    let mut evaluator = Evaluator::new(&pass_settings);
+    let mut answers: BTreeMap<(String, Status), u64> = BTreeMap::new();
+    let mut failed: Option<Error> = None;
+    let found = check::stream(&dns, request, &mut |o| {
+        *answers.entry((o.list.id.clone(), o.status)).or_default() += 1;
+        if failed.is_some() {
+            return;
+        }
+        let staged = store
+            .state(&o.address, &o.list.id)
+            .map(|stored| evaluator.add(&o, stored.as_ref()))
+            .and_then(|state| state.map_or(Ok(()), |s| store.stage(s)));
+        if let Err(err) = staged {
+            failed = Some(err);
+        }
+    })
+    .await;
+    if let Some(err) = failed {
+        return Err(err);
+    }
     let dns_time = dns_started.elapsed();
     let health = found.lists.clone();
     let sent = found.sent.clone();
@@ -80,45 +117,35 @@ pub async fn run(
         .into_iter()
         .chain(found.notes.iter().cloned())
         .collect();
-    let answers = found
-        .outcomes
-        .iter()
-        .map(|o| (o.list.id.clone(), o.status))
-        .collect();
+    let mut result = evaluator.finish(&found.lists, &streaks);
+    result.write.run.finished = clock::now();
+    let finished = result.write.run.finished;
 
     let store_started = Instant::now();
-    let labels: HashMap<String, Option<String>> = config
-        .targets
-        .iter()
-        .map(|t| (t.target.text.clone(), t.label.clone()))
-        .collect();
-    let problem_after = config.problem_after;
-    let targets = config.targets.len();
     let notify_config = config.notify.clone();
     let watched = config.targets.clone();
     let catalog = setup.catalog.clone();
-    // SQLite is blocking: read, evaluate, plan and commit on a blocking thread.
+    // SQLite is blocking: plan and commit on a blocking thread.
     let (mut store, result, run_id) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
-        let mut store = store;
-        let mut states = store.states()?;
-        let streaks = store.streaks()?;
-        let finished = clock::now();
-        let settings = PassSettings {
-            labels: &labels,
-            targets,
-            started,
-            finished,
-            problem_after,
-        };
-        let before = Before {
-            states: &states,
-            streaks: &streaks,
-        };
-        let mut result = watch::evaluate(&found, &before, &settings);
-        for s in &result.write.states {
-            states.insert((s.address.clone(), s.list.clone()), s.clone());
+        // What is listed after the pass: the stored listings, with this pass's answers
+        // replacing the pairs it asked about.
+        let mut after: HashMap<(String, String), StoredState> = store
+            .listed_states()?
+            .into_iter()
+            .map(|s| ((s.address.clone(), s.list.clone()), s))
+            .collect();
+        for e in result
+            .write
+            .events
+            .iter()
+            .filter(|e| e.new_status != "listed")
+        {
+            after.remove(&(e.address.clone(), e.list.clone()));
         }
-        let after: Vec<_> = states.into_values().collect();
+        for s in &result.listed {
+            after.insert((s.address.clone(), s.list.clone()), s.clone());
+        }
+        let after: Vec<StoredState> = after.into_values().collect();
         let (requests, reminders) = (store.requests()?, store.reminders()?);
         let known = Known {
             states: &after,

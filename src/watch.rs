@@ -1,9 +1,9 @@
 //! What one pass means for the store: which answers are changes, which are not, and which
 //! lists have been silent for too long.
 //!
-//! Pure: takes the engine's report and what the store holds, returns what to write. Only a
-//! definite answer (listed or clear) can change a stored state; anything else is counted on
-//! the run and never touches a state.
+//! Pure: takes the engine's answers (all at once, or one at a time through `Evaluator`) and
+//! what the store holds, returns what to write. Only a definite answer (listed or clear) can
+//! change a stored state; anything else is counted on the run and never touches a state.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -51,95 +51,158 @@ fn policy_word(policy: Policy) -> String {
     policy.to_string()
 }
 
-/// Evaluates a pass against the store.
+/// What a pass has seen of one list so far.
+#[derive(Default)]
+struct Tally {
+    /// Answers by status.
+    statuses: BTreeMap<&'static str, usize>,
+    /// Whether any answer was definite.
+    definite: bool,
+    /// The first answer's detail, as an example of why the list said nothing definite.
+    example: Option<String>,
+}
+
+/// A pass evaluated one answer at a time, so a pass over a large range never holds its
+/// answers: each is compared with its stored state as it comes, and only changes, listings
+/// and per-list counts are kept.
+pub struct Evaluator<'a> {
+    settings: &'a PassSettings<'a>,
+    counts: BTreeMap<String, usize>,
+    unknown: BTreeMap<String, usize>,
+    tallies: HashMap<String, Tally>,
+    events: Vec<Event>,
+    listed: Vec<StoredState>,
+    answers: usize,
+}
+
+impl<'a> Evaluator<'a> {
+    /// Starts a pass.
+    pub fn new(settings: &'a PassSettings<'a>) -> Evaluator<'a> {
+        Evaluator {
+            settings,
+            counts: Status::ALL.iter().map(|s| (s.to_string(), 0)).collect(),
+            unknown: BTreeMap::new(),
+            tallies: HashMap::new(),
+            events: Vec::new(),
+            listed: Vec::new(),
+            answers: 0,
+        }
+    }
+
+    /// Takes one answer and the pair's stored state; returns the state to write, if the
+    /// answer is definite (only a definite answer changes a state).
+    pub fn add(&mut self, o: &Outcome, stored: Option<&StoredState>) -> Option<StoredState> {
+        self.answers += 1;
+        *self.counts.entry(o.status.to_string()).or_default() += 1;
+        let tally = self.tallies.entry(o.list.id.clone()).or_default();
+        *tally.statuses.entry(o.status.as_str()).or_default() += 1;
+        tally.definite |= o.status.is_definite();
+        if tally.example.is_none() {
+            tally.example.clone_from(&o.detail);
+        }
+        if !o.status.is_definite() {
+            *self
+                .unknown
+                .entry(format!("{} from {}", o.status, o.list.id))
+                .or_default() += 1;
+            // Unknown never flips a stored state: a stored listing stays a listing.
+            if let Some(s) = stored.filter(|s| s.status == "listed" && s.policy == "block") {
+                self.listed.push(s.clone());
+            }
+            return None;
+        }
+        let now = self.settings.finished;
+        let state = next_state(o, stored, self.settings, now);
+        if let Some(event) = change(o, stored, &state, now) {
+            self.events.push(event);
+        }
+        if state.status == "listed" && state.policy == "block" {
+            self.listed.push(state.clone());
+        }
+        Some(state)
+    }
+
+    /// Ends the pass: the lists' streaks of silence and the run record. The returned write
+    /// holds no states: they were handed out by `add`.
+    pub fn finish(
+        self,
+        lists: &[crate::check::ListHealth],
+        streaks: &HashMap<String, Streak>,
+    ) -> PassResult {
+        let settings = self.settings;
+        let now = settings.finished;
+        let mut write = PassWrite::default();
+        let mut problems = Vec::new();
+        let none = Tally::default();
+        for health in lists {
+            let id = &health.list.id;
+            let tally = self.tallies.get(id).unwrap_or(&none);
+            let asked = !tally.statuses.is_empty();
+            // A list that gave no definite answer at all this pass extends its streak.
+            if tally.definite || (!asked && health.health.is_trusted()) {
+                if streaks.get(id).is_some_and(|s| s.passes > 0) {
+                    write.streaks.push(Streak {
+                        list: id.clone(),
+                        passes: 0,
+                        since: now,
+                        detail: String::new(),
+                    });
+                }
+                continue;
+            }
+            let previous = streaks.get(id).filter(|s| s.passes > 0);
+            let streak = Streak {
+                list: id.clone(),
+                passes: previous.map_or(1, |s| s.passes + 1),
+                since: previous.map_or(settings.started, |s| s.since),
+                detail: silent_detail(health, tally),
+            };
+            if streak.passes >= settings.problem_after {
+                problems.push(format!(
+                    "list `{id}` has given no definite answer for {} passes in a row (since {}): {}",
+                    streak.passes,
+                    clock::format(streak.since),
+                    streak.detail
+                ));
+            }
+            write.streaks.push(streak);
+        }
+        write.run = RunRecord {
+            id: 0,
+            started: settings.started,
+            finished: settings.finished,
+            targets: settings.targets,
+            answers: self.answers,
+            events: self.events.len(),
+            counts: self.counts,
+            unknown: self.unknown,
+            problems,
+        };
+        write.events = self.events;
+        PassResult {
+            write,
+            listed: self.listed,
+        }
+    }
+}
+
+/// Evaluates a whole pass against the store at once (the states to write included).
 pub fn evaluate(
     report: &CheckReport,
     before: &Before<'_>,
     settings: &PassSettings<'_>,
 ) -> PassResult {
-    let now = settings.finished;
-    let mut write = PassWrite::default();
-    let mut counts: BTreeMap<String, usize> =
-        Status::ALL.iter().map(|s| (s.to_string(), 0)).collect();
-    let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
-    let mut listed = Vec::new();
-
+    let mut evaluator = Evaluator::new(settings);
+    let mut states = Vec::new();
     for o in &report.outcomes {
-        *counts.entry(o.status.to_string()).or_default() += 1;
         let key = (o.address.clone(), o.list.id.clone());
-        let stored = before.states.get(&key);
-        if !o.status.is_definite() {
-            *unknown
-                .entry(format!("{} from {}", o.status, o.list.id))
-                .or_default() += 1;
-            // Unknown never flips a stored state: a stored listing stays a listing.
-            if let Some(s) = stored.filter(|s| s.status == "listed" && s.policy == "block") {
-                listed.push(s.clone());
-            }
-            continue;
+        if let Some(state) = evaluator.add(o, before.states.get(&key)) {
+            states.push(state);
         }
-        let state = next_state(o, stored, settings, now);
-        if let Some(event) = change(o, stored, &state, now) {
-            write.events.push(event);
-        }
-        if state.status == "listed" && state.policy == "block" {
-            listed.push(state.clone());
-        }
-        write.states.push(state);
     }
-
-    // A list that gave no definite answer at all this pass extends its streak.
-    let mut problems = Vec::new();
-    for health in &report.lists {
-        let id = &health.list.id;
-        let answered: Vec<&Outcome> = report
-            .outcomes
-            .iter()
-            .filter(|o| &o.list.id == id)
-            .collect();
-        let definite = answered.iter().any(|o| o.status.is_definite());
-        if definite || (answered.is_empty() && health.health.is_trusted()) {
-            if before.streaks.get(id).is_some_and(|s| s.passes > 0) {
-                write.streaks.push(Streak {
-                    list: id.clone(),
-                    passes: 0,
-                    since: now,
-                    detail: String::new(),
-                });
-            }
-            continue;
-        }
-        let detail = silent_detail(health, &answered);
-        let previous = before.streaks.get(id).filter(|s| s.passes > 0);
-        let streak = Streak {
-            list: id.clone(),
-            passes: previous.map_or(1, |s| s.passes + 1),
-            since: previous.map_or(settings.started, |s| s.since),
-            detail,
-        };
-        if streak.passes >= settings.problem_after {
-            problems.push(format!(
-                "list `{id}` has given no definite answer for {} passes in a row (since {}): {}",
-                streak.passes,
-                clock::format(streak.since),
-                streak.detail
-            ));
-        }
-        write.streaks.push(streak);
-    }
-
-    write.run = RunRecord {
-        id: 0,
-        started: settings.started,
-        finished: settings.finished,
-        targets: settings.targets,
-        answers: report.outcomes.len(),
-        counts,
-        events: write.events.len(),
-        unknown,
-        problems,
-    };
-    PassResult { write, listed }
+    let mut result = evaluator.finish(&report.lists, before.streaks);
+    result.write.states = states;
+    result
 }
 
 fn next_state(
@@ -214,7 +277,7 @@ fn sorted(codes: &[String]) -> Vec<String> {
     v
 }
 
-fn silent_detail(health: &crate::check::ListHealth, answered: &[&Outcome]) -> String {
+fn silent_detail(health: &crate::check::ListHealth, tally: &Tally) -> String {
     if !health.health.is_trusted() {
         return format!(
             "health {}{}",
@@ -226,24 +289,15 @@ fn silent_detail(health: &crate::check::ListHealth, answered: &[&Outcome]) -> St
                 .unwrap_or_default()
         );
     }
-    let mut by_status: BTreeMap<&str, usize> = BTreeMap::new();
-    for o in answered {
-        *by_status.entry(o.status.as_str()).or_default() += 1;
-    }
-    let parts: Vec<String> = by_status.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    let example = answered
+    let parts: Vec<String> = tally
+        .statuses
         .iter()
-        .find_map(|o| o.detail.clone())
-        .unwrap_or_default();
-    format!(
-        "{}{}",
-        parts.join(", "),
-        if example.is_empty() {
-            String::new()
-        } else {
-            format!(" ({example})")
-        }
-    )
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
+    match &tally.example {
+        Some(example) if !example.is_empty() => format!("{} ({example})", parts.join(", ")),
+        _ => parts.join(", "),
+    }
 }
 
 #[cfg(test)]

@@ -185,6 +185,31 @@ pub struct HistoryFilter {
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// States of the pass under way, not yet in the temporary table (see `stage`).
+    staged: Vec<StoredState>,
+}
+
+/// The columns of a state row, in the order `state_row` reads them.
+const STATE_COLUMNS: &str =
+    "address, list, target, label, policy, status, codes, meanings, txt, since, checked";
+
+/// States staged per write to the temporary table.
+const STAGE_BATCH: usize = 4096;
+
+fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredState> {
+    Ok(StoredState {
+        address: r.get(0)?,
+        list: r.get(1)?,
+        target: r.get(2)?,
+        label: r.get(3)?,
+        policy: r.get(4)?,
+        status: r.get(5)?,
+        codes: json_list(&r.get::<_, String>(6)?),
+        meanings: json_list(&r.get::<_, String>(7)?),
+        txt: json_list(&r.get::<_, String>(8)?),
+        since: r.get(9)?,
+        checked: r.get(10)?,
+    })
 }
 
 impl Store {
@@ -239,6 +264,7 @@ impl Store {
         let mut store = Store {
             conn,
             path: path.to_path_buf(),
+            staged: Vec::new(),
         };
         store.migrate(version)?;
         Ok(store)
@@ -282,35 +308,80 @@ impl Store {
 
     /// Every stored state, by (address, list).
     pub fn states(&self) -> Result<HashMap<(String, String), StoredState>, Error> {
+        Ok(self
+            .select_states("")?
+            .into_iter()
+            .map(|s| ((s.address.clone(), s.list.clone()), s))
+            .collect())
+    }
+
+    /// The stored listings on blocklists.
+    pub fn listed_states(&self) -> Result<Vec<StoredState>, Error> {
+        self.select_states("WHERE status = 'listed' AND policy = 'block'")
+    }
+
+    fn select_states(&self, filter: &str) -> Result<Vec<StoredState>, Error> {
         let mut stmt = self
             .conn
-            .prepare(
-                "SELECT address, list, target, label, policy, status, codes, meanings, txt, since, checked FROM state",
+            .prepare(&format!("SELECT {STATE_COLUMNS} FROM state {filter}"))
+            .map_err(|e| self.error(e))?;
+        let rows = stmt.query_map([], state_row).map_err(|e| self.error(e))?;
+        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
+    /// The stored state of one pair.
+    pub fn state(&self, address: &str, list: &str) -> Result<Option<StoredState>, Error> {
+        self.conn
+            .prepare_cached(&format!(
+                "SELECT {STATE_COLUMNS} FROM state WHERE address = ?1 AND list = ?2"
+            ))
+            .and_then(|mut stmt| stmt.query_row(params![address, list], state_row).optional())
+            .map_err(|e| self.error(e))
+    }
+
+    /// Starts a pass's staging: forgets whatever an abandoned pass staged.
+    pub fn begin_staging(&mut self) -> Result<(), Error> {
+        self.staged.clear();
+        self.conn
+            .execute_batch(
+                "CREATE TEMP TABLE IF NOT EXISTS pass_state AS SELECT * FROM main.state WHERE 0;
+                 DELETE FROM temp.pass_state;",
             )
-            .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(StoredState {
-                    address: r.get(0)?,
-                    list: r.get(1)?,
-                    target: r.get(2)?,
-                    label: r.get(3)?,
-                    policy: r.get(4)?,
-                    status: r.get(5)?,
-                    codes: json_list(&r.get::<_, String>(6)?),
-                    meanings: json_list(&r.get::<_, String>(7)?),
-                    txt: json_list(&r.get::<_, String>(8)?),
-                    since: r.get(9)?,
-                    checked: r.get(10)?,
-                })
-            })
-            .map_err(|e| self.error(e))?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let state = row.map_err(|e| self.error(e))?;
-            out.insert((state.address.clone(), state.list.clone()), state);
+            .map_err(|e| self.error(e))
+    }
+
+    /// Keeps a state to be written by the next `commit_pass`, in a temporary table rather
+    /// than in memory, so a pass over a large range stays small; the store itself is not
+    /// touched until the commit.
+    pub fn stage(&mut self, state: StoredState) -> Result<(), Error> {
+        self.staged.push(state);
+        if self.staged.len() >= STAGE_BATCH {
+            self.flush_staged()?;
         }
-        Ok(out)
+        Ok(())
+    }
+
+    fn flush_staged(&mut self) -> Result<(), Error> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let e = |err: rusqlite::Error| store_err(&path, err);
+        // Only the temporary database is written here: the store's file is not locked.
+        let tx = self.conn.transaction().map_err(e)?;
+        {
+            let mut put = tx
+                .prepare_cached(&format!(
+                    "INSERT INTO temp.pass_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+                ))
+                .map_err(e)?;
+            for s in &self.staged {
+                put_state(&mut put, s).map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)?;
+        self.staged.clear();
+        Ok(())
     }
 
     /// Every list's streak of passes without a definite answer.
@@ -339,6 +410,16 @@ impl Store {
 
     /// Writes a whole pass in one transaction; returns the run's id.
     pub fn commit_pass(&mut self, pass: &PassWrite) -> Result<i64, Error> {
+        self.flush_staged()?;
+        let staging = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM temp.sqlite_master WHERE name = 'pass_state'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| self.error(e))?
+            > 0;
         let path = self.path.clone();
         let e = |err: rusqlite::Error| store_err(&path, err);
         let tx = self.conn.transaction().map_err(e)?;
@@ -374,19 +455,13 @@ impl Store {
                 )
                 .map_err(e)?;
             for s in &pass.states {
-                put.execute(params![
-                    s.address,
-                    s.list,
-                    s.target,
-                    s.label,
-                    s.policy,
-                    s.status,
-                    to_json(&s.codes),
-                    to_json(&s.meanings),
-                    to_json(&s.txt),
-                    s.since,
-                    s.checked
-                ])
+                put_state(&mut put, s).map_err(e)?;
+            }
+            if staging {
+                tx.execute_batch(&format!(
+                    "INSERT OR REPLACE INTO main.state ({STATE_COLUMNS}) SELECT {STATE_COLUMNS} FROM temp.pass_state;
+                     DELETE FROM temp.pass_state;"
+                ))
                 .map_err(e)?;
             }
             let mut add = tx
@@ -714,10 +789,75 @@ fn store_err(path: &Path, e: rusqlite::Error) -> Error {
     }
 }
 
+/// Writes one state row with `stmt` (an INSERT of `STATE_COLUMNS`).
+fn put_state(stmt: &mut rusqlite::CachedStatement<'_>, s: &StoredState) -> rusqlite::Result<usize> {
+    stmt.execute(params![
+        s.address,
+        s.list,
+        s.target,
+        s.label,
+        s.policy,
+        s.status,
+        to_json(&s.codes),
+        to_json(&s.meanings),
+        to_json(&s.txt),
+        s.since,
+        s.checked
+    ])
+}
+
 fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
 }
 
 fn json_list(text: &str) -> Vec<String> {
     serde_json::from_str(text).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(address: &str, status: &str) -> StoredState {
+        StoredState {
+            address: address.into(),
+            list: "l".into(),
+            target: "192.0.2.0/24".into(),
+            label: None,
+            policy: "block".into(),
+            status: status.into(),
+            codes: vec!["127.0.0.2".into()],
+            meanings: vec![],
+            txt: vec![],
+            since: 1,
+            checked: 2,
+        }
+    }
+
+    #[test]
+    fn staged_states_are_written_by_the_commit_and_an_abandoned_staging_is_forgotten() {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut store = Store::open(&dir.path().join("s.db")).expect("store");
+        // An abandoned pass: staged, never committed.
+        store.begin_staging().expect("begin");
+        store.stage(state("192.0.2.99", "listed")).expect("stage");
+        // The next pass stages more than one batch; nothing is in the store before the commit.
+        store.begin_staging().expect("begin");
+        for n in 0..(STAGE_BATCH + 10) {
+            store
+                .stage(state(&format!("10.0.{}.{}", n / 256, n % 256), "clear"))
+                .expect("stage");
+        }
+        store.stage(state("192.0.2.5", "listed")).expect("stage");
+        assert_eq!(store.state("10.0.0.1", "l").expect("read"), None);
+        store.commit_pass(&PassWrite::default()).expect("commit");
+        assert_eq!(store.states().expect("states").len(), STAGE_BATCH + 11);
+        assert_eq!(store.state("192.0.2.99", "l").expect("read"), None);
+        let listed = store.listed_states().expect("listed");
+        assert_eq!(listed, [state("192.0.2.5", "listed")]);
+        // A later pass without staging leaves them as they are.
+        store.begin_staging().expect("begin");
+        store.commit_pass(&PassWrite::default()).expect("commit");
+        assert_eq!(store.states().expect("states").len(), STAGE_BATCH + 11);
+    }
 }
