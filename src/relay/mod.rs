@@ -307,6 +307,7 @@ pub async fn run(request: &Request) -> Report {
         }
     };
     let mut session = Some(session);
+    let mut unreachable: Option<String> = None;
     let named = request
         .host
         .parse::<IpAddr>()
@@ -329,14 +330,21 @@ pub async fn run(request: &Request) -> Report {
         if index > 0 && !request.wait.is_zero() {
             tokio::time::sleep(request.wait).await;
         }
-        // A server that hung up (many do after a few refused recipients) is called again.
+        // A server that hung up (many do after a few refused recipients) is called again;
+        // one that cannot be reached again is not called for every attempt left.
+        if let Some(why) = &unreachable {
+            report
+                .attempts
+                .push(failed(planned, format!("not tried: {why}")));
+            continue;
+        }
         if session.is_none() {
             match Session::open(endpoint, &request.helo).await {
                 Ok((s, _)) => session = Some(s),
                 Err(why) => {
-                    report
-                        .attempts
-                        .push(failed(planned, format!("cannot connect again: {why}")));
+                    let why = format!("cannot connect again: {why}");
+                    report.attempts.push(failed(planned, why.clone()));
+                    unreachable = Some(why);
                     continue;
                 }
             }

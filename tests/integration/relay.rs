@@ -183,13 +183,13 @@ fn a_server_that_is_down_cannot_be_tested() {
     );
 }
 
-#[test]
-fn a_server_that_hangs_up_mid_dialogue_cannot_be_tested() {
-    // Greets, answers EHLO, and closes the connection when the sender is given.
+/// A peer that greets, answers EHLO, and closes the connection when the sender is given;
+/// it takes `calls` connections, then stops listening.
+fn hang_up_server(calls: usize) -> std::net::SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr");
     std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
+        for stream in listener.incoming().flatten().take(calls) {
             let mut writer = stream.try_clone().expect("clone");
             let mut reader = BufReader::new(stream);
             let _ = writer.write_all(b"220 hangup.test ESMTP\r\n");
@@ -203,6 +203,12 @@ fn a_server_that_hangs_up_mid_dialogue_cannot_be_tested() {
             }
         }
     });
+    addr
+}
+
+#[test]
+fn a_server_that_hangs_up_mid_dialogue_cannot_be_tested() {
+    let addr = hang_up_server(usize::MAX);
     let run = relay_test(&addr.to_string(), &["--format", "json"]);
     assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
     let doc = run.json();
@@ -227,4 +233,28 @@ fn bad_input_is_named() {
     let run = rblwatch(&["relay-test", "127.0.0.1", "--to", "<a@b.example>"], &[]);
     assert_eq!(run.code, 2, "{run:?}");
     assert!(run.stderr.contains("--to"), "{}", run.stderr);
+}
+
+#[test]
+fn a_server_that_cannot_be_reached_again_is_not_called_for_every_attempt() {
+    let addr = hang_up_server(1);
+    let run = relay_test(&addr.to_string(), &["--format", "json"]);
+    assert_eq!(run.code, 3, "{}{}", run.stdout, run.stderr);
+    let doc = run.json();
+    let details: Vec<&str> = doc["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["detail"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(details.len(), 10);
+    assert!(details[0].contains("closed the connection"), "{details:?}");
+    assert!(
+        details[1].starts_with("cannot connect again"),
+        "{details:?}"
+    );
+    assert!(
+        details[2..].iter().all(|d| d.starts_with("not tried")),
+        "{details:?}"
+    );
 }
