@@ -2,7 +2,9 @@
 //!
 //! Accepts the crontab form admins know (5 fields, day of week 0-7 with 0 and 7 = Sunday), the
 //! cron crate's own form (6 or 7 fields, with seconds; day of week 1-7 with 1 = Sunday) and
-//! `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`. Pure: it takes times, it reads no clock.
+//! `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`. In the crontab form, as in cron(8), a
+//! line that restricts both the day of the month and the day of the week runs on either.
+//! Pure: it takes times, it reads no clock.
 
 use std::str::FromStr;
 
@@ -23,7 +25,8 @@ pub enum Zone {
 pub struct Schedule {
     /// The expression as written.
     pub text: String,
-    inner: cron::Schedule,
+    /// One schedule, or two whose runs are merged (day of month OR day of week).
+    inner: Vec<cron::Schedule>,
     zone: Zone,
 }
 
@@ -42,21 +45,26 @@ impl Zone {
 }
 
 /// Turns a crontab line (5 fields, day of week 0-7 with Sunday 0 or 7) into the cron crate's
-/// form (seconds first, day of week 1-7 with Sunday 1). Other forms pass through.
-fn to_crate_form(expr: &str) -> Result<String, String> {
+/// form (seconds first, day of week 1-7 with Sunday 1). Other forms pass through. A crontab
+/// line restricting both days becomes two: cron(8) runs it when either matches, where the
+/// crate would want both (a field starting with `*` counts as unrestricted, as in cron).
+fn to_crate_form(expr: &str) -> Result<Vec<String>, String> {
     let fields: Vec<&str> = expr.split_whitespace().collect();
     if expr.trim_start().starts_with('@') || fields.len() != 5 {
-        return Ok(fields.join(" "));
+        return Ok(vec![fields.join(" ")]);
     }
     let dow = fields[4]
         .split(',')
         .map(convert_dow_item)
         .collect::<Result<Vec<_>, _>>()?
         .join(",");
-    Ok(format!(
-        "0 {} {} {} {} {dow}",
-        fields[0], fields[1], fields[2], fields[3]
-    ))
+    let line =
+        |dom: &str, dow: &str| format!("0 {} {} {dom} {} {dow}", fields[0], fields[1], fields[3]);
+    if fields[2].starts_with('*') || fields[4].starts_with('*') {
+        Ok(vec![line(fields[2], &dow)])
+    } else {
+        Ok(vec![line(fields[2], "*"), line("*", &dow)])
+    }
 }
 
 /// One item of a crontab day-of-week list: `n`, `a-b`, `a-b/s`, `*`, `*/s` or a name.
@@ -76,7 +84,10 @@ fn convert_dow_item(item: &str) -> Result<String, String> {
     match range.split_once('-') {
         Some((a, b)) if num(a).is_some() && num(b).is_some() => {
             let (a, b) = (num(a).unwrap_or(0), num(b).unwrap_or(0));
-            if b == 7 && step.is_empty() && a > 0 {
+            if a == 0 && b == 7 {
+                // Sunday to Sunday: every day.
+                Ok(format!("1-7{step}"))
+            } else if b == 7 && step.is_empty() {
                 // a-7 runs through Sunday: a+1..7 in the crate's numbering, plus 1 (Sunday).
                 Ok(format!("{}-7,1", shift(a)?))
             } else {
@@ -91,8 +102,10 @@ fn convert_dow_item(item: &str) -> Result<String, String> {
 impl Schedule {
     /// Parses `expr`, read in `zone`.
     pub fn parse(expr: &str, zone: Zone) -> Result<Schedule, String> {
-        let form = to_crate_form(expr)?;
-        let inner = cron::Schedule::from_str(&form)
+        let inner = to_crate_form(expr)?
+            .iter()
+            .map(|form| cron::Schedule::from_str(form))
+            .collect::<Result<Vec<_>, _>>()
             .map_err(|e| format!("cron expression `{expr}`: {e}"))?;
         Ok(Schedule {
             text: expr.to_string(),
@@ -104,18 +117,19 @@ impl Schedule {
     /// The first run strictly after `after` (Unix seconds), in Unix seconds.
     pub fn next_after(&self, after: i64) -> Option<i64> {
         let utc = Utc.timestamp_opt(after, 0).single()?;
-        match self.zone {
-            Zone::Local => self
-                .inner
-                .after(&utc.with_timezone(&Local))
-                .next()
-                .map(|t| t.timestamp()),
-            Zone::Named(tz) => self
-                .inner
-                .after(&utc.with_timezone(&tz))
-                .next()
-                .map(|t| t.timestamp()),
-        }
+        self.inner
+            .iter()
+            .filter_map(|schedule| match self.zone {
+                Zone::Local => schedule
+                    .after(&utc.with_timezone(&Local))
+                    .next()
+                    .map(|t| t.timestamp()),
+                Zone::Named(tz) => schedule
+                    .after(&utc.with_timezone(&tz))
+                    .next()
+                    .map(|t| t.timestamp()),
+            })
+            .min()
     }
 
     /// The next `count` runs after `after`, as local times with their offset.
@@ -221,8 +235,31 @@ mod tests {
             next("0 6 * * MON", utc, "2026-11-28T10:00:00Z"),
             "2026-11-30T06:00:00Z"
         );
+        assert_eq!(
+            next("0 6 * * 0-7", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:00Z"
+        );
         assert!(Schedule::parse("0 6 * * 8", utc).is_err());
         assert!(Schedule::parse("every day", utc).is_err());
+    }
+
+    #[test]
+    fn a_day_of_the_month_or_a_day_of_the_week_as_cron_reads_them() {
+        let utc = named("UTC");
+        // On the 1st and on Mondays, as cron(8) runs it; 2026-11-28 is a Saturday.
+        assert_eq!(
+            next("0 6 1 * 1", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-30T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 6 1 * 1", utc, "2026-11-30T10:00:00Z"),
+            "2026-12-01T06:00:00Z"
+        );
+        // A day field starting with `*` leaves the other alone: Mondays among days 1-31/2.
+        assert_eq!(
+            next("0 6 */2 * 1", utc, "2026-11-28T10:00:00Z"),
+            "2026-12-07T06:00:00Z"
+        );
     }
 
     #[test]
