@@ -198,10 +198,7 @@ fn store_picture(setup: &Setup) -> (Vec<crate::store::StoredState>, (usize, usiz
     let Ok(store) = Store::open(&config.store) else {
         return (Vec::new(), (0, 0));
     };
-    let states = store
-        .states()
-        .map(|m| m.into_values().collect())
-        .unwrap_or_default();
+    let states = store.watched_states().unwrap_or_default();
     let waiting = store.outbox_pending(None).map(|v| v.len()).unwrap_or(0);
     let failed = store.outbox_failed().map(|v| v.len()).unwrap_or(0);
     (states, (waiting, failed))

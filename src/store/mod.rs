@@ -315,6 +315,12 @@ impl Store {
             .collect())
     }
 
+    /// The states worth a metric series each: every listing, and the clear pairs of targets
+    /// that are one address or name (a range's clear addresses would be a series each).
+    pub fn watched_states(&self) -> Result<Vec<StoredState>, Error> {
+        self.select_states("WHERE status = 'listed' OR instr(target, '/') = 0")
+    }
+
     /// The stored listings on blocklists.
     pub fn listed_states(&self) -> Result<Vec<StoredState>, Error> {
         self.select_states("WHERE status = 'listed' AND policy = 'block'")

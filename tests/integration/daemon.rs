@@ -183,11 +183,13 @@ fn a_cron_run_during_a_daemon_pass_does_not_overlap_it() {
 #[test]
 fn metrics_show_a_listing_after_a_pass() {
     let w = Watch::start();
-    w.data("192.0.2.5\n", true);
+    w.data("192.0.2.5\n198.51.100.1\n", true);
     let port = free_tcp_port();
     add(
         w.config(),
-        &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+        &format!(
+            "[[target]]\naddress = \"198.51.100.0/30\"\n{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
     );
     let d = Daemon::start(w.config());
     d.wait_for("a pass", |log| log.contains("pass finished"));
@@ -216,5 +218,11 @@ fn metrics_show_a_listing_after_a_pass() {
         );
     }
     assert!(response.contains("rblwatch_passes_total "), "{response}");
+    // Of a range, only the listed addresses are a series.
+    assert!(
+        response.contains("rblwatch_listed{target=\"198.51.100.0/30\",address=\"198.51.100.1\",list=\"w\",policy=\"block\"} 1"),
+        "{response}"
+    );
+    assert!(!response.contains("address=\"198.51.100.2\""), "{response}");
     drop(d);
 }
