@@ -32,9 +32,9 @@ pub fn run(setup: &Setup, args: &DelistArgs) -> Result<u8, Error> {
             .is_none_or(|t| s.target == t || s.address == t || s.label.as_deref() == Some(t))
     };
     let listed: Vec<_> = store
-        .states()?
-        .into_values()
-        .filter(|s| s.status == "listed" && s.policy == "block" && matches(s))
+        .listed_states()?
+        .into_iter()
+        .filter(|s| matches(s))
         .collect();
     let mut out = std::io::stdout().lock();
 

@@ -10,11 +10,12 @@ use crate::store::Store;
 pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
     let config = setup.config()?;
     let store = Store::open(&config.store)?;
-    let mut states: Vec<_> = store
-        .states()?
-        .into_values()
-        .filter(|s| args.all || s.status == "listed")
-        .collect();
+    // Without --all only listings are read: a watched range's clear pairs stay on disk.
+    let mut states: Vec<_> = if args.all {
+        store.states()?.into_values().collect()
+    } else {
+        store.listings()?
+    };
     states.sort_by(|a, b| {
         (a.status != "listed", &a.target, &a.address, &a.list).cmp(&(
             b.status != "listed",

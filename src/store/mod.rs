@@ -321,6 +321,11 @@ impl Store {
         self.select_states("WHERE status = 'listed' OR instr(target, '/') = 0")
     }
 
+    /// Every stored listing, on blocklists and allowlists.
+    pub fn listings(&self) -> Result<Vec<StoredState>, Error> {
+        self.select_states("WHERE status = 'listed'")
+    }
+
     /// The stored listings on blocklists.
     pub fn listed_states(&self) -> Result<Vec<StoredState>, Error> {
         self.select_states("WHERE status = 'listed' AND policy = 'block'")
