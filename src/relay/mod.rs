@@ -473,7 +473,7 @@ pub fn advice() -> Vec<String> {
         "Relay only for your own hosts and for authenticated users; refuse every other recipient outside your own domains. In Postfix: smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination.".into(),
         "Trust only the addresses you run: mynetworks lists your own hosts, never the provider's whole range or every address of the host's interfaces (Postfix: mynetworks_style = host rather than subnet).".into(),
         "Let your users send through authenticated submission (port 587 with STARTTLS, or 465), not through port 25 unauthenticated.".into(),
-        "Run rblwatch relay-test again until it says closed; only then ask the lists to delist, or they list the server again within hours.".into(),
+        "Run rblwatch relay-test again until it says closed; only then ask the lists to delist, or they list the server again at once.".into(),
     ]
 }
 
