@@ -14,17 +14,10 @@ pub(super) const BATCH: usize = 64;
 /// misread).
 pub(super) const REPLY_MAX: usize = 4096;
 
-/// Sends the first `BATCH` of `packets`; returns how many went out.
-pub(super) fn send(fd: RawFd, packets: &[Vec<u8>]) -> io::Result<usize> {
-    let count = packets.len().min(BATCH);
-    let mut iovecs: Vec<libc::iovec> = packets[..count]
-        .iter()
-        .map(|p| libc::iovec {
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
-        })
-        .collect();
-    let mut headers: Vec<libc::mmsghdr> = iovecs
+/// One message header per buffer, each naming its one buffer and no address (the socket is
+/// connected).
+fn headers(iovecs: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
+    iovecs
         .iter_mut()
         .map(|iov| {
             // SAFETY: an all-zero msghdr is valid (no name, no control data).
@@ -36,7 +29,20 @@ pub(super) fn send(fd: RawFd, packets: &[Vec<u8>]) -> io::Result<usize> {
                 msg_len: 0,
             }
         })
+        .collect()
+}
+
+/// Sends the first `BATCH` of `packets`; returns how many went out.
+pub(super) fn send(fd: RawFd, packets: &[Vec<u8>]) -> io::Result<usize> {
+    let count = packets.len().min(BATCH);
+    let mut iovecs: Vec<libc::iovec> = packets[..count]
+        .iter()
+        .map(|p| libc::iovec {
+            iov_base: p.as_ptr() as *mut libc::c_void,
+            iov_len: p.len(),
+        })
         .collect();
+    let mut headers = headers(&mut iovecs);
     // SAFETY: headers and iovecs point into `packets`, all alive for the call; count matches.
     let sent = unsafe {
         libc::sendmmsg(
@@ -64,19 +70,7 @@ pub(super) fn receive(
             iov_len: REPLY_MAX,
         })
         .collect();
-    let mut headers: Vec<libc::mmsghdr> = iovecs
-        .iter_mut()
-        .map(|iov| {
-            // SAFETY: as in `send`.
-            let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-            msg.msg_iov = iov;
-            msg.msg_iovlen = 1;
-            libc::mmsghdr {
-                msg_hdr: msg,
-                msg_len: 0,
-            }
-        })
-        .collect();
+    let mut headers = headers(&mut iovecs);
     // SAFETY: every iovec points into a distinct buffer of REPLY_MAX bytes, alive for the call.
     let read = unsafe {
         libc::recvmmsg(

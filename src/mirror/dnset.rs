@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::value::{Line, Scope, Value};
+use super::value::{self, Value};
 
 /// The entries of a name: the values it is listed with, or `None` when excluded.
 type Entries = HashMap<String, Option<Vec<Arc<Value>>>>;
@@ -33,26 +33,7 @@ impl Dnset {
     /// Parses the text of a dnset file; `origin` names it in errors.
     pub(super) fn parse(text: &str, origin: &str) -> Result<Dnset, String> {
         let mut set = Dnset::default();
-        let mut scope = Scope::default();
-        for (number, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            let bad = || format!("{origin}:{}: cannot read `{line}`", number + 1);
-            let Line::Entry {
-                excluded,
-                key,
-                value,
-            } = scope.line(line, true).ok_or_else(bad)?
-            else {
-                continue;
-            };
-            let value = if excluded {
-                None
-            } else {
-                Some(scope.value(value).ok_or_else(bad)?)
-            };
+        value::read_entries(text, origin, true, |key, value| {
             let key = key.trim_end_matches('.').to_ascii_lowercase();
             if let Some(name) = key.strip_prefix("*.") {
                 record(&mut set.under, name, value.as_ref());
@@ -62,9 +43,10 @@ impl Dnset {
             } else if !key.is_empty() {
                 record(&mut set.exact, &key, value.as_ref());
             } else {
-                return Err(bad());
+                return None;
             }
-        }
+            Some(())
+        })?;
         Ok(set)
     }
 

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
 
-use super::value::{Line, Scope, Value};
+use super::value::{self, Value};
 
 /// An entry at one level: listed with a value, or excluded.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,29 +83,11 @@ impl Ip4Set {
     /// Parses the text of an ip4set file; `origin` names it in errors.
     pub fn parse(text: &str, origin: &str) -> Result<Ip4Set, String> {
         let mut set = Ip4Set::default();
-        let mut scope = Scope::default();
-        for (number, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            let bad = || format!("{origin}:{}: cannot read `{line}`", number + 1);
-            let Line::Entry {
-                excluded,
-                key,
-                value,
-            } = scope.line(line, true).ok_or_else(bad)?
-            else {
-                continue;
-            };
-            let (start, end) = parse_range(key).ok_or_else(bad)?;
-            let entry = if excluded {
-                Entry::Excluded
-            } else {
-                Entry::Listed(scope.value(value).ok_or_else(bad)?)
-            };
-            set.insert(start, end, &entry);
-        }
+        value::read_entries(text, origin, true, |key, value| {
+            let (start, end) = parse_range(key)?;
+            set.insert(start, end, &value.map_or(Entry::Excluded, Entry::Listed));
+            Some(())
+        })?;
         Ok(set)
     }
 

@@ -6,7 +6,7 @@ use std::hash::Hash;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use super::value::{Line, Scope, Value};
+use super::value::{self, Value};
 
 /// The entries of one prefix length by masked address: a value, or `None` for an exclusion.
 type Level<K> = HashMap<K, Option<Arc<Value>>>;
@@ -86,34 +86,16 @@ impl<K: Bits> Trie<K> {
     /// Parses the text of a trie data file; `origin` names it in errors.
     pub(super) fn parse(text: &str, origin: &str) -> Result<Trie<K>, String> {
         let mut by_length: HashMap<u8, Level<K>> = HashMap::new();
-        let mut scope = Scope::default();
-        for (number, raw) in text.lines().enumerate() {
-            let line = raw.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            let bad = || format!("{origin}:{}: cannot read `{line}`", number + 1);
-            let Line::Entry {
-                excluded,
-                key,
-                value,
-            } = scope.line(line, K::WIDTH == 32).ok_or_else(bad)?
-            else {
-                continue;
-            };
-            let (addr, prefix) = K::parse_entry(key).ok_or_else(bad)?;
-            let value = if excluded {
-                None
-            } else {
-                Some(scope.value(value).ok_or_else(bad)?)
-            };
+        value::read_entries(text, origin, K::WIDTH == 32, |key, value| {
+            let (addr, prefix) = K::parse_entry(key)?;
             // The first entry for a range stands, as in rbldnsd.
             by_length
                 .entry(prefix)
                 .or_default()
                 .entry(addr.mask(prefix))
                 .or_insert(value);
-        }
+            Some(())
+        })?;
         let mut lengths: Vec<_> = by_length.into_iter().collect();
         lengths.sort_by_key(|(prefix, _)| std::cmp::Reverse(*prefix));
         Ok(Trie { lengths })

@@ -15,8 +15,8 @@ pub(crate) struct Value {
 
 /// The state of a data file as it is read: the default value, variables, base template.
 #[derive(Debug)]
-pub(crate) struct Scope {
-    pub(crate) default: Arc<Value>,
+struct Scope {
+    default: Arc<Value>,
     variables: [Option<String>; 10],
     base: Option<String>,
 }
@@ -35,7 +35,7 @@ impl Default for Scope {
 }
 
 /// What one line of a data file is, once comments and blanks are set aside.
-pub(crate) enum Line<'a> {
+enum Line<'a> {
     /// Handled here (a default, a variable, a special rblwatch does not need).
     Special,
     /// An entry and its value text.
@@ -50,7 +50,7 @@ impl Scope {
     /// Reads one trimmed, non-empty line; `None` when it cannot be read. In IPv4 and name
     /// data a `:` ends the entry and starts its value; IPv6 entries hold colons, so there
     /// only white space does (`colon_ends`).
-    pub(crate) fn line<'a>(&mut self, line: &'a str, colon_ends: bool) -> Option<Line<'a>> {
+    fn line<'a>(&mut self, line: &'a str, colon_ends: bool) -> Option<Line<'a>> {
         if let Some(rest) = line.strip_prefix('$') {
             let mut chars = rest.chars();
             match chars.next() {
@@ -92,7 +92,7 @@ impl Scope {
 
     /// `:A:TXT`, `:A`, `:A:` or a bare TXT, against the default; a comment alone (after `#`
     /// or `;`) means the default.
-    pub(crate) fn value(&self, text: &str) -> Option<Arc<Value>> {
+    fn value(&self, text: &str) -> Option<Arc<Value>> {
         let text = text.trim();
         if text.is_empty() || text.starts_with('#') || text.starts_with(';') {
             return Some(self.default.clone());
@@ -145,6 +145,40 @@ impl Scope {
         }
         out
     }
+}
+
+/// Reads the entries of a data file in order. Blank lines, comments, defaults and variables
+/// are handled here; `entry` gets each entry's key and value (`None` for an exclusion) and
+/// returns `None` when it cannot use the key. An error names `origin` and the line.
+pub(crate) fn read_entries(
+    text: &str,
+    origin: &str,
+    colon_ends: bool,
+    mut entry: impl FnMut(&str, Option<Arc<Value>>) -> Option<()>,
+) -> Result<(), String> {
+    let mut scope = Scope::default();
+    for (number, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+            continue;
+        }
+        let bad = || format!("{origin}:{}: cannot read `{line}`", number + 1);
+        let Line::Entry {
+            excluded,
+            key,
+            value,
+        } = scope.line(line, colon_ends).ok_or_else(bad)?
+        else {
+            continue;
+        };
+        let value = if excluded {
+            None
+        } else {
+            Some(scope.value(value).ok_or_else(bad)?)
+        };
+        entry(key, value).ok_or_else(bad)?;
+    }
+    Ok(())
 }
 
 /// A template as answered for `entry`: `$` is the entry, `$$` a dollar sign.
