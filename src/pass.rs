@@ -91,10 +91,8 @@ pub async fn run(
     store.begin_staging()?;
     let streaks = store.streaks()?;
     let mut evaluator = Evaluator::new(&pass_settings);
-    let mut answers: BTreeMap<(String, Status), u64> = BTreeMap::new();
     let mut failed: Option<Error> = None;
     let found = check::stream(&dns, request, &mut |o| {
-        *answers.entry((o.list.id.clone(), o.status)).or_default() += 1;
         if failed.is_some() {
             return;
         }
@@ -201,7 +199,7 @@ pub async fn run(
         timing,
         notifications: flushed,
         health,
-        answers,
+        answers: result.answers,
         notes,
     })
 }

@@ -41,6 +41,8 @@ pub struct PassResult {
     pub write: PassWrite,
     /// Pairs of this pass currently listed on a blocklist (after the pass).
     pub listed: Vec<StoredState>,
+    /// How many answers each list gave with each status.
+    pub answers: BTreeMap<(String, Status), u64>,
 }
 
 fn words(codes: &[std::net::Ipv4Addr]) -> Vec<String> {
@@ -55,7 +57,7 @@ fn policy_word(policy: Policy) -> String {
 #[derive(Default)]
 struct Tally {
     /// Answers by status.
-    statuses: BTreeMap<&'static str, usize>,
+    statuses: BTreeMap<Status, usize>,
     /// Whether any answer was definite.
     definite: bool,
     /// The first answer's detail, as an example of why the list said nothing definite.
@@ -67,8 +69,7 @@ struct Tally {
 /// and per-list counts are kept.
 pub struct Evaluator<'a> {
     settings: &'a PassSettings<'a>,
-    counts: BTreeMap<String, usize>,
-    unknown: BTreeMap<String, usize>,
+    /// Per list: the run's counts are summed from these at the end.
     tallies: HashMap<String, Tally>,
     events: Vec<Event>,
     listed: Vec<StoredState>,
@@ -80,8 +81,6 @@ impl<'a> Evaluator<'a> {
     pub fn new(settings: &'a PassSettings<'a>) -> Evaluator<'a> {
         Evaluator {
             settings,
-            counts: Status::ALL.iter().map(|s| (s.to_string(), 0)).collect(),
-            unknown: BTreeMap::new(),
             tallies: HashMap::new(),
             events: Vec::new(),
             listed: Vec::new(),
@@ -93,18 +92,18 @@ impl<'a> Evaluator<'a> {
     /// answer is definite (only a definite answer changes a state).
     pub fn add(&mut self, o: &Outcome, stored: Option<&StoredState>) -> Option<StoredState> {
         self.answers += 1;
-        *self.counts.entry(o.status.to_string()).or_default() += 1;
-        let tally = self.tallies.entry(o.list.id.clone()).or_default();
-        *tally.statuses.entry(o.status.as_str()).or_default() += 1;
-        tally.definite |= o.status.is_definite();
-        if tally.example.is_none() {
-            tally.example.clone_from(&o.detail);
+        // The list's id is copied once per list, not once per answer.
+        if !self.tallies.contains_key(&o.list.id) {
+            self.tallies.insert(o.list.id.clone(), Tally::default());
+        }
+        if let Some(tally) = self.tallies.get_mut(&o.list.id) {
+            *tally.statuses.entry(o.status).or_default() += 1;
+            tally.definite |= o.status.is_definite();
+            if tally.example.is_none() {
+                tally.example.clone_from(&o.detail);
+            }
         }
         if !o.status.is_definite() {
-            *self
-                .unknown
-                .entry(format!("{} from {}", o.status, o.list.id))
-                .or_default() += 1;
             // Unknown never flips a stored state: a stored listing stays a listing.
             if let Some(s) = stored.filter(|s| s.status == "listed" && s.policy == "block") {
                 self.listed.push(s.clone());
@@ -167,6 +166,26 @@ impl<'a> Evaluator<'a> {
             }
             write.streaks.push(streak);
         }
+        let answers: BTreeMap<(String, Status), u64> = self
+            .tallies
+            .iter()
+            .flat_map(|(list, tally)| {
+                tally
+                    .statuses
+                    .iter()
+                    .map(move |(status, n)| ((list.clone(), *status), *n as u64))
+            })
+            .collect();
+        let mut counts: BTreeMap<String, usize> =
+            Status::ALL.iter().map(|s| (s.to_string(), 0)).collect();
+        let mut unknown: BTreeMap<String, usize> = BTreeMap::new();
+        for ((list, status), n) in &answers {
+            let n = usize::try_from(*n).unwrap_or(usize::MAX);
+            *counts.entry(status.to_string()).or_default() += n;
+            if !status.is_definite() {
+                *unknown.entry(format!("{status} from {list}")).or_default() += n;
+            }
+        }
         write.run = RunRecord {
             id: 0,
             started: settings.started,
@@ -174,14 +193,15 @@ impl<'a> Evaluator<'a> {
             targets: settings.targets,
             answers: self.answers,
             events: self.events.len(),
-            counts: self.counts,
-            unknown: self.unknown,
+            counts,
+            unknown,
             problems,
         };
         write.events = self.events;
         PassResult {
             write,
             listed: self.listed,
+            answers,
         }
     }
 }
