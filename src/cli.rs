@@ -124,11 +124,11 @@ pub struct RelayTestArgs {
     pub helo: Option<String>,
 
     /// Seconds to wait between attempts.
-    #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::relay::DEFAULT_WAIT.as_secs_f64())]
     pub wait: f64,
 
     /// Seconds to wait for the connection and for each reply.
-    #[arg(long, value_name = "SECONDS", default_value_t = 20.0)]
+    #[arg(long, value_name = "SECONDS", default_value_t = crate::relay::DEFAULT_TIMEOUT.as_secs_f64())]
     pub timeout: f64,
 
     /// Make every attempt, not just up to the first accepted one.

@@ -91,7 +91,7 @@ pub async fn relay(dns: &Dns, config: &Config, port: u16) -> Vec<Finding> {
             name: name.clone(),
             security: smtp::Security::None,
             ca_file: None,
-            timeout: std::time::Duration::from_secs(20),
+            timeout: relay::DEFAULT_TIMEOUT,
         };
         let report = relay::run(&Request::new(name, endpoint)).await;
         let level = match report.verdict {

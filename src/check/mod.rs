@@ -498,100 +498,85 @@ struct Shared {
 impl Shared {
     /// Asks list `list` about `subject`, reported under target `owner`.
     async fn ask(&self, owner: usize, subject: Subject, list: usize, admitted: bool) -> Outcome {
-        let target = self.targets[owner].clone();
-        ask(
+        let (dns, active, state, notes) = (
             &self.dns,
             &self.lists[list],
             &self.states[list],
             &self.notes,
+        );
+        let target = self.targets[owner].clone();
+        let list = &active.list;
+        let query = subject.query(&active.zone);
+        let address = subject.label();
+        let mut outcome = Outcome {
             target,
-            subject,
-            admitted,
-        )
-        .await
-    }
-}
-
-async fn ask(
-    dns: &Dns,
-    active: &ActiveList,
-    state: &ListState,
-    notes: &std::sync::Mutex<Vec<String>>,
-    target: Arc<str>,
-    subject: Subject,
-    admitted: bool,
-) -> Outcome {
-    let list = &active.list;
-    let query = subject.query(&active.zone);
-    let address = subject.label();
-    let mut outcome = Outcome {
-        target,
-        delist_url: list.delist.as_ref().and_then(|d| d.url_for(&address)),
-        address,
-        // The name as shown differs from the one asked only when it holds a key.
-        query: if active.zone == list.zone {
-            query.clone()
-        } else {
-            subject.query(&list.zone)
-        },
-        status: Status::Error,
-        codes: Vec::new(),
-        meanings: Vec::new(),
-        txt: Vec::new(),
-        detail: None,
-        elapsed: Duration::ZERO,
-        list: list.clone(),
-    };
-    // A list with a local mirror is answered from it, without DNS.
-    if let Some(mirror) = state.mirror() {
-        let (answer, txt) = mirror_answer(mirror, &subject);
-        let verdict = classify::classify(list, &answer);
-        let txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
-            txt
+            delist_url: list.delist.as_ref().and_then(|d| d.url_for(&address)),
+            address,
+            // The name as shown differs from the one asked only when it holds a key.
+            query: if active.zone == list.zone {
+                query.clone()
+            } else {
+                subject.query(&list.zone)
+            },
+            status: Status::Error,
+            codes: Vec::new(),
+            meanings: Vec::new(),
+            txt: Vec::new(),
+            detail: None,
+            elapsed: Duration::ZERO,
+            list: list.clone(),
+        };
+        // A list with a local mirror is answered from it, without DNS.
+        if let Some(mirror) = state.mirror() {
+            let (answer, txt) = mirror_answer(mirror, &subject);
+            let verdict = classify::classify(list, &answer);
+            let txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
+                txt
+            } else {
+                Vec::new()
+            };
+            settle(&mut outcome, verdict, txt, Duration::ZERO);
+            return outcome;
+        }
+        // A list that refused once in this run is not asked again: its answers would be refusals
+        // too, and public lists count every query against the querier.
+        if let Some(why) = state.refused() {
+            outcome.status = Status::Refused;
+            outcome.detail = Some(format!(
+                "not asked: {} refused earlier in this run ({why})",
+                list.id
+            ));
+            return outcome;
+        }
+        if !admitted {
+            outcome.detail = Some(format!(
+                "not asked: over {}'s daily limit of queries",
+                list.id
+            ));
+            return outcome;
+        }
+        state.pace().await;
+        let (answer, elapsed) = query_a(dns, &query).await;
+        let verdict: Verdict = classify::classify(list, &answer);
+        if verdict.status == Status::Refused {
+            let why = verdict.detail.clone().unwrap_or_else(|| "refused".into());
+            if let (true, Ok(mut notes)) = (state.refuse(&why), notes.lock()) {
+                notes.push(format!(
+                    "{} refused a query ({why}); its remaining queries in this run were not sent",
+                    list.id
+                ));
+            }
+        }
+        let txt = if matches!(verdict.status, Status::Listed | Status::Refused)
+            && !verdict.codes.is_empty()
+        {
+            dns.txt(&query).await
         } else {
             Vec::new()
         };
-        settle(&mut outcome, verdict, txt, Duration::ZERO);
-        return outcome;
+        settle(&mut outcome, verdict, txt, elapsed);
+        outcome
     }
-    // A list that refused once in this run is not asked again: its answers would be refusals
-    // too, and public lists count every query against the querier.
-    if let Some(why) = state.refused() {
-        outcome.status = Status::Refused;
-        outcome.detail = Some(format!(
-            "not asked: {} refused earlier in this run ({why})",
-            list.id
-        ));
-        return outcome;
-    }
-    if !admitted {
-        outcome.detail = Some(format!(
-            "not asked: over {}'s daily limit of queries",
-            list.id
-        ));
-        return outcome;
-    }
-    state.pace().await;
-    let (answer, elapsed) = query_a(dns, &query).await;
-    let verdict: Verdict = classify::classify(list, &answer);
-    if verdict.status == Status::Refused {
-        let why = verdict.detail.clone().unwrap_or_else(|| "refused".into());
-        if let (true, Ok(mut notes)) = (state.refuse(&why), notes.lock()) {
-            notes.push(format!(
-                "{} refused a query ({why}); its remaining queries in this run were not sent",
-                list.id
-            ));
-        }
-    }
-    let txt = if matches!(verdict.status, Status::Listed | Status::Refused)
-        && !verdict.codes.is_empty()
-    {
-        dns.txt(&query).await
-    } else {
-        Vec::new()
-    };
-    settle(&mut outcome, verdict, txt, elapsed);
-    outcome
 }
 
 /// Fills an outcome with what its answer means.

@@ -39,6 +39,11 @@ pub struct Request {
     pub all: bool,
 }
 
+/// The pause between attempts unless told otherwise.
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(1);
+/// The limit for the connection and for each reply unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The outside sender the attempts use unless told otherwise (a reserved name, RFC 2606).
 pub const OUTSIDE_SENDER: &str = "relay-test@sender.example";
 /// The outside recipient the attempts use unless told otherwise.
@@ -56,7 +61,7 @@ impl Request {
             own_domain: None,
             sender: OUTSIDE_SENDER.into(),
             recipient: OUTSIDE_RECIPIENT.into(),
-            wait: Duration::from_secs(1),
+            wait: DEFAULT_WAIT,
             all: false,
         }
     }
@@ -384,24 +389,34 @@ pub async fn run(request: &Request) -> Report {
     report
 }
 
+impl Planned {
+    /// The attempt before anything is said: no reply yet, so no answer (`error`).
+    fn start(self) -> Attempt {
+        Attempt {
+            name: self.name,
+            description: self.description,
+            helo: self.helo,
+            mail_from: format!("<{}>", self.from),
+            rcpt_to: format!("<{}>", self.to),
+            dialogue: Vec::new(),
+            outcome: Outcome::Error,
+            reply: None,
+            detail: None,
+        }
+    }
+}
+
+/// An attempt that could not be made, and why.
 fn failed(planned: Planned, why: String) -> Attempt {
     Attempt {
-        name: planned.name,
-        description: planned.description,
-        helo: planned.helo,
-        mail_from: format!("<{}>", planned.from),
-        rcpt_to: format!("<{}>", planned.to),
-        dialogue: Vec::new(),
-        outcome: Outcome::Error,
-        reply: None,
         detail: Some(why),
+        ..planned.start()
     }
 }
 
 /// Makes one attempt; also says whether the session is still usable.
 async fn attempt(session: &mut Session, planned: Planned) -> (Attempt, bool) {
-    let mut attempt = failed(planned, String::new());
-    attempt.detail = None;
+    let mut attempt = planned.start();
     let mut say = async |attempt: &mut Attempt, line: String| -> Result<smtp::Reply, String> {
         let result = session.command(&line).await;
         attempt.dialogue.push(Exchange {
