@@ -2,13 +2,18 @@
 //! queries, and backing off for the rest of the run once it answers with a refusal.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::dns::Status;
 use crate::mirror::Mirror;
+
+/// Timeouts in a row after which a list that answered before counts as gone silent: its
+/// remaining queries in the run are not sent (each would wait out the whole timeout).
+pub(crate) const SILENT_AFTER: u32 = 8;
 
 /// One list's limits and refusal state for one run.
 #[derive(Debug)]
@@ -25,6 +30,12 @@ pub(crate) struct ListState {
     refusal: Mutex<Option<String>>,
     /// The list's local mirror, when it has one (or why it cannot be read).
     mirror: Option<Result<Arc<Mirror>, String>>,
+    /// Set once the list is no longer asked in this run, with the status its remaining
+    /// pairs get and why: unreachable at its health check, or silent mid-run.
+    cut: Mutex<Option<(Status, String)>>,
+    is_cut: AtomicBool,
+    /// Queries in a row that timed out.
+    silent: AtomicU32,
 }
 
 impl ListState {
@@ -54,6 +65,9 @@ impl ListState {
             refused: AtomicBool::new(false),
             refusal: Mutex::new(None),
             mirror,
+            cut: Mutex::new(None),
+            is_cut: AtomicBool::new(false),
+            silent: AtomicU32::new(0),
         }
     }
 
@@ -109,6 +123,36 @@ impl ListState {
         }
         !self.refused.swap(true, Ordering::Relaxed)
     }
+
+    /// Why the list is no longer asked in this run, and the status its pairs get, if so.
+    pub(crate) fn cut(&self) -> Option<(Status, String)> {
+        if !self.is_cut.load(Ordering::Relaxed) {
+            return None;
+        }
+        self.cut.lock().ok().and_then(|c| c.clone())
+    }
+
+    /// Stops asking the list for the rest of the run; true the first time (reported once).
+    /// The health check's word (`Unhealthy`) replaces a reason found mid-run.
+    pub(crate) fn cut_off(&self, status: Status, why: &str) -> bool {
+        if let Ok(mut cut) = self.cut.lock()
+            && (cut.is_none() || status == Status::Unhealthy)
+        {
+            *cut = Some((status, why.to_string()));
+        }
+        !self.is_cut.swap(true, Ordering::Relaxed)
+    }
+
+    /// Counts an answer (`timed_out`: none came); true when this timeout is the one that
+    /// makes `SILENT_AFTER` in a row.
+    pub(crate) fn count_timeout(&self, timed_out: bool) -> bool {
+        if timed_out {
+            self.silent.fetch_add(1, Ordering::Relaxed) + 1 == SILENT_AFTER
+        } else {
+            self.silent.store(0, Ordering::Relaxed);
+            false
+        }
+    }
 }
 
 #[cfg(test)]
@@ -138,6 +182,29 @@ mod tests {
                 .count();
             assert!(within <= 5, "{within} sends within a second");
         }
+    }
+
+    #[test]
+    fn a_list_is_silent_after_timeouts_in_a_row_and_cut_once() {
+        let state = ListState::new(None, None, None);
+        for _ in 0..SILENT_AFTER - 1 {
+            assert!(!state.count_timeout(true));
+        }
+        assert!(
+            !state.count_timeout(false),
+            "an answer starts the count again"
+        );
+        for _ in 0..SILENT_AFTER - 1 {
+            assert!(!state.count_timeout(true));
+        }
+        assert!(state.count_timeout(true));
+        assert!(!state.count_timeout(true), "reported once");
+        assert_eq!(state.cut(), None);
+        assert!(state.cut_off(Status::Error, "silent"));
+        assert!(!state.cut_off(Status::Error, "again"));
+        assert_eq!(state.cut(), Some((Status::Error, "silent".into())));
+        assert!(!state.cut_off(Status::Unhealthy, "health"));
+        assert_eq!(state.cut(), Some((Status::Unhealthy, "health".into())));
     }
 
     #[test]

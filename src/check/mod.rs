@@ -272,6 +272,18 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
                         Some("not checked: over the list's daily limit".into()),
                     )
                 };
+                // A list that does not answer its test points is not asked the rest: each
+                // query would wait out the whole timeout and hold a place in flight.
+                if health.0 == Health::Unreachable {
+                    let why = health.1.clone().unwrap_or_else(|| "unreachable".into());
+                    state.cut_off(
+                        Status::Unhealthy,
+                        &format!(
+                            "not asked: {} did not answer its health check ({why})",
+                            active.list.id
+                        ),
+                    );
+                }
                 (index, health)
             });
         }
@@ -548,6 +560,11 @@ impl Shared {
             ));
             return outcome;
         }
+        if let Some((status, why)) = state.cut() {
+            outcome.status = status;
+            outcome.detail = Some(why);
+            return outcome;
+        }
         if !admitted {
             outcome.detail = Some(format!(
                 "not asked: over {}'s daily limit of queries",
@@ -557,6 +574,20 @@ impl Shared {
         }
         state.pace().await;
         let (answer, elapsed) = query_a(dns, &query).await;
+        if state.count_timeout(answer.is_timeout()) {
+            let why = format!(
+                "{} stopped answering: {} queries in a row timed out",
+                list.id,
+                limits::SILENT_AFTER
+            );
+            if state.cut_off(Status::Error, &format!("not asked: {why}"))
+                && let Ok(mut notes) = notes.lock()
+            {
+                notes.push(format!(
+                    "{why}; its remaining queries in this run were not sent"
+                ));
+            }
+        }
         let verdict: Verdict = classify::classify(list, &answer);
         if verdict.status == Status::Refused {
             let why = verdict.detail.clone().unwrap_or_else(|| "refused".into());

@@ -26,6 +26,16 @@ pub enum Answer {
     Failure(String),
 }
 
+/// What a failure says when no reply came at all.
+pub const TIMED_OUT: &str = "timed out";
+
+impl Answer {
+    /// Whether no reply came in the time allowed.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Answer::Failure(why) if why == TIMED_OUT)
+    }
+}
+
 /// The status of one answer. Only `Listed` and `Clear` are definite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]

@@ -5,6 +5,7 @@ pub mod classify;
 pub mod name;
 pub mod public;
 pub mod resolver;
+mod tcp;
 pub mod udp;
 
 pub use classify::{Answer, Health, Status, Verdict};

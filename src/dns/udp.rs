@@ -11,24 +11,26 @@
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
+use std::os::fd::AsRawFd;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use hickory_resolver::proto::op::{Message, ResponseCode};
-use hickory_resolver::proto::rr::RData;
-use std::os::fd::AsRawFd;
-
+use hickory_resolver::proto::rr::{DNSClass, RData, RecordType};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
 
 use super::batch;
-use tokio::sync::oneshot;
-
 use super::classify::Answer;
+use super::tcp;
 
 /// Sockets per name server: spreads the replies over several receive buffers and ports.
 const LANES: usize = 4;
+/// Queries one socket sends before it is replaced by one on a new random port: an off-path
+/// attacker who learns a port has it for a moment only (RFC 5452 section 9.2).
+const ROTATE_AFTER: usize = 1024;
 /// Each socket's receive and send buffer.
 const BUFFER: usize = 4 << 20;
 /// Query types asked here.
@@ -37,36 +39,54 @@ const TYPE_TXT: u16 = 16;
 /// The first wait before a query is sent again; it doubles after each loss.
 const FIRST_RETRY: Duration = Duration::from_millis(250);
 
-type Reply = Vec<u8>;
-/// Queries waiting for their reply, by id: the question asked and where to hand the reply.
-type Pending = HashMap<u16, (Vec<u8>, oneshot::Sender<Reply>)>;
+/// What reaches a waiting query: a reply to one of its sends, or word that its server cannot
+/// be reached (an ICMP port unreachable on the lane's socket).
+enum Delivery {
+    Reply(Vec<u8>),
+    Unreachable(String),
+}
+
+/// Queries waiting for their reply, by id: the name asked (wire form) and where to hand the
+/// reply. One query may wait under several ids, one per send: a late reply to an earlier
+/// send answers it as well as the reply to the last.
+type Pending = HashMap<u16, (Arc<[u8]>, mpsc::Sender<Delivery>)>;
 
 struct Lane {
     socket: UdpSocket,
     server: SocketAddr,
     pending: Mutex<Pending>,
-    next_id: AtomicU16,
     /// Queries waiting to be sent: the sender sends all that gathered in one call.
     outbox: Mutex<Vec<Vec<u8>>>,
     queued: tokio::sync::Notify,
+    /// Sends so far; past `ROTATE_AFTER` the lane is retired.
+    used: AtomicUsize,
+    /// Set (under the `pending` lock) when the lane takes no more queries: its tasks end
+    /// once the queries already on it are done.
+    retired: AtomicBool,
 }
 
 /// The client: lanes to every name server, each with a task reading its replies.
 pub struct UdpClient {
-    lanes: Vec<Arc<Lane>>,
+    /// `LANES` lanes per server, server by server; a retired lane is replaced in place.
+    lanes: Mutex<Vec<Arc<Lane>>>,
+    servers: Vec<SocketAddr>,
     window: Window,
     next: AtomicUsize,
-    tasks: Vec<tokio::task::JoinHandle<()>>,
+    tasks: Mutex<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 impl Drop for UdpClient {
     fn drop(&mut self) {
-        for task in &self.tasks {
-            task.abort();
+        if let Ok(tasks) = self.tasks.lock() {
+            for task in tasks.iter() {
+                task.abort();
+            }
         }
     }
 }
 
+/// A UDP socket connected to `server` (so the kernel drops datagrams from any other address
+/// or port), on a port the kernel picks at random from the ephemeral range.
 fn socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
     let domain = if server.is_ipv4() {
         socket2::Domain::IPV4
@@ -92,38 +112,71 @@ impl UdpClient {
     /// Opens the lanes to `servers`, with at most `most_in_flight` queries outstanding;
     /// must be called inside the runtime.
     pub fn new(servers: &[SocketAddr], most_in_flight: usize) -> io::Result<UdpClient> {
-        let mut lanes = Vec::new();
-        let mut tasks = Vec::new();
-        for &server in servers {
-            for n in 0..LANES {
-                let lane = Arc::new(Lane {
-                    socket: socket_for(server)?,
-                    server,
-                    pending: Mutex::new(HashMap::new()),
-                    next_id: AtomicU16::new(
-                        u16::try_from(n * 16_384 + std::process::id() as usize % 977).unwrap_or(0),
-                    ),
-                    outbox: Mutex::new(Vec::new()),
-                    queued: tokio::sync::Notify::new(),
-                });
-                tasks.push(tokio::spawn(receive(lane.clone())));
-                tasks.push(tokio::spawn(send(lane.clone())));
-                lanes.push(lane);
-            }
-        }
-        Ok(UdpClient {
-            lanes,
+        let client = UdpClient {
+            lanes: Mutex::new(Vec::new()),
+            servers: servers.to_vec(),
             window: Window::new(64, most_in_flight),
             next: AtomicUsize::new(0),
-            tasks,
-        })
+            tasks: Mutex::new(Vec::new()),
+        };
+        let mut lanes = Vec::new();
+        for &server in servers {
+            for _ in 0..LANES {
+                lanes.push(client.open(server)?);
+            }
+        }
+        if let Ok(mut slots) = client.lanes.lock() {
+            *slots = lanes;
+        }
+        Ok(client)
     }
 
-    /// Asks for the A records of `name` (absolute), sending again after losses, for at most
-    /// `timeout` x `tries`; `windowed` waits for a place in the in-flight window first.
+    /// A new lane to `server`, with its sending and receiving tasks.
+    fn open(&self, server: SocketAddr) -> io::Result<Arc<Lane>> {
+        let lane = Arc::new(Lane {
+            socket: socket_for(server)?,
+            server,
+            pending: Mutex::new(HashMap::new()),
+            outbox: Mutex::new(Vec::new()),
+            queued: tokio::sync::Notify::new(),
+            used: AtomicUsize::new(0),
+            retired: AtomicBool::new(false),
+        });
+        if let Ok(mut tasks) = self.tasks.lock() {
+            tasks.retain(|t| !t.is_finished());
+            tasks.push(tokio::spawn(receive(lane.clone())));
+            tasks.push(tokio::spawn(send(lane.clone())));
+        }
+        Ok(lane)
+    }
+
+    /// The lane in `slot` for one more send: a lane that has sent its share is retired and
+    /// replaced by one on a new port (if no new socket can be had, the old one goes on).
+    fn lane(&self, slot: usize) -> Option<Arc<Lane>> {
+        let mut lanes = self.lanes.lock().ok()?;
+        let lane = lanes.get(slot)?.clone();
+        if lane.used.fetch_add(1, Ordering::Relaxed) + 1 < ROTATE_AFTER {
+            return Some(lane);
+        }
+        match self.open(lane.server) {
+            Ok(fresh) => {
+                lane.retire();
+                lanes[slot] = fresh.clone();
+                Some(fresh)
+            }
+            Err(_) => {
+                lane.used.store(0, Ordering::Relaxed);
+                Some(lane)
+            }
+        }
+    }
+
+    /// Asks for the A records of `name` (absolute), sending again after losses, at most
+    /// `tries` times in `timeout` x `tries`; `windowed` waits for a place in the in-flight
+    /// window first.
     pub async fn a(&self, name: &str, timeout: Duration, tries: usize, windowed: bool) -> Answer {
         match self.query(name, TYPE_A, timeout, tries, windowed).await {
-            Ok(reply) => decode_a(&reply, self.lanes.first().map(|l| l.server)),
+            Ok(reply) => decode_a(&reply),
             Err(why) => Answer::Failure(why),
         }
     }
@@ -153,7 +206,8 @@ impl UdpClient {
             .collect()
     }
 
-    /// Sends a question of type `qtype` and returns the reply.
+    /// Sends a question of type `qtype` and returns the reply: a response to exactly that
+    /// question, read again over TCP when the UDP one was truncated.
     async fn query(
         &self,
         name: &str,
@@ -161,47 +215,149 @@ impl UdpClient {
         timeout: Duration,
         tries: usize,
         windowed: bool,
-    ) -> Result<Reply, String> {
-        let lanes_per_server = LANES;
-        let servers = self.lanes.len() / lanes_per_server;
+    ) -> Result<Vec<u8>, String> {
+        let qname: Arc<[u8]> = question(name)?.into();
+        let servers = self.servers.len().max(1);
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         let _slot = if windowed {
             Some(self.window.enter().await)
         } else {
             None
         };
+        let tries = tries.max(1);
         // The time allowed counts from the first send, not from the wait for a place.
-        let deadline = Instant::now() + timeout * u32::try_from(tries.max(1)).unwrap_or(1);
+        let deadline = Instant::now() + timeout * u32::try_from(tries).unwrap_or(1);
+        let (tx, mut rx) = mpsc::channel(tries + 1);
+        let mut sent: Vec<(Arc<Lane>, u16)> = Vec::with_capacity(tries);
         let mut wait = self.window.rto().min(timeout);
-        let mut attempt = 0usize;
-        loop {
+        let mut failure = super::classify::TIMED_OUT.to_string();
+        let mut outcome = Err(String::new());
+        for attempt in 0..tries {
             // Each new attempt goes to the next server, as a resolver does.
-            let server = (first / lanes_per_server + attempt) % servers.max(1);
-            let lane = &self.lanes[server * lanes_per_server + first % lanes_per_server];
-            let (id, rx, packet) = register(lane, name, qtype)?;
-            let sent = Instant::now();
-            lane.queue(packet);
-            let left = deadline.saturating_duration_since(Instant::now());
-            let outcome = tokio::time::timeout(wait.min(left), rx).await;
-            if let Ok(mut pending) = lane.pending.lock() {
-                pending.remove(&id);
-            }
-            match outcome {
-                Ok(Ok(reply)) => {
-                    if attempt == 0 {
-                        self.window.answered(sent.elapsed());
-                    }
-                    return Ok(reply);
+            let server = (first / LANES + attempt) % servers;
+            let (lane, id, packet) = loop {
+                let Some(lane) = self.lane(server * LANES + first % LANES) else {
+                    return Err("internal lock poisoned".into());
+                };
+                // None: the lane was retired since it was picked; its slot has a new one.
+                if let Some((id, packet)) = register(&lane, &qname, qtype, &tx)? {
+                    break (lane, id, packet);
                 }
-                _ if Instant::now() >= deadline => return Err("timed out".into()),
-                _ => {
+            };
+            let at = Instant::now();
+            lane.queue(packet);
+            sent.push((lane, id));
+            let last = attempt + 1 == tries;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let until = if last { left } else { wait.min(left) };
+            match tokio::time::timeout(until, rx.recv()).await {
+                Ok(Some(Delivery::Reply(reply))) => {
+                    if attempt == 0 {
+                        self.window.answered(at.elapsed());
+                    }
+                    outcome = Ok(reply);
+                    break;
+                }
+                Ok(Some(Delivery::Unreachable(why))) => {
+                    failure = why;
+                    // Another server may answer; with one, there is nothing to wait for.
+                    if servers == 1 {
+                        break;
+                    }
+                }
+                Ok(None) | Err(_) => {
                     self.window.lost();
-                    attempt += 1;
                     wait = (wait * 2).min(timeout);
                 }
             }
+            if Instant::now() >= deadline {
+                break;
+            }
+        }
+        for (lane, id) in &sent {
+            lane.forget(*id);
+        }
+        let reply = match outcome {
+            Ok(reply) => reply,
+            Err(_) => return Err(failure),
+        };
+        let server = sent.last().map(|(lane, _)| lane.server);
+        check_response(&reply, &qname, qtype)?;
+        // TC: the answer did not fit; the whole one is read over TCP (RFC 7766).
+        match (truncated(&reply), server) {
+            (true, Some(server)) => {
+                let left = deadline
+                    .saturating_duration_since(Instant::now())
+                    .max(timeout);
+                let id = rand::random::<u16>();
+                let reply = tcp::ask(server, &packet_for(id, &qname, qtype), left).await?;
+                if reply.get(..2) != Some(&id.to_be_bytes()[..]) {
+                    return Err(format!("the TCP answer from {server} has another id"));
+                }
+                check_response(&reply, &qname, qtype)?;
+                if truncated(&reply) {
+                    return Err(format!("the TCP answer from {server} is truncated too"));
+                }
+                Ok(reply)
+            }
+            _ => Ok(reply),
         }
     }
+}
+
+/// Whether a reply has the TC (truncated) bit.
+fn truncated(reply: &[u8]) -> bool {
+    reply.get(2).is_some_and(|b| b & 0x02 != 0)
+}
+
+/// Checks that `reply` is a response (QR set, standard query) to exactly the question asked:
+/// one question, the same name, type and class IN. A server that echoes the query, answers
+/// another type or class, or sends something else is an error, never an answer.
+fn check_response(reply: &[u8], qname: &[u8], qtype: u16) -> Result<(), String> {
+    if reply.len() < 12 + qname.len() + 4 {
+        return Err("the answer is too short to be a DNS response".into());
+    }
+    if reply[2] & 0x80 == 0 {
+        return Err("the server sent back a query, not an answer (QR bit unset)".into());
+    }
+    let opcode = (reply[2] >> 3) & 0x0f;
+    if opcode != 0 {
+        return Err(format!("the answer has opcode {opcode}, not QUERY"));
+    }
+    if reply[4..6] != [0, 1] {
+        return Err("the answer does not carry exactly one question".into());
+    }
+    let at = 12 + qname.len();
+    if !reply[12..at].eq_ignore_ascii_case(qname) {
+        return Err("the answer is for another name".into());
+    }
+    let asked_type = u16::from_be_bytes([reply[at], reply[at + 1]]);
+    let class = u16::from_be_bytes([reply[at + 2], reply[at + 3]]);
+    if asked_type != qtype {
+        return Err(format!(
+            "the answer is for type {}, not {}",
+            RecordType::from(asked_type),
+            RecordType::from(qtype)
+        ));
+    }
+    if class != 1 {
+        return Err(format!(
+            "the answer is for class {}, not IN",
+            DNSClass::from(class)
+        ));
+    }
+    Ok(())
+}
+
+/// A query packet: id, recursion desired, one question of `qtype`, class IN.
+fn packet_for(id: u16, qname: &[u8], qtype: u16) -> Vec<u8> {
+    let mut packet = Vec::with_capacity(12 + qname.len() + 4);
+    packet.extend_from_slice(&id.to_be_bytes());
+    packet.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    packet.extend_from_slice(qname);
+    packet.extend_from_slice(&qtype.to_be_bytes());
+    packet.extend_from_slice(&[0, 1]);
+    packet
 }
 
 /// How many queries may be in flight to the servers: grows by about one per round trip while
@@ -296,36 +452,33 @@ impl Window {
     }
 }
 
-/// Encodes the question and registers it under a free id of the lane.
+/// Registers a send of the question under a free random id of the lane (ids come from a
+/// CSPRNG, so an off-path attacker must guess them: RFC 5452) and returns the packet.
 fn register(
     lane: &Lane,
-    name: &str,
+    qname: &Arc<[u8]>,
     qtype: u16,
-) -> Result<(u16, oneshot::Receiver<Reply>, Vec<u8>), String> {
-    let qname = question(name)?;
-    let (tx, rx) = oneshot::channel();
+    tx: &mpsc::Sender<Delivery>,
+) -> Result<Option<(u16, Vec<u8>)>, String> {
     let mut pending = lane
         .pending
         .lock()
         .map_err(|_| "internal lock poisoned".to_string())?;
-    if pending.len() >= 60_000 {
+    // A retired lane takes no new query: its tasks may be about to end.
+    if lane.retired.load(Ordering::SeqCst) {
+        return Ok(None);
+    }
+    if pending.len() >= 30_000 {
         return Err("too many queries in flight on one socket".into());
     }
     let id = loop {
-        let id = lane.next_id.fetch_add(1, Ordering::Relaxed);
+        let id = rand::random::<u16>();
         if !pending.contains_key(&id) {
             break id;
         }
     };
-    let mut packet = Vec::with_capacity(12 + qname.len() + 4);
-    packet.extend_from_slice(&id.to_be_bytes());
-    // Flags: recursion desired; one question.
-    packet.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    packet.extend_from_slice(&qname);
-    packet.extend_from_slice(&qtype.to_be_bytes());
-    packet.extend_from_slice(&[0, 1]);
-    pending.insert(id, (qname, tx));
-    Ok((id, rx, packet))
+    pending.insert(id, (qname.clone(), tx.clone()));
+    Ok(Some((id, packet_for(id, qname, qtype))))
 }
 
 /// A name in DNS wire form, lowercased (rbldnsd and resolvers echo the question as asked).
@@ -357,14 +510,71 @@ impl Lane {
             self.queued.notify_one();
         }
     }
+
+    /// Stops waiting for a reply under `id`.
+    fn forget(&self, id: u16) {
+        if let Ok(mut pending) = self.pending.lock() {
+            pending.remove(&id);
+        }
+    }
+
+    /// Takes the lane out of service: it sends what is queued, hands on replies to what is
+    /// pending, and then its tasks end.
+    fn retire(&self) {
+        self.retired.store(true, Ordering::SeqCst);
+        self.queued.notify_one();
+    }
+
+    /// Whether a retired lane has nothing left to do.
+    fn finished(&self) -> bool {
+        self.retired.load(Ordering::SeqCst)
+            && self.outbox.lock().is_ok_and(|o| o.is_empty())
+            && self.pending.lock().is_ok_and(|p| p.is_empty())
+    }
+
+    /// Tells every query waiting on this lane that its server cannot be reached: the kernel
+    /// reported an ICMP error (port unreachable) for the connected socket.
+    fn unreachable(&self, error: &io::Error) {
+        let waiting: Vec<_> = match self.pending.lock() {
+            Ok(mut pending) => pending.drain().map(|(_, (_, tx))| tx).collect(),
+            Err(_) => return,
+        };
+        let why = if error.kind() == io::ErrorKind::ConnectionRefused {
+            format!("nothing answers DNS at {} (port unreachable)", self.server)
+        } else {
+            format!("cannot reach {}: {error}", self.server)
+        };
+        for tx in waiting {
+            let _ = tx.try_send(Delivery::Unreachable(why.clone()));
+        }
+    }
 }
+
+/// Whether a socket error is the kernel reporting an ICMP error from the server, which on a
+/// connected UDP socket surfaces on the next send or receive.
+fn is_unreachable(error: &io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH)
+    )
+}
+
+/// How often a retired lane's tasks look whether they are done.
+const RETIRED_POLL: Duration = Duration::from_millis(50);
 
 /// Sends what the lane's queries queued, as many per system call as have gathered. A query
 /// whose send fails is not retried here: it counts as lost and is sent again on its timer.
 async fn send(lane: Arc<Lane>) {
     let mut batch: Vec<Vec<u8>> = Vec::new();
     loop {
-        lane.queued.notified().await;
+        if lane.retired.load(Ordering::Relaxed) {
+            if lane.finished() {
+                return;
+            }
+            let _ = tokio::time::timeout(RETIRED_POLL, lane.queued.notified()).await;
+        } else {
+            lane.queued.notified().await;
+        }
         if let Ok(mut outbox) = lane.outbox.lock() {
             std::mem::swap(&mut *outbox, &mut batch);
         }
@@ -380,6 +590,10 @@ async fn send(lane: Arc<Lane>) {
             {
                 Ok(n) => done += n.max(1),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) if is_unreachable(&e) => {
+                    lane.unreachable(&e);
+                    done += 1;
+                }
                 Err(_) => done += 1,
             }
         }
@@ -393,7 +607,18 @@ async fn receive(lane: Arc<Lane>) {
     let mut buffers = vec![[0u8; batch::REPLY_MAX]; batch::BATCH];
     let mut lengths = vec![0usize; batch::BATCH];
     loop {
-        if lane.socket.readable().await.is_err() {
+        let ready = if lane.retired.load(Ordering::Relaxed) {
+            if lane.finished() {
+                return;
+            }
+            match tokio::time::timeout(RETIRED_POLL, lane.socket.readable()).await {
+                Ok(ready) => ready,
+                Err(_) => continue,
+            }
+        } else {
+            lane.socket.readable().await
+        };
+        if ready.is_err() {
             tokio::time::sleep(Duration::from_millis(10)).await;
             continue;
         }
@@ -403,10 +628,11 @@ async fn receive(lane: Arc<Lane>) {
         }) {
             Ok(read) => read,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(_) => {
-                // An ICMP error (port unreachable) surfaces here; the query times out.
+            Err(e) if is_unreachable(&e) => {
+                lane.unreachable(&e);
                 continue;
             }
+            Err(_) => continue,
         };
         for (buf, &n) in buffers.iter().zip(&lengths).take(read) {
             deliver(&lane, &buf[..n.min(batch::REPLY_MAX)]);
@@ -414,13 +640,15 @@ async fn receive(lane: Arc<Lane>) {
     }
 }
 
-/// Hands one reply to the query it answers.
+/// Hands one reply to the query whose id and name it carries. The socket is connected, so
+/// it came from the server's address and port; whether it is a proper answer to the question
+/// is checked by the query (a reply with the right id and name but anything else wrong is an
+/// error of that query, not something to wait past).
 fn deliver(lane: &Lane, reply: &[u8]) {
     if reply.len() < 12 {
         return;
     }
     let id = u16::from_be_bytes([reply[0], reply[1]]);
-    // The question must be the one asked: a stray or spoofed reply is ignored.
     let asked = match lane.pending.lock() {
         Ok(mut pending) => match pending.get(&id) {
             Some((qname, _))
@@ -434,13 +662,16 @@ fn deliver(lane: &Lane, reply: &[u8]) {
         Err(_) => None,
     };
     if let Some((_, tx)) = asked {
-        let _ = tx.send(reply.to_vec());
+        let _ = tx.try_send(Delivery::Reply(reply.to_vec()));
     }
 }
 
-/// A reply to an A question as an answer. Most replies in a scan are NXDOMAIN with nothing
-/// in them: those are read from the header alone; the rest are decoded by hickory-proto.
-fn decode_a(reply: &[u8], server: Option<SocketAddr>) -> Answer {
+/// A response to an A question (already checked to be one) as an answer: NXDOMAIN, or
+/// NOERROR with nothing in the answer section, is a negative answer; NOERROR with A records
+/// for the name asked (CNAMEs followed) is codes; anything else is a failure. Most replies in
+/// a scan are NXDOMAIN with nothing in them: those are read from the header alone; the rest
+/// are decoded by hickory-proto.
+fn decode_a(reply: &[u8]) -> Answer {
     let rcode = reply.get(3).map_or(2, |b| b & 0x0f);
     let answers = match (reply.get(6), reply.get(7)) {
         (Some(hi), Some(lo)) => u16::from_be_bytes([*hi, *lo]),
@@ -450,40 +681,73 @@ fn decode_a(reply: &[u8], server: Option<SocketAddr>) -> Answer {
         match rcode {
             3 => return Answer::NxDomain,
             5 => return Answer::Refused,
-            0 if reply.get(2).is_some_and(|b| b & 0x02 == 0) => return Answer::NoData,
+            0 => return Answer::NoData,
             _ => {}
         }
     }
     let message = match Message::from_vec(reply) {
         Ok(message) => message,
-        Err(e) => {
-            let from = server.map(|s| format!(" from {s}")).unwrap_or_default();
-            return Answer::Failure(format!("undecodable answer{from}: {e}"));
-        }
+        Err(e) => return Answer::Failure(format!("undecodable answer: {e}")),
     };
     match message.metadata.response_code {
         ResponseCode::NXDomain => Answer::NxDomain,
         ResponseCode::Refused => Answer::Refused,
-        ResponseCode::NoError => {
-            if message.metadata.truncation && message.answers.is_empty() {
-                return Answer::Failure("truncated answer".into());
-            }
-            let addrs: Vec<Ipv4Addr> = message
-                .answers
-                .iter()
-                .filter_map(|r| match &r.data {
-                    RData::A(a) => Some(a.0),
-                    _ => None,
-                })
-                .collect();
-            if addrs.is_empty() {
-                Answer::NoData
-            } else {
-                Answer::Addresses(addrs)
-            }
-        }
+        ResponseCode::NoError => answer_records(&message),
         code => Answer::Failure(format!("the DNS server answered {code}")),
     }
+}
+
+/// The A records of a NOERROR answer that belong to the name asked, following its CNAME
+/// chain (at most 8 links). An answer section with records but none of them an A record for
+/// that chain (AAAA for an A question, records for other names, another class) is a failure:
+/// a resolver or middlebox that answers something other than what was asked is not saying
+/// "not listed".
+fn answer_records(message: &Message) -> Answer {
+    let Some(asked) = message.queries.first().map(|q| q.name().clone()) else {
+        return Answer::Failure("the answer carries no question".into());
+    };
+    let mut owner = asked;
+    for _ in 0..8 {
+        let next = message.answers.iter().find_map(|r| match &r.data {
+            RData::CNAME(target) if r.dns_class == DNSClass::IN && r.name == owner => {
+                Some(target.0.clone())
+            }
+            _ => None,
+        });
+        match next {
+            Some(target) => owner = target,
+            None => break,
+        }
+    }
+    let addrs: Vec<Ipv4Addr> = message
+        .answers
+        .iter()
+        .filter(|r| r.dns_class == DNSClass::IN && r.name == owner)
+        .filter_map(|r| match &r.data {
+            RData::A(a) => Some(a.0),
+            _ => None,
+        })
+        .collect();
+    if !addrs.is_empty() {
+        return Answer::Addresses(addrs);
+    }
+    let only_cnames = message
+        .answers
+        .iter()
+        .all(|r| matches!(r.data, RData::CNAME(_)) && r.dns_class == DNSClass::IN);
+    if only_cnames {
+        // An alias to a name without A records: NODATA at the end of the chain.
+        return Answer::NoData;
+    }
+    let kinds: Vec<String> = message
+        .answers
+        .iter()
+        .map(|r| format!("{} {}", r.dns_class, r.record_type()))
+        .collect();
+    Answer::Failure(format!(
+        "the answer holds no A record for the name asked ({}): not an answer to the question",
+        kinds.join(", ")
+    ))
 }
 
 #[cfg(test)]

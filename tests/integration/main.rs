@@ -13,5 +13,7 @@ mod notify;
 mod output;
 mod relay;
 mod scale;
+mod silent;
 mod store;
+mod strict;
 mod watch;
