@@ -434,3 +434,13 @@ pub enum Color {
     /// Never.
     Never,
 }
+
+/// Whether the command line asks for the Nagios format (`--format nagios` or
+/// `--format=nagios`), read from the raw arguments: a Nagios plugin must print its one
+/// `UNKNOWN` line even when the rest of the line does not parse.
+pub fn wants_nagios(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .zip(args.iter().skip(1))
+        .any(|(flag, value)| flag == "--format" && value == "nagios")
+        || args.iter().any(|a| a == "--format=nagios")
+}

@@ -160,7 +160,7 @@ fn nagios_format_follows_the_thresholds() {
     assert_eq!(run.code, 2, "{run:?}");
     assert!(
         run.stdout
-            .starts_with("RBL CRITICAL - 1 listing(s): 192.0.2.5 on bl | listed=1;1;1;0;1 clear=0"),
+            .starts_with("RBL CRITICAL - 1 listing(s): 192.0.2.5 on bl | listed=1;0;0;0;1 clear=0"),
         "{}",
         run.stdout
     );
@@ -197,6 +197,62 @@ fn nagios_format_follows_the_thresholds() {
         "{}",
         run.stdout
     );
+}
+
+#[test]
+fn nagios_says_unknown_when_most_lists_gave_no_usable_answer() {
+    let lab = Lab::start();
+    let run = lab.check(&[
+        "192.0.2.200",
+        "--only",
+        "bl,dead,world,ref,bogus,missing",
+        "--format",
+        "nagios",
+    ]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stdout
+            .starts_with("RBL UNKNOWN - 5 of 6 answers not usable, 1 clear"),
+        "{}",
+        run.stdout
+    );
+    // A WARNING threshold of 2 listings is the Nagios range "1" (alert above 1).
+    let run = lab.check(&[
+        "192.0.2.5",
+        "--only",
+        "bl",
+        "--format",
+        "nagios",
+        "--warning",
+        "2",
+        "--critical",
+        "3",
+    ]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("| listed=1;1;2;0;1 "), "{}", run.stdout);
+}
+
+#[test]
+fn nagios_usage_errors_are_one_unknown_line_and_exit_3() {
+    for (args, line) in [
+        (
+            vec!["check", "203.0.113.256", "--format", "nagios"],
+            "RBL UNKNOWN - 203.0.113.256: not a valid IPv4 address",
+        ),
+        (
+            vec!["check", "192.0.2.1", "--format=nagios", "--no-such-flag"],
+            "RBL UNKNOWN - unexpected argument '--no-such-flag' found",
+        ),
+        (
+            vec!["check", "--format", "nagios"],
+            "RBL UNKNOWN - the following required arguments were not provided:",
+        ),
+    ] {
+        let run = rblwatch(&args, &[]);
+        assert_eq!(run.code, 3, "{args:?}: {run:?}");
+        assert_eq!(run.stdout.lines().count(), 1, "{args:?}: {}", run.stdout);
+        assert!(run.stdout.starts_with(line), "{args:?}: {}", run.stdout);
+    }
 }
 
 #[test]
