@@ -37,6 +37,8 @@ pub struct PassOutcome {
     pub answers: BTreeMap<(String, Status), u64>,
     /// Setup warnings (public resolver) and notes (skipped lists).
     pub notes: Vec<String>,
+    /// Targets the pass could not see (no definite answer about them).
+    pub blind: Vec<String>,
 }
 
 /// Runs one whole pass: lock, DNS, evaluate, plan notifications, commit, send. `progress`,
@@ -79,9 +81,14 @@ pub async fn run(
         .iter()
         .map(|t| (t.target.text.clone(), t.label.clone()))
         .collect();
+    let watched: Vec<String> = config
+        .targets
+        .iter()
+        .map(|t| t.target.text.clone())
+        .collect();
     let pass_settings = PassSettings {
         labels: &labels,
-        targets: config.targets.len(),
+        watched: &watched,
         started,
         // Answers are stamped with the pass's start; the run record gets its real end.
         finished: started,
@@ -115,7 +122,7 @@ pub async fn run(
         .into_iter()
         .chain(found.notes.iter().cloned())
         .collect();
-    let mut result = evaluator.finish(&found.lists, &streaks);
+    let mut result = evaluator.finish(&found.lists, &streaks, &found.resolutions);
     result.write.run.finished = clock::now();
     let finished = result.write.run.finished;
 
@@ -201,5 +208,6 @@ pub async fn run(
         health,
         answers: result.answers,
         notes,
+        blind: result.blind,
     })
 }

@@ -6,8 +6,9 @@
 //! change a stored state; anything else is counted on the run and never touches a state.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use crate::check::{CheckReport, Outcome};
+use crate::check::{CheckReport, Outcome, Resolution};
 use crate::clock;
 use crate::dns::Status;
 use crate::lists::Policy;
@@ -25,8 +26,8 @@ pub struct Before<'a> {
 pub struct PassSettings<'a> {
     /// Label of each configured target, by the target as written.
     pub labels: &'a HashMap<String, Option<String>>,
-    /// How many configured targets there are.
-    pub targets: usize,
+    /// The configured targets as written, in config order.
+    pub watched: &'a [String],
     /// When the pass started and ended.
     pub started: i64,
     /// When the pass ended.
@@ -43,6 +44,9 @@ pub struct PassResult {
     pub listed: Vec<StoredState>,
     /// How many answers each list gave with each status.
     pub answers: BTreeMap<(String, Status), u64>,
+    /// Targets no list gave a definite answer about in this pass: the pass could not see
+    /// them, so it says nothing about whether they are listed.
+    pub blind: Vec<String>,
 }
 
 fn words(codes: &[std::net::Ipv4Addr]) -> Vec<String> {
@@ -74,6 +78,9 @@ pub struct Evaluator<'a> {
     events: Vec<Event>,
     listed: Vec<StoredState>,
     answers: usize,
+    /// Per target: whether any answer about it was definite, and the first reason one was
+    /// not (an example for the problem line).
+    targets: HashMap<Arc<str>, (bool, Option<String>)>,
 }
 
 impl<'a> Evaluator<'a> {
@@ -85,6 +92,7 @@ impl<'a> Evaluator<'a> {
             events: Vec::new(),
             listed: Vec::new(),
             answers: 0,
+            targets: HashMap::new(),
         }
     }
 
@@ -101,6 +109,19 @@ impl<'a> Evaluator<'a> {
             tally.definite |= o.status.is_definite();
             if tally.example.is_none() {
                 tally.example.clone_from(&o.detail);
+            }
+        }
+        match self.targets.get_mut(&o.target) {
+            Some((definite, example)) => {
+                *definite |= o.status.is_definite();
+                if example.is_none() && !o.status.is_definite() {
+                    *example = Some(not_definite(o));
+                }
+            }
+            None => {
+                let example = (!o.status.is_definite()).then(|| not_definite(o));
+                self.targets
+                    .insert(o.target.clone(), (o.status.is_definite(), example));
             }
         }
         if !o.status.is_definite() {
@@ -121,17 +142,39 @@ impl<'a> Evaluator<'a> {
         Some(state)
     }
 
-    /// Ends the pass: the lists' streaks of silence and the run record. The returned write
-    /// holds no states: they were handed out by `add`.
+    /// Ends the pass: the targets it could not see, the lists' streaks of silence and the
+    /// run record. The returned write holds no states: they were handed out by `add`.
     pub fn finish(
         self,
         lists: &[crate::check::ListHealth],
         streaks: &HashMap<String, Streak>,
+        resolutions: &[Resolution],
     ) -> PassResult {
         let settings = self.settings;
         let now = settings.finished;
         let mut write = PassWrite::default();
         let mut problems = Vec::new();
+        // A target without one definite answer is a problem of this pass at once: a pass
+        // that could not see it must not read as a clean one.
+        let mut blind = Vec::new();
+        for target in settings.watched {
+            let why = match self.targets.get(target.as_str()) {
+                Some((true, _)) => continue,
+                Some((false, example)) => example.clone().unwrap_or_default(),
+                None => resolutions
+                    .iter()
+                    .find(|r| &r.target == target)
+                    .and_then(|r| r.error.clone())
+                    .map_or_else(
+                        || "no list was asked about it".to_string(),
+                        |e| format!("it does not resolve: {e}"),
+                    ),
+            };
+            problems.push(format!(
+                "target `{target}` could not be checked: no list gave a definite answer this pass ({why})"
+            ));
+            blind.push(target.clone());
+        }
         let none = Tally::default();
         for health in lists {
             let id = &health.list.id;
@@ -190,7 +233,7 @@ impl<'a> Evaluator<'a> {
             id: 0,
             started: settings.started,
             finished: settings.finished,
-            targets: settings.targets,
+            targets: settings.watched.len(),
             answers: self.answers,
             events: self.events.len(),
             counts,
@@ -202,6 +245,7 @@ impl<'a> Evaluator<'a> {
             write,
             listed: self.listed,
             answers,
+            blind,
         }
     }
 }
@@ -220,7 +264,7 @@ pub fn evaluate(
             states.push(state);
         }
     }
-    let mut result = evaluator.finish(&report.lists, before.streaks);
+    let mut result = evaluator.finish(&report.lists, before.streaks, &report.resolutions);
     result.write.states = states;
     result
 }
@@ -295,6 +339,14 @@ fn sorted(codes: &[String]) -> Vec<String> {
     let mut v = codes.to_vec();
     v.sort();
     v
+}
+
+/// Why an answer was not definite, in a few words: its status and detail.
+fn not_definite(o: &Outcome) -> String {
+    match &o.detail {
+        Some(detail) => format!("{} from {}: {detail}", o.status, o.list.id),
+        None => format!("{} from {}", o.status, o.list.id),
+    }
 }
 
 fn silent_detail(health: &crate::check::ListHealth, tally: &Tally) -> String {
@@ -379,12 +431,13 @@ mod tests {
         now: i64,
     ) -> PassResult {
         let labels = HashMap::new();
+        let watched = ["192.0.2.5".to_string()];
         evaluate(
             &report(outcomes),
             &Before { states, streaks },
             &PassSettings {
                 labels: &labels,
-                targets: 1,
+                watched: &watched,
                 started: now,
                 finished: now,
                 problem_after: 2,
@@ -504,7 +557,15 @@ mod tests {
                 n * 100,
             );
             assert_eq!(r.write.streaks[0].passes, u32::try_from(n).expect("n"));
-            assert_eq!(!r.write.run.problems.is_empty(), expect_problem, "pass {n}");
+            let list_problem = r
+                .write
+                .run
+                .problems
+                .iter()
+                .any(|p| p.contains("list `spamcop`"));
+            assert_eq!(list_problem, expect_problem, "pass {n}");
+            // The one target got no definite answer: a problem of every such pass at once.
+            assert_eq!(r.blind, ["192.0.2.5"], "pass {n}");
             streaks.insert("spamcop".into(), r.write.streaks[0].clone());
         }
         let r = pass(
@@ -515,5 +576,6 @@ mod tests {
         );
         assert_eq!(r.write.streaks[0].passes, 0);
         assert!(r.write.run.problems.is_empty());
+        assert!(r.blind.is_empty());
     }
 }

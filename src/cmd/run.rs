@@ -11,7 +11,8 @@ use crate::pass;
 use crate::report::progress::Bar;
 use crate::report::watch as out;
 
-/// Runs one pass and returns the exit status: 0 nothing listed, 1 something listed.
+/// Runs one pass and returns the exit status: 1 something listed; 3 nothing listed but some
+/// target could not be checked; 0 every target checked and nothing listed.
 pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
     let progress = Arc::new(Progress::default());
     let bar = Bar::start(&progress);
@@ -39,5 +40,11 @@ pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
         out::write_pass(&mut stdout, &report, args.format == ListFormat::Json)?;
         stdout.flush()?;
     }
-    Ok(u8::from(!done.listed.is_empty()))
+    Ok(if !done.listed.is_empty() {
+        crate::report::EXIT_LISTED
+    } else if !done.blind.is_empty() {
+        crate::report::EXIT_UNKNOWN
+    } else {
+        crate::report::EXIT_CLEAR
+    })
 }

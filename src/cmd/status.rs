@@ -1,12 +1,16 @@
 //! `rblwatch status`: what is listed now, since when, and where to get off it.
 
+use std::collections::HashSet;
+
 use super::Setup;
 use crate::cli::{ListFormat, StatusArgs};
 use crate::error::Error;
 use crate::report::watch;
 use crate::store::Store;
 
-/// Prints the stored state; exit 1 when something is listed on a blocklist, else 0.
+/// Prints the stored state of the configured targets; exit 1 when something is listed on a
+/// blocklist, 3 when nothing is but some target was not definitely checked by the last pass,
+/// else 0.
 pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
     let config = setup.config()?;
     let store = Store::open(&config.store)?;
@@ -16,6 +20,13 @@ pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
     } else {
         store.listings()?
     };
+    // A target no longer in the config is history, not status.
+    let watched: HashSet<&str> = config
+        .targets
+        .iter()
+        .map(|t| t.target.text.as_str())
+        .collect();
+    states.retain(|s| watched.contains(s.target.as_str()));
     states.sort_by(|a, b| {
         (a.status != "listed", &a.target, &a.address, &a.list).cmp(&(
             b.status != "listed",
@@ -25,16 +36,42 @@ pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
         ))
     });
     let last = store.runs(1)?.into_iter().next();
+    let checked = store.last_checked()?;
+    let targets: Vec<watch::TargetCheck> = config
+        .targets
+        .iter()
+        .map(|t| {
+            let at = checked.get(&t.target.text).copied();
+            watch::TargetCheck {
+                target: t.target.text.clone(),
+                label: t.label.clone(),
+                checked: at,
+                // Answers are stamped with their pass's start.
+                current: last
+                    .as_ref()
+                    .is_some_and(|run| at.is_some_and(|at| at >= run.started)),
+            }
+        })
+        .collect();
     let mut out = std::io::stdout().lock();
     watch::write_status(
         &mut out,
-        &states,
-        &setup.catalog,
-        last.as_ref(),
+        &watch::StatusView {
+            states: &states,
+            targets: &targets,
+            catalog: &setup.catalog,
+            last_run: last.as_ref(),
+        },
         args.format == ListFormat::Json,
     )?;
     let listed = states
         .iter()
         .any(|s| s.status == "listed" && s.policy == "block");
-    Ok(u8::from(listed))
+    Ok(if listed {
+        crate::report::EXIT_LISTED
+    } else if targets.iter().any(|t| !t.current) {
+        crate::report::EXIT_UNKNOWN
+    } else {
+        crate::report::EXIT_CLEAR
+    })
 }

@@ -182,18 +182,52 @@ pub fn write_pass(out: &mut dyn Write, pass: &Pass<'_>, json: bool) -> io::Resul
     )
 }
 
-/// Writes `status`: what is listed now (or every stored pair).
-pub fn write_status(
-    out: &mut dyn Write,
-    states: &[StoredState],
-    catalog: &Catalog,
-    last_run: Option<&RunRecord>,
-    json: bool,
-) -> io::Result<()> {
+/// One configured target as `status` shows it: when any list last gave a definite answer
+/// about it.
+#[derive(Debug, Clone)]
+pub struct TargetCheck {
+    /// The target as written in the config.
+    pub target: String,
+    /// Its label, if any.
+    pub label: Option<String>,
+    /// When it last got a definite answer (never: None).
+    pub checked: Option<i64>,
+    /// Whether that was in the last pass.
+    pub current: bool,
+}
+
+/// What `status` shows.
+pub struct StatusView<'a> {
+    /// The states to show (listings, or every pair with --all).
+    pub states: &'a [StoredState],
+    /// Every configured target.
+    pub targets: &'a [TargetCheck],
+    /// The catalog, for delisting links.
+    pub catalog: &'a Catalog,
+    /// The last pass, if any.
+    pub last_run: Option<&'a RunRecord>,
+}
+
+/// Writes `status`: what is listed now (or every stored pair), and when each target was last
+/// definitely checked. "Nothing is listed" is said only when the last pass saw every target.
+pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>, json: bool) -> io::Result<()> {
+    let StatusView {
+        states,
+        targets,
+        catalog,
+        last_run,
+    } = *view;
+    let unseen: Vec<&TargetCheck> = targets.iter().filter(|t| !t.current).collect();
     if json {
         let doc = json!({
             "version": 1,
             "last_run": last_run.map(|r| clock::format(r.finished)),
+            "targets": targets.iter().map(|t| json!({
+                "target": t.target,
+                "label": t.label,
+                "last_checked": t.checked.map(clock::format),
+                "checked_by_last_pass": t.current,
+            })).collect::<Vec<_>>(),
             "states": states.iter().map(|s| state_json(s, catalog)).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
@@ -221,6 +255,17 @@ pub fn write_status(
             writeln!(out, "         delist: {url}")?;
         }
     }
+    for t in &unseen {
+        let when = t.checked.map_or_else(
+            || "never definitely checked".to_string(),
+            |at| format!("last definitely checked {}", clock::format(at)),
+        );
+        writeln!(
+            out,
+            "UNCHECKED {}  not seen by the last pass; {when}",
+            who(&t.target, &t.target, t.label.as_deref())
+        )?;
+    }
     let listed = states
         .iter()
         .filter(|s| s.status == "listed" && s.policy == "block")
@@ -229,10 +274,24 @@ pub fn write_status(
         || "no pass yet".to_string(),
         |r| format!("last pass {}", clock::format(r.finished)),
     );
-    if listed == 0 {
+    let blind = if unseen.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; {} of {} target(s) could not be checked",
+            unseen.len(),
+            targets.len()
+        )
+    };
+    if listed > 0 {
+        writeln!(out, "{listed} listing(s) on blocklists ({last}{blind})")
+    } else if unseen.is_empty() {
         writeln!(out, "nothing is listed ({last})")
     } else {
-        writeln!(out, "{listed} listing(s) on blocklists ({last})")
+        writeln!(
+            out,
+            "no listing known, but not every target was checked ({last}{blind})"
+        )
     }
 }
 

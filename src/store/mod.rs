@@ -321,6 +321,18 @@ impl Store {
         self.select_states("WHERE status = 'listed' OR instr(target, '/') = 0")
     }
 
+    /// When each target (as written in the config) last got a definite answer from any list.
+    pub fn last_checked(&self) -> Result<HashMap<String, i64>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT target, MAX(checked) FROM state GROUP BY target")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.error(e))?;
+        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+    }
+
     /// Every stored listing, on blocklists and allowlists.
     pub fn listings(&self) -> Result<Vec<StoredState>, Error> {
         self.select_states("WHERE status = 'listed'")

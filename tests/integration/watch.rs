@@ -179,12 +179,13 @@ fn refusals_and_timeouts_never_change_a_state_and_a_silent_list_is_a_problem() {
     let doc = run.json();
     assert!(events(&doc).is_empty(), "{doc:#}");
     assert_eq!(doc["run"]["unknown"]["refused from w"], 2);
+    // Both targets were blind this pass (a problem at once); the list is not yet a problem.
+    let problems = doc["run"]["problems"].to_string();
     assert!(
-        doc["run"]["problems"]
-            .as_array()
-            .expect("problems")
-            .is_empty()
+        problems.contains("target `192.0.2.6` could not be checked"),
+        "{problems}"
     );
+    assert!(!problems.contains("list `w`"), "{problems}");
 
     // Second pass without a definite answer: the list is reported as a problem.
     let doc = w.pass();
@@ -467,4 +468,84 @@ fn a_daily_limit_counts_every_pass_of_the_day() {
         .at(&["run", "--format", "json"], Some(day + 86_400 + 60))
         .json();
     assert_eq!(third["run"]["counts"]["clear"], 2, "{third:#}");
+}
+
+#[test]
+fn a_pass_that_could_not_see_is_not_a_clean_pass() {
+    let w = Watch::start();
+    let catalog = w.dir.path().join("lists.toml");
+    // A resolver that is not there, and a host name that does not resolve.
+    let dead = crate::support::rbldnsd::free_port();
+    let blind = format!(
+        "{}[[target]]\naddress = \"nowhere.invalid\"\n",
+        config_text(&catalog, &format!("127.0.0.1:{dead}"))
+    );
+    std::fs::write(&w.config, &blind).expect("config");
+    let run = w.rblwatch(&["run", "--quiet"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    for target in ["192.0.2.5", "192.0.2.6", "nowhere.invalid"] {
+        assert!(
+            run.stdout.contains(&format!(
+                "problem: target `{target}` could not be checked: no list gave a definite answer this pass"
+            )),
+            "{target}: {}",
+            run.stdout
+        );
+    }
+    let doc = w.rblwatch(&["run", "--format", "json"]);
+    assert_eq!(doc.code, 3);
+    let problems = doc.json()["problems"].to_string();
+    assert!(
+        problems.contains("target `nowhere.invalid` could not be checked"),
+        "{problems}"
+    );
+    assert!(problems.contains("it does not resolve"), "{problems}");
+
+    let status = w.rblwatch(&["status"]);
+    assert_eq!(status.code, 3, "{status:?}");
+    assert!(
+        status.stdout.contains(
+            "UNCHECKED 192.0.2.5 (mx1)  not seen by the last pass; never definitely checked"
+        ),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        !status.stdout.contains("nothing is listed"),
+        "{}",
+        status.stdout
+    );
+    assert!(
+        status
+            .stdout
+            .contains("no listing known, but not every target was checked"),
+        "{}",
+        status.stdout
+    );
+
+    // With the resolver back, every address target is seen; the host name still is not.
+    let seeing = config_text(&catalog, &w.dns.addr());
+    std::fs::write(&w.config, &seeing).expect("config");
+    let run = w.rblwatch(&["run", "--quiet"]);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{run:?}");
+    let status = w.rblwatch(&["status", "--format", "json"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    let doc = status.json();
+    let targets = doc["targets"].as_array().expect("targets");
+    assert_eq!(
+        targets.len(),
+        2,
+        "the removed target is not reported: {doc:#}"
+    );
+    assert!(
+        targets
+            .iter()
+            .all(|t| t["checked_by_last_pass"] == true && t["last_checked"].is_string())
+    );
+    let text = w.rblwatch(&["status"]);
+    assert!(
+        text.stdout.starts_with("nothing is listed"),
+        "{}",
+        text.stdout
+    );
 }
