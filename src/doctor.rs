@@ -10,7 +10,8 @@ use std::net::IpAddr;
 
 use serde::Serialize;
 
-use crate::check::{self, CheckRequest, ListHealth};
+use crate::check::fault::FaultKind;
+use crate::check::{self, CheckRequest, ListHealth, ResolverFault};
 use crate::config::Config;
 use crate::dns::{Answer, Dns, Health, public};
 use crate::lists::ActiveList;
@@ -115,7 +116,7 @@ const RDNS_LIMIT: usize = 16;
 
 /// Checks the resolver and the lists, then (with a config) targets, store, templates, SMTP.
 pub async fn examine(dns: &Dns, lists: &[ActiveList], config: Option<&Config>) -> Vec<Finding> {
-    let mut out = resolver(dns, lists).await;
+    let (mut out, apex) = resolver(dns, lists).await;
     let found = check::run(
         dns,
         CheckRequest {
@@ -128,7 +129,7 @@ pub async fn examine(dns: &Dns, lists: &[ActiveList], config: Option<&Config>) -
         },
     )
     .await;
-    out.extend(list_findings(&found.lists));
+    out.extend(list_findings(&found.lists, found.fault.as_ref(), &apex));
     if let Some(config) = config {
         out.extend(reverse_dns(dns, config).await);
         out.push(store(config));
@@ -158,8 +159,35 @@ pub async fn examine(dns: &Dns, lists: &[ActiveList], config: Option<&Config>) -
     out
 }
 
-async fn resolver(dns: &Dns, lists: &[ActiveList]) -> Vec<Finding> {
+/// How the zones of a few lists answered for themselves (their apex must exist): a resolver
+/// that answers NXDOMAIN even there cannot see the internet's DNS at all.
+struct Apex {
+    /// The zones asked that came back NXDOMAIN.
+    missing: Vec<String>,
+    /// How many zones were asked.
+    asked: usize,
+}
+
+/// Zones asked for their apex.
+const APEX_PROBES: usize = 3;
+
+async fn resolver(dns: &Dns, lists: &[ActiveList]) -> (Vec<Finding>, Apex) {
     let mut out = Vec::new();
+    let mut apex = Apex {
+        missing: Vec::new(),
+        asked: 0,
+    };
+    // Keyed zones are left out: their apex is the key's, not the list's.
+    for list in lists
+        .iter()
+        .filter(|l| l.zone == l.list.zone)
+        .take(APEX_PROBES)
+    {
+        apex.asked += 1;
+        if dns.a(&format!("{}.", list.zone)).await == Answer::NxDomain {
+            apex.missing.push(list.zone.clone());
+        }
+    }
     for server in dns.servers() {
         out.push(match public::public_resolver(server.ip()) {
             Some(operator) => finding(
@@ -198,30 +226,75 @@ async fn resolver(dns: &Dns, lists: &[ActiveList]) -> Vec<Finding> {
                 ),
             ),
             Answer::NxDomain | Answer::NoData => finding(Level::Ok, "resolver", "NXDOMAIN", "names that do not exist are answered NXDOMAIN, not rewritten"),
-            other => finding(Level::Warning, "resolver", "NXDOMAIN", format!("could not tell whether NXDOMAIN is rewritten: {other:?}")),
+            other => finding(Level::Warning, "resolver", "NXDOMAIN", format!("could not tell whether NXDOMAIN is rewritten: the answer was {other}")),
         });
     }
-    out
+    (out, apex)
 }
 
-fn list_findings(health: &[ListHealth]) -> Vec<Finding> {
+/// The resolver's fault as a finding: what it does, told apart from the lists' own failures.
+fn fault_finding(fault: &ResolverFault, apex: &Apex) -> Finding {
+    let (n, of) = (fault.lists.len(), fault.checked);
+    let servers: Vec<String> = fault.servers.iter().map(ToString::to_string).collect();
+    let subject = servers.join(", ");
+    let fix = "the lists are not at fault: do not disable them";
+    let (what, message) = match fault.kind {
+        FaultKind::NoListings if apex.asked > 0 && apex.missing.len() == apex.asked => (
+            "NXDOMAIN for everything",
+            format!(
+                "answers NXDOMAIN even for names that exist (the zones {} themselves) and finds nothing at the RFC 5782 test points of {n} of {of} lists: it cannot see the internet's DNS (no outside access, a resolver that only knows local names, or a filter). Use one that reaches the lists: a local unbound, or `--nameserver recursive`; {fix}",
+                apex.missing.join(", ")
+            ),
+        ),
+        FaultKind::NoListings => (
+            "127.0.0.0/8 stripped",
+            format!(
+                "the lists' zones exist, but {n} of {of} lists show nothing at their RFC 5782 positive test point (127.0.0.2): the resolver strips 127.0.0.0/8 answers (unbound `private-address: 127.0.0.0/8`, pfSense/OPNsense DNS rebinding protection). Allow 127.0.0.0/8 answers for the list zones; {fix}"
+            ),
+        ),
+        FaultKind::NoAnswer => (
+            "no answer",
+            format!(
+                "gives no answer for the test points of {n} of {of} lists (timeouts, SERVFAIL): it is down, unreachable, or cannot reach the lists' servers. Check that it runs and answers on port 53, or use a local unbound or `--nameserver recursive`; {fix}"
+            ),
+        ),
+        FaultKind::Refuses => (
+            "refused",
+            format!(
+                "is refused for the test points of {n} of {of} lists: it refuses recursion to this host, or the lists refuse it (public or shared resolvers). Use your own recursive resolver (a local unbound) or `--nameserver recursive`; {fix}"
+            ),
+        ),
+        FaultKind::Rewrites => (
+            "rewrites answers",
+            format!(
+                "answers the test points of {n} of {of} lists with addresses the lists never give: it rewrites answers (NXDOMAIN hijacking, a filtering resolver). Use one that does not (a local unbound) or `--nameserver recursive`; {fix}"
+            ),
+        ),
+    };
+    finding(
+        Level::Error,
+        "resolver",
+        format!("{subject} ({what})"),
+        message,
+    )
+}
+
+fn list_findings(
+    health: &[ListHealth],
+    fault: Option<&ResolverFault>,
+    apex: &Apex,
+) -> Vec<Finding> {
     let mut out = Vec::new();
-    let checked: Vec<&ListHealth> = health
-        .iter()
-        .filter(|h| h.health != Health::Unchecked)
-        .collect();
-    let dead = checked.iter().filter(|h| h.health == Health::Dead).count();
-    // Every list's positive test point empty at once is the resolver, not the lists: unbound's
-    // `private-address: 127.0.0.0/8` strips every DNSBL answer (dnsbl-facts.md 6.5).
-    if checked.len() >= 2 && dead == checked.len() {
-        out.push(finding(
-            Level::Error,
-            "resolver",
-            "127.0.0.0/8",
-            "no list answers its RFC 5782 positive test point (127.0.0.2): the resolver strips 127.0.0.0/8 answers (unbound `private-address: 127.0.0.0/8`, pfSense/OPNsense DNS rebinding protection). Allow 127.0.0.0/8 answers for the list zones",
-        ));
+    // Most lists failing alike is the resolver, not the lists: one finding, and no advice to
+    // disable lists that are fine (unbound's `private-address: 127.0.0.0/8` strips every
+    // DNSBL answer: dnsbl-facts.md 6.5).
+    if let Some(fault) = fault {
+        out.push(fault_finding(fault, apex));
     }
-    for h in health {
+    for h in health
+        .iter()
+        .filter(|h| !fault.is_some_and(|f| f.covers(&h.list.id)))
+    {
         let why = h.detail.clone().unwrap_or_default();
         let (level, message) = match h.health {
             Health::Ok => (

@@ -420,6 +420,7 @@ mod tests {
             resolutions: vec![],
             notes: vec![],
             sent: vec![],
+            fault: None,
             elapsed: Duration::ZERO,
         }
     }

@@ -16,8 +16,11 @@ use tokio::task::JoinSet;
 use crate::dns::{self, Answer, Dns, Health, Status, Verdict, classify, name};
 use crate::lists::{ActiveList, List, Policy, QueryKind};
 
+pub mod fault;
 mod limits;
 mod work;
+
+pub use fault::{ResolverFault, resolver_fault};
 
 use crate::target::{Target, TargetKind};
 use futures_util::StreamExt;
@@ -121,6 +124,8 @@ pub struct CheckReport {
     pub notes: Vec<String>,
     /// Queries sent to each list (by id).
     pub sent: Vec<(String, u64)>,
+    /// When most lists failed their test points the same way: the resolver's fault.
+    pub fault: Option<ResolverFault>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -136,6 +141,8 @@ pub struct RunSummary {
     pub resolutions: Vec<Resolution>,
     /// What the run held back and why.
     pub notes: Vec<String>,
+    /// When most lists failed their test points the same way: the resolver's fault.
+    pub fault: Option<ResolverFault>,
     /// Wall time of the whole run.
     pub elapsed: Duration,
 }
@@ -193,6 +200,7 @@ pub async fn run(dns: &Dns, request: CheckRequest) -> CheckReport {
         resolutions: summary.resolutions,
         notes: summary.notes,
         sent: summary.sent,
+        fault: summary.fault,
         elapsed: summary.elapsed,
     }
 }
@@ -399,6 +407,7 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         .collect();
     RunSummary {
         sent,
+        fault: resolver_fault(&health, dns.servers()),
         lists: health,
         resolutions,
         notes,

@@ -113,6 +113,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
             resolutions: run.resolutions,
             notes: run.notes,
             sent: run.sent,
+            fault: run.fault,
             elapsed: run.elapsed,
         };
         let notes: Vec<String> = selection

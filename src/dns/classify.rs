@@ -29,6 +29,21 @@ pub enum Answer {
 /// What a failure says when no reply came at all.
 pub const TIMED_OUT: &str = "timed out";
 
+impl fmt::Display for Answer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Answer::Addresses(addrs) => {
+                let addrs: Vec<String> = addrs.iter().map(ToString::to_string).collect();
+                write!(f, "the addresses {}", addrs.join(", "))
+            }
+            Answer::NxDomain => f.write_str("NXDOMAIN"),
+            Answer::NoData => f.write_str("an empty answer (NODATA)"),
+            Answer::Refused => f.write_str("REFUSED"),
+            Answer::Failure(why) => f.write_str(why),
+        }
+    }
+}
+
 impl Answer {
     /// Whether no reply came in the time allowed.
     pub fn is_timeout(&self) -> bool {

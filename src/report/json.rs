@@ -164,10 +164,20 @@ impl<'a> Stream<'a> {
             elapsed_ms: millis(run.elapsed),
             exit_code: summary.exit_code(),
         };
+        let fault = run.fault.as_ref().map(|f| {
+            serde_json::json!({
+                "kind": f.kind,
+                "servers": f.servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "lists": f.lists,
+                "checked": f.checked,
+                "message": f.to_string(),
+            })
+        });
         let json = |v: &dyn erased::Json| v.to_json();
         writeln!(
             self.out,
-            "\n],\n\"notes\": {},\n\"targets\": {},\n\"lists\": {},\n\"summary\": {}\n}}",
+            "\n],\n\"resolver_fault\": {},\n\"notes\": {},\n\"targets\": {},\n\"lists\": {},\n\"summary\": {}\n}}",
+            json(&fault),
             json(&ctx.notes),
             json(&targets),
             json(&lists),

@@ -89,6 +89,8 @@ pub fn write(
             listings.len(),
             listings[..listings.len().min(SHOWN)].join(", ")
         )
+    } else if let Some(fault) = report.fault.as_ref().filter(|_| state == 3) {
+        fault.what()
     } else if state == 3 && !summary.unanswered_targets.is_empty() {
         format!(
             "no definite answer for {}",

@@ -58,6 +58,11 @@ pub fn write(
     warnings: &[String],
     notes: &[String],
 ) -> io::Result<()> {
+    // Said once, up front: when the resolver is at fault, the rows below are its doing.
+    if let Some(fault) = &report.fault {
+        writeln!(out, "{} {}", paint(style, "1;31", "error:"), fault.what())?;
+        writeln!(out, "       {}", fault.advice())?;
+    }
     for warning in warnings {
         writeln!(out, "{} {warning}", paint(style, "1;33", "warning:"))?;
     }
@@ -83,10 +88,17 @@ pub fn write(
         }
     }
 
+    // The lists the resolver fault explains are not repeated row by row: one line per address.
+    let faulted = |o: &Outcome| {
+        report
+            .fault
+            .as_ref()
+            .is_some_and(|f| f.covers(&o.list.id) && !o.status.is_definite())
+    };
     let mut rows: Vec<&Outcome> = report
         .outcomes
         .iter()
-        .filter(|o| shown(o, style.verbose))
+        .filter(|o| shown(o, style.verbose) && !faulted(o))
         .collect();
     rows.sort_by_key(|o| rank(o));
     let width = rows.iter().map(|o| o.address.len()).max().unwrap_or(0);
@@ -125,10 +137,33 @@ pub fn write(
         }
     }
 
+    if let Some(fault) = &report.fault {
+        let mut by_address: Vec<(&str, usize)> = Vec::new();
+        for o in report.outcomes.iter().filter(|o| faulted(o)) {
+            match by_address.iter_mut().find(|(a, _)| *a == o.address) {
+                Some((_, n)) => *n += 1,
+                None => by_address.push((&o.address, 1)),
+            }
+        }
+        let word = paint(style, "33", &format!("{:<9}", "NO ANSWER"));
+        for (address, n) in by_address {
+            writeln!(
+                out,
+                "{word}  {address}  {n} list(s) not believed: the resolver's fault above"
+            )?;
+        }
+        let ids = fault.lists.join(", ");
+        writeln!(
+            out,
+            "lists not believed this run, by the resolver's fault ({}): {ids}",
+            fault.lists.len()
+        )?;
+    }
     let untrusted: Vec<String> = report
         .lists
         .iter()
         .filter(|h| !h.health.is_trusted())
+        .filter(|h| !report.fault.as_ref().is_some_and(|f| f.covers(&h.list.id)))
         .map(|h| {
             format!(
                 "{} ({}{})",
@@ -142,7 +177,8 @@ pub fn write(
         })
         .collect();
     if !untrusted.is_empty() {
-        writeln!(out, "lists not believed this run:")?;
+        let other = if report.fault.is_some() { "other " } else { "" };
+        writeln!(out, "{other}lists not believed this run:")?;
         for line in untrusted {
             writeln!(out, "  {line}")?;
         }

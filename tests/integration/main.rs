@@ -7,6 +7,7 @@ mod check;
 mod config;
 mod daemon;
 mod doctor;
+mod fault;
 mod health;
 mod mirror;
 mod notify;
