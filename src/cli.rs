@@ -357,9 +357,15 @@ pub struct SelectArgs {
 /// Flags that set up DNS.
 #[derive(Debug, Args)]
 pub struct DnsArgs {
-    /// Send every query to this server (IP or IP:PORT, [IPv6]:PORT); repeatable.
-    #[arg(long, value_name = "IP[:PORT]")]
+    /// Send every query to this server (IP or IP:PORT, [IPv6]:PORT); repeatable. `recursive`:
+    /// no resolver, ask each list zone's own servers, found from the root.
+    #[arg(long, value_name = "IP[:PORT]|recursive")]
     pub nameserver: Vec<String>,
+
+    /// With `--nameserver recursive`: the root servers to start from (default: IANA's). A port
+    /// other than 53 is used for every server asked (a lab on loopback).
+    #[arg(long, value_name = "IP[:PORT]")]
+    pub root_hint: Vec<String>,
 
     /// Seconds to wait for one answer [default: 3].
     #[arg(long, value_name = "SECONDS")]

@@ -204,6 +204,8 @@ struct RawListLimits {
 struct RawResolver {
     #[serde(default)]
     nameservers: Vec<Spanned<String>>,
+    #[serde(default)]
+    root_hints: Vec<Spanned<String>>,
     timeout: Option<Spanned<f64>>,
     attempts: Option<Spanned<i64>>,
     concurrency: Option<Spanned<i64>>,
@@ -230,6 +232,10 @@ struct RawTarget {
 pub struct ResolverConfig {
     /// `--nameserver`.
     pub nameservers: Vec<SocketAddr>,
+    /// `nameservers = ["recursive"]`: ask each list zone's own servers.
+    pub recursive: bool,
+    /// `--root-hint`: where recursive mode starts (empty: IANA's root servers).
+    pub root_hints: Vec<SocketAddr>,
     /// `--timeout`.
     pub timeout: Option<Duration>,
     /// `--attempts`.
@@ -588,16 +594,38 @@ fn resolver(raw: &RawResolver, at: &mut impl FnMut(Range<usize>, String)) -> Res
     };
     for server in &raw.nameservers {
         let text = server.get_ref();
-        let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
-            text.parse::<IpAddr>()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, 53))
-        });
-        match parsed {
+        if text == "recursive" {
+            config.recursive = true;
+            continue;
+        }
+        match parse_server(text) {
             Some(addr) => config.nameservers.push(addr),
             None => at(
                 server.span(),
-                format!("nameserver `{text}` must be an IP address, IP:PORT or [IPv6]:PORT"),
+                format!(
+                    "nameserver `{text}` must be an IP address, IP:PORT, [IPv6]:PORT or \"recursive\""
+                ),
+            ),
+        }
+    }
+    if config.recursive
+        && !config.nameservers.is_empty()
+        && let Some(first) = raw.nameservers.first()
+    {
+        at(
+            first.span(),
+            "nameservers: \"recursive\" asks the lists' own servers and cannot go with resolver addresses".into(),
+        );
+    }
+    for hint in &raw.root_hints {
+        match parse_server(hint.get_ref()) {
+            Some(addr) => config.root_hints.push(addr),
+            None => at(
+                hint.span(),
+                format!(
+                    "root hint `{}` must be an IP address, IP:PORT or [IPv6]:PORT",
+                    hint.get_ref()
+                ),
             ),
         }
     }
@@ -629,6 +657,15 @@ fn resolver(raw: &RawResolver, at: &mut impl FnMut(Range<usize>, String)) -> Res
         config.concurrency = count(concurrency, 100_000, "concurrency", at);
     }
     config
+}
+
+/// A server as `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 when none is given).
+pub fn parse_server(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>().ok().or_else(|| {
+        text.parse::<IpAddr>()
+            .ok()
+            .map(|ip| SocketAddr::new(ip, 53))
+    })
 }
 
 fn notify(raw: &RawNotify, base: &Path, at: &mut impl FnMut(Range<usize>, String)) -> NotifyConfig {

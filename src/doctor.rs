@@ -184,9 +184,20 @@ async fn resolver(dns: &Dns, lists: &[ActiveList]) -> (Vec<Finding>, Apex) {
         .take(APEX_PROBES)
     {
         apex.asked += 1;
-        if dns.a(&format!("{}.", list.zone)).await == Answer::NxDomain {
+        if dns.a(&list.zone, &format!("{}.", list.zone)).await == Answer::NxDomain {
             apex.missing.push(list.zone.clone());
         }
+    }
+    if dns.is_recursive() {
+        out.push(finding(
+            Level::Ok,
+            "resolver",
+            "recursive",
+            format!(
+                "{}: each list zone's own servers are asked, no resolver in between",
+                dns.describe()
+            ),
+        ));
     }
     for server in dns.servers() {
         out.push(match public::public_resolver(server.ip()) {
@@ -214,7 +225,7 @@ async fn resolver(dns: &Dns, lists: &[ActiveList]) -> (Vec<Finding>, Apex) {
                 .finish()
         );
         let name = format!("{label}.{}.", list.zone);
-        out.push(match dns.a(&name).await {
+        out.push(match dns.a(&list.zone, &name).await {
             Answer::Addresses(addrs) if addrs.iter().any(|a| a.octets()[0] != 127) => finding(
                 Level::Error,
                 "resolver",
@@ -235,8 +246,10 @@ async fn resolver(dns: &Dns, lists: &[ActiveList]) -> (Vec<Finding>, Apex) {
 /// The resolver's fault as a finding: what it does, told apart from the lists' own failures.
 fn fault_finding(fault: &ResolverFault, apex: &Apex) -> Finding {
     let (n, of) = (fault.lists.len(), fault.checked);
-    let servers: Vec<String> = fault.servers.iter().map(ToString::to_string).collect();
-    let subject = servers.join(", ");
+    let subject = fault
+        .resolver
+        .trim_start_matches("the resolver ")
+        .to_string();
     let fix = "the lists are not at fault: do not disable them";
     let (what, message) = match fault.kind {
         FaultKind::NoListings if apex.asked > 0 && apex.missing.len() == apex.asked => (

@@ -4,7 +4,6 @@
 //! Pure: takes the lists' health and the servers asked. Printing is the reports'.
 
 use std::fmt;
-use std::net::SocketAddr;
 
 use serde::Serialize;
 
@@ -43,22 +42,17 @@ impl FaultKind {
 pub struct ResolverFault {
     /// What it did.
     pub kind: FaultKind,
-    /// The servers asked.
-    #[serde(serialize_with = "as_strings")]
-    pub servers: Vec<SocketAddr>,
+    /// What was asked, for people: `the resolver 127.0.0.1:53`, or recursive resolution.
+    pub resolver: String,
     /// The lists that failed this way, by id.
     pub lists: Vec<String>,
     /// How many lists were checked.
     pub checked: usize,
 }
 
-fn as_strings<S: serde::Serializer>(servers: &[SocketAddr], s: S) -> Result<S::Ok, S::Error> {
-    s.collect_seq(servers.iter().map(ToString::to_string))
-}
-
 /// Finds the resolver's fault: at least two lists checked, and more than half of them failed
 /// their test points the same way. A list or two failing is the lists' own business.
-pub fn resolver_fault(health: &[ListHealth], servers: &[SocketAddr]) -> Option<ResolverFault> {
+pub fn resolver_fault(health: &[ListHealth], resolver: &str) -> Option<ResolverFault> {
     let checked: Vec<&ListHealth> = health
         .iter()
         .filter(|h| h.health != Health::Unchecked)
@@ -85,7 +79,7 @@ pub fn resolver_fault(health: &[ListHealth], servers: &[SocketAddr]) -> Option<R
     }
     Some(ResolverFault {
         kind,
-        servers: servers.to_vec(),
+        resolver: resolver.to_string(),
         lists,
         checked: checked.len(),
     })
@@ -99,8 +93,7 @@ impl ResolverFault {
 
     /// What the resolver did, the likely cause, in one sentence.
     pub fn what(&self) -> String {
-        let servers: Vec<String> = self.servers.iter().map(ToString::to_string).collect();
-        let who = format!("the resolver {}", servers.join(", "));
+        let who = &self.resolver;
         let (n, of) = (self.lists.len(), self.checked);
         match self.kind {
             FaultKind::NoListings => format!(
@@ -154,8 +147,7 @@ mod tests {
 
     #[track_caller]
     fn case(healths: &[Health], expected: Option<FaultKind>) {
-        let server: SocketAddr = "127.0.0.1:53".parse().expect("addr");
-        let found = resolver_fault(&lists(healths), &[server]);
+        let found = resolver_fault(&lists(healths), "the resolver 127.0.0.1:53");
         assert_eq!(found.as_ref().map(|f| f.kind), expected, "{healths:?}");
         if let Some(fault) = found {
             assert!(fault.to_string().contains("127.0.0.1:53"));

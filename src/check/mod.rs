@@ -407,7 +407,7 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         .collect();
     RunSummary {
         sent,
-        fault: resolver_fault(&health, dns.servers()),
+        fault: resolver_fault(&health, &dns.describe()),
         lists: health,
         resolutions,
         notes,
@@ -496,10 +496,10 @@ async fn resolve_names(dns: &Dns, targets: &[Target], limit: &Arc<Semaphore>) ->
     done.into_iter().map(|(_, r)| r).collect()
 }
 
-async fn query_a(dns: &Dns, query: &str) -> (Answer, Duration) {
+async fn query_a(dns: &Dns, zone: &str, query: &str) -> (Answer, Duration) {
     let start = Instant::now();
     let answer = if name::fits(query) {
-        dns.a(query).await
+        dns.a(zone, query).await
     } else {
         Answer::Failure("the query name is longer than DNS allows".into())
     };
@@ -582,7 +582,7 @@ impl Shared {
             return outcome;
         }
         state.pace().await;
-        let (answer, elapsed) = query_a(dns, &query).await;
+        let (answer, elapsed) = query_a(dns, &active.zone, &query).await;
         if state.count_timeout(answer.is_timeout()) {
             let why = format!(
                 "{} stopped answering: {} queries in a row timed out",
@@ -610,7 +610,7 @@ impl Shared {
         let txt = if matches!(verdict.status, Status::Listed | Status::Refused)
             && !verdict.codes.is_empty()
         {
-            dns.txt(&query).await
+            dns.txt(&active.zone, &query).await
         } else {
             Vec::new()
         };
@@ -669,7 +669,10 @@ async fn check_health(
             // The test points keep to the list's rate like any other query.
             state.pace().await;
             state.pace().await;
-            tokio::join!(dns.a_first(&positive), dns.a_first(&negative))
+            tokio::join!(
+                dns.a_first(&active.zone, &positive),
+                dns.a_first(&active.zone, &negative)
+            )
         }
     };
     let (pos, neg) = (

@@ -56,7 +56,11 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
     // would cost more than the query behind it. Streamed output is flushed a few times a second.
     let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut summary = Summary::default();
-    let resolvers: Vec<String> = dns.servers().iter().map(ToString::to_string).collect();
+    let resolvers: Vec<String> = if dns.is_recursive() {
+        vec!["recursive".into()]
+    } else {
+        dns.servers().iter().map(ToString::to_string).collect()
+    };
 
     // JSON is written as results come; the table and the Nagios line keep only the rows they
     // show. Either way memory does not grow with the number of clear answers.

@@ -29,7 +29,14 @@ pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
     for note in &selection.notes {
         writeln!(out, "  note:    {note}")?;
     }
-    let servers = if settings.nameservers.is_empty() {
+    let servers = if let Some(roots) = &settings.recursive {
+        if roots.is_empty() {
+            "recursive, from IANA's root servers".to_string()
+        } else {
+            let roots: Vec<String> = roots.iter().map(ToString::to_string).collect();
+            format!("recursive, from {}", roots.join(", "))
+        }
+    } else if settings.nameservers.is_empty() {
         "/etc/resolv.conf".to_string()
     } else {
         settings

@@ -15,11 +15,11 @@ pub mod relay;
 pub mod run;
 pub mod status;
 
-use std::net::{IpAddr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use crate::cli::{Cli, Command, DnsArgs, SelectArgs};
+use crate::config::parse_server;
 use crate::config::{Config, ResolverConfig};
 use crate::dns::{Dns, ResolverSettings, public};
 use crate::error::Error;
@@ -211,37 +211,62 @@ fn resolver_settings(
         None => file.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
     };
     let flags = args.map(|a| a.nameserver.as_slice()).unwrap_or_default();
-    let nameservers = if flags.is_empty() {
-        file.nameservers.clone()
+    let recursive_flag = flags.iter().any(|f| f == "recursive");
+    if recursive_flag && flags.len() > 1 {
+        return Err(usage(
+            "--nameserver recursive".into(),
+            "asks the lists' own servers and cannot go with other --nameserver addresses",
+        ));
+    }
+    let (nameservers, recursive) = if flags.is_empty() {
+        (file.nameservers.clone(), file.recursive)
+    } else if recursive_flag {
+        (Vec::new(), true)
     } else {
-        flags
+        let servers = flags
             .iter()
             .map(|text| {
                 parse_server(text).ok_or_else(|| {
                     usage(
                         format!("--nameserver {text}"),
+                        "must be an IP address, IP:PORT, [IPv6]:PORT or recursive",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        (servers, false)
+    };
+    let hint_flags = args.map(|a| a.root_hint.as_slice()).unwrap_or_default();
+    let root_hints = if hint_flags.is_empty() {
+        file.root_hints.clone()
+    } else {
+        hint_flags
+            .iter()
+            .map(|text| {
+                parse_server(text).ok_or_else(|| {
+                    usage(
+                        format!("--root-hint {text}"),
                         "must be an IP address, IP:PORT or [IPv6]:PORT",
                     )
                 })
             })
             .collect::<Result<Vec<_>, _>>()?
     };
+    if !hint_flags.is_empty() && !recursive {
+        return Err(usage(
+            format!("--root-hint {}", hint_flags[0]),
+            "is for --nameserver recursive",
+        ));
+    }
     let verify = !args.is_some_and(|a| a.no_verify) && file.verify.unwrap_or(true);
     let settings = ResolverSettings {
         nameservers,
+        recursive: recursive.then_some(root_hints),
         timeout,
         tries,
         concurrency,
     };
     Ok((settings, verify))
-}
-
-fn parse_server(text: &str) -> Option<SocketAddr> {
-    text.parse::<SocketAddr>().ok().or_else(|| {
-        text.parse::<IpAddr>()
-            .ok()
-            .map(|ip| SocketAddr::new(ip, 53))
-    })
 }
 
 /// A warning per public resolver in use (Spamhaus and others refuse them).

@@ -4,6 +4,7 @@ mod batch;
 pub mod classify;
 pub mod name;
 pub mod public;
+pub mod recursive;
 pub mod resolver;
 mod tcp;
 pub mod udp;

@@ -38,7 +38,8 @@ pub fn warning(ip: IpAddr, operator: &str) -> String {
     format!(
         "the resolver {ip} is {operator}, a public resolver: Spamhaus, URIBL, SURBL and others refuse \
          such resolvers, so their answers will be `refused`, not a verdict. Run a local recursive \
-         resolver (e.g. unbound, not forwarding to a public one) and use it with --nameserver 127.0.0.1"
+         resolver (e.g. unbound, not forwarding to a public one) and use it with --nameserver 127.0.0.1, \
+         or let rblwatch ask the lists' own servers: --nameserver recursive"
     )
 }
 

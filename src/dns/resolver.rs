@@ -3,9 +3,15 @@
 //!
 //! Settings: the system's resolv.conf or `--nameserver`, per-query timeout and tries, no
 //! cache (a monitor must see the list's current answer), no hosts file, no search domains.
+//! In recursive mode there is no resolver: each list zone's own servers are found from the
+//! root (`recursive`) and asked directly.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Mutex;
 use std::time::Duration;
+
+use tokio::sync::OnceCell;
 
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
@@ -17,6 +23,7 @@ use hickory_resolver::{TokioResolver, system_conf};
 use std::sync::Arc;
 
 use super::classify::Answer;
+use super::recursive::Recursive;
 use super::udp::UdpClient;
 use crate::error::Error;
 
@@ -25,6 +32,8 @@ use crate::error::Error;
 pub struct ResolverSettings {
     /// Send every query to these servers; empty: the system's resolv.conf.
     pub nameservers: Vec<SocketAddr>,
+    /// Recursive mode, from these root hints (empty: IANA's); `nameservers` is then unused.
+    pub recursive: Option<Vec<SocketAddr>>,
     /// How long to wait for one answer.
     pub timeout: Duration,
     /// How many times to send a query before giving up (at least 1).
@@ -33,19 +42,46 @@ pub struct ResolverSettings {
     pub concurrency: usize,
 }
 
-/// A configured resolver: A lookups over the lean UDP client, the rest over hickory.
+/// A configured resolver: A lookups over the lean UDP client, the rest over hickory; or, in
+/// recursive mode, each zone's own servers.
 #[derive(Clone)]
 pub struct Dns {
-    inner: TokioResolver,
-    udp: Arc<UdpClient>,
-    servers: Vec<SocketAddr>,
+    upstream: Upstream,
     timeout: Duration,
     tries: usize,
+}
+
+/// A client per list zone, made once its servers are found (or why they cannot be).
+type ZoneClients = Mutex<HashMap<String, Arc<OnceCell<Result<Arc<UdpClient>, String>>>>>;
+
+#[derive(Clone)]
+enum Upstream {
+    Resolver {
+        inner: Box<TokioResolver>,
+        udp: Arc<UdpClient>,
+        servers: Vec<SocketAddr>,
+    },
+    Recursive {
+        walk: Arc<Recursive>,
+        zones: Arc<ZoneClients>,
+        concurrency: usize,
+    },
 }
 
 impl Dns {
     /// Builds a resolver from the settings.
     pub fn new(settings: &ResolverSettings) -> Result<Dns, Error> {
+        if let Some(roots) = &settings.recursive {
+            return Ok(Dns {
+                upstream: Upstream::Recursive {
+                    walk: Arc::new(Recursive::new(roots, settings.timeout)),
+                    zones: Arc::new(Mutex::new(HashMap::new())),
+                    concurrency: settings.concurrency,
+                },
+                timeout: settings.timeout,
+                tries: settings.tries.max(1),
+            });
+        }
         let config = if settings.nameservers.is_empty() {
             let (config, _) = system_conf::read_system_conf()
                 .map_err(|e| Error::Resolver(format!("/etc/resolv.conf: {e}")))?;
@@ -94,35 +130,134 @@ impl Dns {
         let udp = UdpClient::new(&servers, settings.concurrency)
             .map_err(|e| Error::Resolver(format!("cannot open UDP sockets: {e}")))?;
         Ok(Dns {
-            inner,
-            udp: Arc::new(udp),
-            servers,
+            upstream: Upstream::Resolver {
+                inner: Box::new(inner),
+                udp: Arc::new(udp),
+                servers,
+            },
             timeout: settings.timeout,
             tries: settings.tries.max(1),
         })
     }
 
-    /// The servers queries go to.
+    /// The resolvers queries go to (none in recursive mode).
     pub fn servers(&self) -> &[SocketAddr] {
-        &self.servers
+        match &self.upstream {
+            Upstream::Resolver { servers, .. } => servers,
+            Upstream::Recursive { .. } => &[],
+        }
     }
 
-    /// Asks for the A records of an absolute name.
-    pub async fn a(&self, name: &str) -> Answer {
-        self.udp.a(name, self.timeout, self.tries, true).await
+    /// Whether each list zone's own servers are asked (recursive mode).
+    pub fn is_recursive(&self) -> bool {
+        matches!(self.upstream, Upstream::Recursive { .. })
+    }
+
+    /// What answers the queries, for people: the resolvers, or recursive resolution.
+    pub fn describe(&self) -> String {
+        match &self.upstream {
+            Upstream::Resolver { servers, .. } => {
+                let servers: Vec<String> = servers.iter().map(ToString::to_string).collect();
+                format!("the resolver {}", servers.join(", "))
+            }
+            Upstream::Recursive { walk, .. } => format!(
+                "recursive resolution (from {} root server(s), {} first)",
+                walk.roots().len(),
+                walk.roots()
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ),
+        }
+    }
+
+    /// The client that asks `zone`'s questions: the resolvers', or in recursive mode one to
+    /// the zone's own servers, found on first use.
+    async fn client(&self, zone: &str) -> Result<Arc<UdpClient>, String> {
+        let (walk, zones, concurrency) = match &self.upstream {
+            Upstream::Resolver { udp, .. } => return Ok(udp.clone()),
+            Upstream::Recursive {
+                walk,
+                zones,
+                concurrency,
+            } => (walk, zones, *concurrency),
+        };
+        let key = zone.trim_end_matches('.').to_ascii_lowercase();
+        let cell = zones
+            .lock()
+            .map_err(|_| "internal lock poisoned".to_string())?
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        cell.get_or_init(|| async {
+            let servers = walk
+                .zone_servers(&key)
+                .await
+                .map_err(|why| format!("cannot find the servers of {key}: {why}"))?;
+            UdpClient::authoritative(&servers, concurrency)
+                .map(Arc::new)
+                .map_err(|e| format!("cannot open UDP sockets for {key}: {e}"))
+        })
+        .await
+        .clone()
+    }
+
+    /// Asks for the A records of an absolute name in a list's `zone`.
+    pub async fn a(&self, zone: &str, name: &str) -> Answer {
+        match self.client(zone).await {
+            Ok(udp) => udp.a(name, self.timeout, self.tries, true).await,
+            Err(why) => Answer::Failure(why),
+        }
     }
 
     /// Asks for the A records of a list's test point, without waiting for a place among the
     /// queries in flight: the run's answers wait on these, so they must never queue behind
     /// them.
-    pub async fn a_first(&self, name: &str) -> Answer {
-        self.udp.a(name, self.timeout, self.tries, false).await
+    pub async fn a_first(&self, zone: &str, name: &str) -> Answer {
+        match self.client(zone).await {
+            Ok(udp) => udp.a(name, self.timeout, self.tries, false).await,
+            Err(why) => Answer::Failure(why),
+        }
     }
 
-    /// The TXT strings of an absolute name; empty when there are none or the lookup fails
-    /// (TXT is for people, never part of a verdict: dnsbl-facts.md 1.8).
-    pub async fn txt(&self, name: &str) -> Vec<String> {
-        self.udp.txt(name, self.timeout, self.tries).await
+    /// The TXT strings of an absolute name in a list's `zone`; empty when there are none or
+    /// the lookup fails (TXT is for people, never part of a verdict: dnsbl-facts.md 1.8).
+    pub async fn txt(&self, zone: &str, name: &str) -> Vec<String> {
+        match self.client(zone).await {
+            Ok(udp) => udp.txt(name, self.timeout, self.tries).await,
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// The records of `rtype` for `name`: through the resolver, or recursively.
+    async fn lookup(&self, name: &str, rtype: RecordType) -> Result<Vec<RData>, Answer> {
+        match &self.upstream {
+            Upstream::Resolver { inner, .. } => match inner.lookup(name, rtype).await {
+                Ok(lookup) => Ok(lookup.answers().iter().map(|r| r.data.clone()).collect()),
+                Err(err) => Err(failure(&err)),
+            },
+            Upstream::Recursive { walk, .. } => {
+                let message = walk.lookup(name, rtype).await.map_err(Answer::Failure)?;
+                match message.metadata.response_code {
+                    ResponseCode::NXDomain => Err(Answer::NxDomain),
+                    ResponseCode::NoError => {
+                        let found: Vec<RData> = message
+                            .answers
+                            .iter()
+                            .filter(|r| r.record_type() == rtype)
+                            .map(|r| r.data.clone())
+                            .collect();
+                        if found.is_empty() {
+                            Err(Answer::NoData)
+                        } else {
+                            Ok(found)
+                        }
+                    }
+                    ResponseCode::Refused => Err(Answer::Refused),
+                    code => Err(Answer::Failure(format!("the DNS server answered {code}"))),
+                }
+            }
+        }
     }
 
     /// The names in the PTR records of an address (reverse DNS); empty when there are none.
@@ -131,18 +266,17 @@ impl Dns {
             IpAddr::V4(v4) => super::name::ipv4(v4, "in-addr.arpa"),
             IpAddr::V6(v6) => super::name::ipv6(v6, "ip6.arpa"),
         };
-        match self.inner.lookup(name.as_str(), RecordType::PTR).await {
-            Ok(lookup) => Ok(lookup
-                .answers()
+        match self.lookup(name.as_str(), RecordType::PTR).await {
+            Ok(records) => Ok(records
                 .iter()
-                .filter_map(|r| match &r.data {
+                .filter_map(|r| match r {
                     RData::PTR(ptr) => {
                         Some(ptr.0.to_string().trim_end_matches('.').to_ascii_lowercase())
                     }
                     _ => None,
                 })
                 .collect()),
-            Err(err) => match failure(&err) {
+            Err(answer) => match answer {
                 Answer::NxDomain | Answer::NoData => Ok(Vec::new()),
                 Answer::Refused => Err("the DNS server answered REFUSED".into()),
                 Answer::Failure(why) => Err(why),
@@ -155,19 +289,19 @@ impl Dns {
     pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
         let name = format!("{}.", host.trim_end_matches('.'));
         let (v4, v6) = tokio::join!(
-            self.inner.lookup(name.as_str(), RecordType::A),
-            self.inner.lookup(name.as_str(), RecordType::AAAA)
+            self.lookup(name.as_str(), RecordType::A),
+            self.lookup(name.as_str(), RecordType::AAAA)
         );
         let mut found = Vec::new();
         let mut errors = Vec::new();
         for result in [v4, v6] {
             match result {
-                Ok(lookup) => found.extend(lookup.answers().iter().filter_map(|r| match &r.data {
+                Ok(records) => found.extend(records.iter().filter_map(|r| match r {
                     RData::A(a) => Some(IpAddr::V4(a.0)),
                     RData::AAAA(aaaa) => Some(IpAddr::V6(aaaa.0)),
                     _ => None,
                 })),
-                Err(err) => match failure(&err) {
+                Err(answer) => match answer {
                     Answer::NxDomain => errors.push("no such name (NXDOMAIN)".to_string()),
                     Answer::NoData => {}
                     Answer::Failure(why) => errors.push(why),

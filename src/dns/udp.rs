@@ -67,8 +67,13 @@ struct Lane {
 
 /// The client: lanes to every name server, each with a task reading its replies.
 pub struct UdpClient {
-    /// `LANES` lanes per server, server by server; a retired lane is replaced in place.
+    /// `lanes` lanes per server, server by server; a retired lane is replaced in place.
     lanes: Mutex<Vec<Arc<Lane>>>,
+    /// Lanes per server.
+    per_server: usize,
+    /// Whether the servers are a zone's authoritative servers (recursive mode): queries go
+    /// without RD, and only an authoritative answer (AA) counts.
+    authoritative: bool,
     servers: Vec<SocketAddr>,
     window: Window,
     next: AtomicUsize,
@@ -109,11 +114,28 @@ fn socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
 }
 
 impl UdpClient {
-    /// Opens the lanes to `servers`, with at most `most_in_flight` queries outstanding;
-    /// must be called inside the runtime.
+    /// Opens the lanes to `servers` (resolvers), with at most `most_in_flight` queries
+    /// outstanding; must be called inside the runtime.
     pub fn new(servers: &[SocketAddr], most_in_flight: usize) -> io::Result<UdpClient> {
+        UdpClient::open_all(servers, most_in_flight, LANES, false)
+    }
+
+    /// Opens one lane to each of a zone's authoritative `servers`: a run asks dozens of
+    /// zones, each with a few servers, so one socket per server keeps the descriptors few.
+    pub fn authoritative(servers: &[SocketAddr], most_in_flight: usize) -> io::Result<UdpClient> {
+        UdpClient::open_all(servers, most_in_flight, 1, true)
+    }
+
+    fn open_all(
+        servers: &[SocketAddr],
+        most_in_flight: usize,
+        per_server: usize,
+        authoritative: bool,
+    ) -> io::Result<UdpClient> {
         let client = UdpClient {
             lanes: Mutex::new(Vec::new()),
+            per_server,
+            authoritative,
             servers: servers.to_vec(),
             window: Window::new(64, most_in_flight),
             next: AtomicUsize::new(0),
@@ -121,7 +143,7 @@ impl UdpClient {
         };
         let mut lanes = Vec::new();
         for &server in servers {
-            for _ in 0..LANES {
+            for _ in 0..per_server {
                 lanes.push(client.open(server)?);
             }
         }
@@ -176,6 +198,16 @@ impl UdpClient {
     /// window first.
     pub async fn a(&self, name: &str, timeout: Duration, tries: usize, windowed: bool) -> Answer {
         match self.query(name, TYPE_A, timeout, tries, windowed).await {
+            // From a zone's own servers, an alias with nothing behind it points outside the
+            // zone: not followed, and not read as "no record".
+            Ok(reply) if self.authoritative && reply.get(6..8) != Some(&[0, 0]) => {
+                match decode_a(&reply) {
+                    Answer::NoData => Answer::Failure(
+                        "the answer is an alias (CNAME) out of the zone, not followed".into(),
+                    ),
+                    answer => answer,
+                }
+            }
             Ok(reply) => decode_a(&reply),
             Err(why) => Answer::Failure(why),
         }
@@ -234,13 +266,15 @@ impl UdpClient {
         let mut outcome = Err(String::new());
         for attempt in 0..tries {
             // Each new attempt goes to the next server, as a resolver does.
-            let server = (first / LANES + attempt) % servers;
+            let per = self.per_server;
+            let server = (first / per + attempt) % servers;
             let (lane, id, packet) = loop {
-                let Some(lane) = self.lane(server * LANES + first % LANES) else {
+                let Some(lane) = self.lane(server * per + first % per) else {
                     return Err("internal lock poisoned".into());
                 };
                 // None: the lane was retired since it was picked; its slot has a new one.
-                if let Some((id, packet)) = register(&lane, &qname, qtype, &tx)? {
+                let rd = !self.authoritative;
+                if let Some((id, packet)) = register(&lane, &qname, qtype, rd, &tx)? {
                     break (lane, id, packet);
                 }
             };
@@ -267,7 +301,7 @@ impl UdpClient {
                 }
                 Ok(None) | Err(_) => {
                     self.window.lost();
-                    wait = (wait * 2).min(timeout);
+                    wait = next_wait(wait, attempt + 1, tries, timeout);
                 }
             }
             if Instant::now() >= deadline {
@@ -281,28 +315,101 @@ impl UdpClient {
             Ok(reply) => reply,
             Err(_) => return Err(failure),
         };
-        let server = sent.last().map(|(lane, _)| lane.server);
-        check_response(&reply, &qname, qtype)?;
-        // TC: the answer did not fit; the whole one is read over TCP (RFC 7766).
-        match (truncated(&reply), server) {
-            (true, Some(server)) => {
-                let left = deadline
-                    .saturating_duration_since(Instant::now())
-                    .max(timeout);
-                let id = rand::random::<u16>();
-                let reply = tcp::ask(server, &packet_for(id, &qname, qtype), left).await?;
-                if reply.get(..2) != Some(&id.to_be_bytes()[..]) {
-                    return Err(format!("the TCP answer from {server} has another id"));
-                }
-                check_response(&reply, &qname, qtype)?;
-                if truncated(&reply) {
-                    return Err(format!("the TCP answer from {server} is truncated too"));
-                }
-                Ok(reply)
-            }
-            _ => Ok(reply),
+        let Some(server) = sent.last().map(|(lane, _)| lane.server) else {
+            return Err(failure);
+        };
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(timeout);
+        let reply = settle(reply, server, &qname, qtype, !self.authoritative, left).await?;
+        if self.authoritative && !is_authoritative(&reply) {
+            return Err(format!(
+                "{server} did not answer with authority (a referral: the zone is delegated further)"
+            ));
         }
+        Ok(reply)
     }
+}
+
+/// Checks a reply and, when it was truncated, reads the whole answer over TCP (RFC 7766).
+async fn settle(
+    reply: Vec<u8>,
+    server: SocketAddr,
+    qname: &[u8],
+    qtype: u16,
+    rd: bool,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    check_response(&reply, qname, qtype)?;
+    if !truncated(&reply) {
+        return Ok(reply);
+    }
+    let id = rand::random::<u16>();
+    let reply = tcp::ask(server, &packet_for(id, qname, qtype, rd), timeout).await?;
+    if reply.get(..2) != Some(&id.to_be_bytes()[..]) {
+        return Err(format!("the TCP answer from {server} has another id"));
+    }
+    check_response(&reply, qname, qtype)?;
+    if truncated(&reply) {
+        return Err(format!("the TCP answer from {server} is truncated too"));
+    }
+    Ok(reply)
+}
+
+/// Whether a reply has the AA (authoritative answer) bit.
+pub(super) fn is_authoritative(reply: &[u8]) -> bool {
+    reply.get(2).is_some_and(|b| b & 0x04 != 0)
+}
+
+/// One question to one server, on a socket of its own on a random port with a random id:
+/// for the few lookups of recursive resolution (referrals, name-server addresses), not for
+/// bulk work. Returns a checked response to exactly that question.
+pub(super) async fn exchange(
+    server: SocketAddr,
+    name: &str,
+    qtype: u16,
+    rd: bool,
+    timeout: Duration,
+) -> Result<Vec<u8>, String> {
+    let qname = question(name)?;
+    let socket =
+        socket_for(server).map_err(|e| format!("cannot open a socket to {server}: {e}"))?;
+    let id = rand::random::<u16>();
+    socket
+        .send(&packet_for(id, &qname, qtype, rd))
+        .await
+        .map_err(|e| format!("cannot send to {server}: {e}"))?;
+    let mut buf = vec![0u8; batch::REPLY_MAX];
+    let receive = async {
+        loop {
+            let n = socket.recv(&mut buf).await.map_err(|e| {
+                if is_unreachable(&e) {
+                    format!("nothing answers DNS at {server} (port unreachable)")
+                } else {
+                    format!("cannot read from {server}: {e}")
+                }
+            })?;
+            // A datagram with another id is not the answer; keep waiting for it.
+            if n >= 12 && buf[..2] == id.to_be_bytes() {
+                return Ok::<Vec<u8>, String>(buf[..n].to_vec());
+            }
+        }
+    };
+    let reply = tokio::time::timeout(timeout, receive)
+        .await
+        .map_err(|_| format!("{server}: {}", super::classify::TIMED_OUT))??;
+    settle(reply, server, &qname, qtype, rd, timeout).await
+}
+
+/// The wait after send `sent` (counting from 0) of `tries`: the first resend comes after a
+/// few round trips (a reply lost on a fast link costs little), later ones back off, and never
+/// faster than would spread the remaining sends over half a `timeout`: with only `tries` sends,
+/// a burst of loss (a full queue somewhere) must not take them all at once.
+fn next_wait(wait: Duration, sent: usize, tries: usize, timeout: Duration) -> Duration {
+    let doubled = wait * 2;
+    let left = tries.saturating_sub(sent + 1);
+    let floor = timeout / 2u32.saturating_pow(u32::try_from(left + 1).unwrap_or(u32::MAX));
+    doubled.max(floor).min(timeout)
 }
 
 /// Whether a reply has the TC (truncated) bit.
@@ -349,11 +456,11 @@ fn check_response(reply: &[u8], qname: &[u8], qtype: u16) -> Result<(), String> 
     Ok(())
 }
 
-/// A query packet: id, recursion desired, one question of `qtype`, class IN.
-fn packet_for(id: u16, qname: &[u8], qtype: u16) -> Vec<u8> {
+/// A query packet: id, recursion desired (`rd`) or not, one question of `qtype`, class IN.
+fn packet_for(id: u16, qname: &[u8], qtype: u16, rd: bool) -> Vec<u8> {
     let mut packet = Vec::with_capacity(12 + qname.len() + 4);
     packet.extend_from_slice(&id.to_be_bytes());
-    packet.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    packet.extend_from_slice(&[u8::from(rd), 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
     packet.extend_from_slice(qname);
     packet.extend_from_slice(&qtype.to_be_bytes());
     packet.extend_from_slice(&[0, 1]);
@@ -458,6 +565,7 @@ fn register(
     lane: &Lane,
     qname: &Arc<[u8]>,
     qtype: u16,
+    rd: bool,
     tx: &mpsc::Sender<Delivery>,
 ) -> Result<Option<(u16, Vec<u8>)>, String> {
     let mut pending = lane
@@ -478,7 +586,7 @@ fn register(
         }
     };
     pending.insert(id, (qname.clone(), tx.clone()));
-    Ok(Some((id, packet_for(id, qname, qtype))))
+    Ok(Some((id, packet_for(id, qname, qtype, rd))))
 }
 
 /// A name in DNS wire form, lowercased (rbldnsd and resolvers echo the question as asked).
@@ -753,6 +861,27 @@ fn answer_records(message: &Message) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn resends_are_spread_over_the_timeout() {
+        let ms = Duration::from_millis;
+        let timeout = ms(2000);
+        // Six sends: the first resend fast, the rest reaching out to about one timeout.
+        let mut wait = ms(5);
+        let mut at = vec![Duration::ZERO];
+        for sent in 1..6 {
+            at.push(*at.last().expect("a send") + wait);
+            wait = next_wait(wait, sent, 6, timeout);
+        }
+        assert_eq!(at[1], ms(5));
+        assert_eq!(at[2], ms(5 + 62) + Duration::from_micros(500));
+        assert_eq!(
+            at[5],
+            ms(5 + 62 + 125 + 250 + 500) + Duration::from_micros(500)
+        );
+        // A lossless fast link never gets here; a slow one backs off by doubling.
+        assert_eq!(next_wait(ms(400), 1, 6, timeout), ms(800));
+    }
 
     #[test]
     fn questions_are_wire_names() {

@@ -167,7 +167,7 @@ impl<'a> Stream<'a> {
         let fault = run.fault.as_ref().map(|f| {
             serde_json::json!({
                 "kind": f.kind,
-                "servers": f.servers.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "resolver": f.resolver,
                 "lists": f.lists,
                 "checked": f.checked,
                 "message": f.to_string(),

@@ -12,6 +12,7 @@ mod health;
 mod mirror;
 mod notify;
 mod output;
+mod recursive;
 mod relay;
 mod scale;
 mod silent;

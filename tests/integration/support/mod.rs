@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: the real binary, a real rbldnsd, an in-process
 //! DNS server for answers rbldnsd cannot give, and catalog files.
 
+pub(crate) mod auth_dns;
 pub(crate) mod dns_server;
 pub(crate) mod postfix;
 pub(crate) mod raw_dns;

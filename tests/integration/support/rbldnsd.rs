@@ -21,21 +21,20 @@ pub(crate) const SOA: &str =
 impl Rbldnsd {
     /// Starts rbldnsd with `(zone, dataset type, file contents)` triples.
     pub(crate) fn start(zones: &[(&str, &str, &str)]) -> Rbldnsd {
+        Rbldnsd::start_on("127.0.0.1", free_port(), zones)
+    }
+
+    /// As `start`, listening on `ip` (a loopback address) and `port`.
+    pub(crate) fn start_on(ip: &str, port: u16, zones: &[(&str, &str, &str)]) -> Rbldnsd {
         let dir = shared_dir();
-        let port = free_port();
         let mut cmd = Command::new("rbldnsd");
         cmd.arg("-n");
         if is_root() {
             cmd.args(["-u", "rbldns"]);
         }
-        cmd.arg("-w").arg(dir.path()).args([
-            "-b",
-            &format!("127.0.0.1/{port}"),
-            "-t",
-            "60",
-            "-c",
-            "1",
-        ]);
+        cmd.arg("-w")
+            .arg(dir.path())
+            .args(["-b", &format!("{ip}/{port}"), "-t", "60", "-c", "1"]);
         let mut files = Vec::new();
         for (index, (zone, kind, text)) in zones.iter().enumerate() {
             let file = format!("zone{index}.{kind}");
@@ -49,7 +48,7 @@ impl Rbldnsd {
             .spawn()
             .expect("rbldnsd must be installed (apt-get install rbldnsd): the tests need a real DNSBL server");
         let first_zone = zones.first().map_or("test", |z| z.0);
-        if !answers(port, first_zone) {
+        if !answers(ip, port, first_zone) {
             let _ = child.kill();
             let log = std::fs::read_to_string(dir.path().join("rbldnsd.log")).unwrap_or_default();
             panic!("rbldnsd did not start on port {port}:\n{log}");
@@ -79,7 +78,7 @@ impl Rbldnsd {
         assert!(status.success(), "SIGHUP to rbldnsd failed");
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
-            if ask(self.port, probe).is_some_and(|answers| (answers > 0) == listed) {
+            if ask("127.0.0.1", self.port, probe).is_some_and(|answers| (answers > 0) == listed) {
                 return;
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -99,10 +98,10 @@ impl Drop for Rbldnsd {
 }
 
 /// Whether a DNS server on `port` answers a question about `zone` within five seconds.
-fn answers(port: u16, zone: &str) -> bool {
+fn answers(ip: &str, port: u16, zone: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(5);
     while Instant::now() < deadline {
-        if ask(port, zone).is_some() {
+        if ask(ip, port, zone).is_some() {
             return true;
         }
     }
@@ -111,7 +110,7 @@ fn answers(port: u16, zone: &str) -> bool {
 
 /// Asks the server on `port` for the A records of `name` (a plain DNS query: id, RD flag,
 /// one question, type A, class IN); returns how many answers came back.
-fn ask(port: u16, name: &str) -> Option<u16> {
+fn ask(ip: &str, port: u16, name: &str) -> Option<u16> {
     let socket = UdpSocket::bind("127.0.0.1:0").expect("bind");
     socket
         .set_read_timeout(Some(Duration::from_millis(100)))
@@ -123,7 +122,7 @@ fn ask(port: u16, name: &str) -> Option<u16> {
     }
     packet.extend_from_slice(&[0, 0, 1, 0, 1]);
     let mut buf = [0u8; 512];
-    socket.send_to(&packet, ("127.0.0.1", port)).ok()?;
+    socket.send_to(&packet, (ip, port)).ok()?;
     let n = socket.recv(&mut buf).ok()?;
     (n >= 8 && buf[..2] == [0x12, 0x34]).then(|| u16::from_be_bytes([buf[6], buf[7]]))
 }
