@@ -95,6 +95,7 @@ pub async fn run(
         problem_after: config.problem_after,
     };
     let mut store = store;
+    store.restore_watched(&watched)?;
     store.begin_staging()?;
     let streaks = store.streaks()?;
     let mut evaluator = Evaluator::new(&pass_settings);
@@ -132,58 +133,70 @@ pub async fn run(
 
     let store_started = Instant::now();
     let notify_config = config.notify.clone();
-    let watched = config.targets.clone();
+    let watched_targets = config.targets.clone();
     let catalog = setup.catalog.clone();
     // SQLite is blocking: plan and commit on a blocking thread.
-    let (mut store, result, run_id) = tokio::task::spawn_blocking(move || -> Result<_, Error> {
-        // What is listed after the pass: the stored listings, with this pass's answers
-        // replacing the pairs it asked about.
-        let mut after: HashMap<(String, String), StoredState> = store
-            .listed_states()?
-            .into_iter()
-            .map(|s| ((s.address.clone(), s.list.clone()), s))
-            .collect();
-        for e in result
-            .write
-            .events
-            .iter()
-            .filter(|e| e.new_status != "listed")
-        {
-            after.remove(&(e.address.clone(), e.list.clone()));
-        }
-        for s in &result.listed {
-            after.insert((s.address.clone(), s.list.clone()), s.clone());
-        }
-        let after: Vec<StoredState> = after.into_values().collect();
-        let (requests, reminders) = (store.requests()?, store.reminders()?);
-        let known = Known {
-            states: &after,
-            requests: &requests,
-            reminders: &reminders,
-        };
-        let events = &result.write.events;
-        let plan = notify::plan(
-            &notify_config,
-            &watched,
-            &catalog,
-            &templates,
-            events,
-            &known,
-            finished,
-        )?;
-        result.write.outbox = plan.outbox;
-        result.write.reminded = plan.reminded;
-        result.write.requests_done = plan.requests_done;
-        result.write.usage = sent;
-        result.write.day = day;
-        let id = store.commit_pass(&result.write)?;
-        Ok((store, result, id))
-    })
-    .await
-    .map_err(|e| Error::Store {
-        path: config.store.display().to_string(),
-        message: format!("the pass was interrupted: {e}"),
-    })??;
+    let watched_texts = watched.clone();
+    let (mut store, result, committed) =
+        tokio::task::spawn_blocking(move || -> Result<_, Error> {
+            // What is listed after the pass: the stored listings, with this pass's answers
+            // replacing the pairs it asked about.
+            let mut after: HashMap<(String, String), StoredState> = store
+                .listed_states()?
+                .into_iter()
+                .map(|s| ((s.address.clone(), s.list.clone()), s))
+                .collect();
+            for e in result
+                .write
+                .events
+                .iter()
+                .filter(|e| e.new_status != "listed")
+            {
+                after.remove(&(e.address.clone(), e.list.clone()));
+            }
+            for s in &result.listed {
+                after.insert((s.address.clone(), s.list.clone()), s.clone());
+            }
+            // Only what the config still watches: a removed target's listings are history.
+            let watching: std::collections::HashSet<&str> =
+                watched_texts.iter().map(String::as_str).collect();
+            let after: Vec<StoredState> = after
+                .into_values()
+                .filter(|s| watching.contains(s.target.as_str()))
+                .collect();
+            result
+                .listed
+                .retain(|s| watching.contains(s.target.as_str()));
+            let (requests, reminders) = (store.requests()?, store.reminders()?);
+            let known = Known {
+                states: &after,
+                requests: &requests,
+                reminders: &reminders,
+            };
+            let events = &result.write.events;
+            let plan = notify::plan(
+                &notify_config,
+                &watched_targets,
+                &catalog,
+                &templates,
+                events,
+                &known,
+                finished,
+            )?;
+            result.write.outbox = plan.outbox;
+            result.write.reminded = plan.reminded;
+            result.write.requests_done = plan.requests_done;
+            result.write.usage = sent;
+            result.write.day = day;
+            result.write.watched = Some(watched_texts);
+            let committed = store.commit_pass(&result.write)?;
+            Ok((store, result, committed))
+        })
+        .await
+        .map_err(|e| Error::Store {
+            path: config.store.display().to_string(),
+            message: format!("the pass was interrupted: {e}"),
+        })??;
     let timing = Timing {
         dns: dns_time,
         store: store_started.elapsed(),
@@ -192,16 +205,17 @@ pub async fn run(
     let flushed = outbox::flush(&mut store, &config.notify, clock::now(), false).await?;
 
     let mut run = result.write.run.clone();
-    run.id = run_id;
+    run.id = committed.run;
     let events = result
         .write
         .events
         .iter()
         .cloned()
         .map(|mut e| {
-            e.run = run_id;
+            e.run = committed.run;
             e
         })
+        .chain(committed.retired)
         .collect();
     Ok(PassOutcome {
         run,

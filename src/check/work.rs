@@ -6,7 +6,9 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::target::{Target, TargetKind};
 
-/// A run of consecutive addresses, or one name, owned by the first target that holds it.
+/// A run of consecutive addresses, or one name, owned by the most specific target that holds
+/// it (a single address or host name before a range, a smaller range before a larger one;
+/// the first of equals).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Segment {
     /// IPv4 addresses `start..=end`.
@@ -68,9 +70,29 @@ fn uncovered(covered: &mut Vec<(u128, u128)>, start: u128, end: u128) -> Vec<(u1
     left
 }
 
-/// The segments of a run: targets in order, addresses canonical (IPv4-mapped IPv6 as IPv4),
-/// each address and name once; `resolved` holds each host-name target's addresses.
+/// How specific a target is: the number of addresses it names (a host name counts as one).
+fn breadth(target: &Target) -> u128 {
+    match &target.kind {
+        TargetKind::Net(_) => target.address_count(),
+        TargetKind::Ip(_) | TargetKind::Name(_) => 1,
+    }
+}
+
+/// The segments of a run, in target order, addresses canonical (IPv4-mapped IPv6 as IPv4),
+/// each address and name once; `resolved` holds each host-name target's addresses. An address
+/// held by several targets belongs to the most specific: a server watched on its own inside a
+/// watched range keeps its own label, contacts and metric series.
 pub(crate) fn segments(targets: &[Target], resolved: &[(usize, Vec<IpAddr>)]) -> Vec<Segment> {
+    let mut order: Vec<usize> = (0..targets.len()).collect();
+    order.sort_by_key(|&i| breadth(&targets[i]));
+    let mut claimed = claims(targets, &order, resolved);
+    // Back in target order (the sort is stable: each target's segments keep their order).
+    claimed.sort_by_key(Segment::owner);
+    claimed
+}
+
+/// The segments each target claims, walking the targets in `order`.
+fn claims(targets: &[Target], order: &[usize], resolved: &[(usize, Vec<IpAddr>)]) -> Vec<Segment> {
     let mut v4: Vec<(u128, u128)> = Vec::new();
     let mut v6: Vec<(u128, u128)> = Vec::new();
     let mut names: HashSet<String> = HashSet::new();
@@ -98,7 +120,8 @@ pub(crate) fn segments(targets: &[Target], resolved: &[(usize, Vec<IpAddr>)]) ->
             }
             _ => {}
         };
-    for (owner, target) in targets.iter().enumerate() {
+    for &owner in order {
+        let target = &targets[owner];
         match &target.kind {
             TargetKind::Ip(ip) => {
                 let ip = ip.to_canonical();
@@ -172,15 +195,18 @@ mod tests {
             &[],
         );
         assert_eq!(count(&s), 512);
-        // The single address and the /25 are inside the /24 already: only the /23's other half is new.
-        assert_eq!(
+        // Each address belongs to the most specific target that holds it: the single address,
+        // then the /25, then the /24, and the /23's other half is its own.
+        let owned = |owner: usize| -> u128 {
             s.iter()
-                .filter(|x| x.owner() == 3)
+                .filter(|x| x.owner() == owner)
                 .map(Segment::len)
-                .sum::<u128>(),
-            256
-        );
-        assert!(s.iter().all(|x| x.owner() != 1 && x.owner() != 2));
+                .sum()
+        };
+        assert_eq!([owned(0), owned(1), owned(2), owned(3)], [127, 1, 128, 256]);
+        // Reported in target order.
+        let owners: Vec<usize> = s.iter().map(Segment::owner).collect();
+        assert!(owners.windows(2).all(|w| w[0] <= w[1]), "{owners:?}");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! `rblwatch prune --older-than DAYS`: drop old pass records; events only with `--events`.
+//! `rblwatch prune --older-than DAYS`: drop old pass records and the states of targets no
+//! longer watched; events only with `--events`.
 
 use std::io::Write;
 
@@ -23,18 +24,23 @@ pub fn run(setup: &Setup, args: &PruneArgs) -> Result<u8, Error> {
     let config = setup.config()?;
     let mut store = Store::open(&config.store)?;
     let before = clock::now() - days * 86_400;
-    let (runs, events) = store.prune(before, args.events)?;
+    let (runs, events, retired) = store.prune(before, args.events)?;
     let mut out = std::io::stdout().lock();
+    let retired = if retired > 0 {
+        format!(", {retired} stored state(s) of targets no longer watched")
+    } else {
+        String::new()
+    };
     if args.events {
         writeln!(
             out,
-            "deleted {runs} pass record(s) and {events} event(s) older than {}",
+            "deleted {runs} pass record(s){retired} and {events} event(s) older than {}",
             clock::format(before)
         )?;
     } else {
         writeln!(
             out,
-            "deleted {runs} pass record(s) older than {}; events kept",
+            "deleted {runs} pass record(s){retired} older than {}; events kept",
             clock::format(before)
         )?;
     }

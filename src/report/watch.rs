@@ -59,6 +59,19 @@ fn delist_url(catalog: &Catalog, list: &str, address: &str) -> Option<String> {
 }
 
 fn event_line(out: &mut dyn Write, e: &Event, with_time: bool) -> io::Result<()> {
+    let time = if with_time {
+        format!("{}  ", clock::format(e.at))
+    } else {
+        String::new()
+    };
+    if e.new_status == crate::store::UNWATCHED {
+        return writeln!(
+            out,
+            "{time}UNWATCHED {}  {}",
+            who(&e.target, &e.address, e.label.as_deref()),
+            e.meanings.join("; ")
+        );
+    }
     let word = match (e.old_status.as_deref(), e.new_status.as_str()) {
         (Some("listed"), "listed") => "CODES",
         (_, "listed") if e.policy == "allow" => "ALLOWED",
@@ -71,11 +84,6 @@ fn event_line(out: &mut dyn Write, e: &Event, with_time: bool) -> io::Result<()>
             format!("codes {} -> {}", e.old_codes.join(", "), e.codes.join(", "))
         }
         (Some(old), _) => format!("was {old}"),
-    };
-    let time = if with_time {
-        format!("{}  ", clock::format(e.at))
-    } else {
-        String::new()
     };
     let meaning = if e.meanings.is_empty() {
         String::new()

@@ -168,6 +168,18 @@ pub struct PassWrite {
     pub events: Vec<Event>,
     /// Streaks to insert or replace.
     pub streaks: Vec<Streak>,
+    /// The targets of the config, as written: the states of any other target are retired
+    /// (kept apart as history, an event each). None: leave every target as it is.
+    pub watched: Option<Vec<String>>,
+}
+
+/// What a committed pass wrote besides what it was given.
+#[derive(Debug, Clone, Default)]
+pub struct Committed {
+    /// The run's id.
+    pub run: i64,
+    /// The events recorded for targets no longer in the config.
+    pub retired: Vec<Event>,
 }
 
 /// Filters of `history`.
@@ -431,8 +443,24 @@ impl Store {
         Ok(out)
     }
 
-    /// Writes a whole pass in one transaction; returns the run's id.
-    pub fn commit_pass(&mut self, pass: &PassWrite) -> Result<i64, Error> {
+    /// Puts back the retired states of targets that are in the config again, so a target
+    /// removed and added back keeps its history (and is not alerted as newly listed).
+    pub fn restore_watched(&mut self, watched: &[String]) -> Result<(), Error> {
+        let path = self.path.clone();
+        let e = |err: rusqlite::Error| store_err(&path, err);
+        let tx = self.conn.transaction().map_err(e)?;
+        fill_watched(&tx, watched).map_err(e)?;
+        tx.execute_batch(&format!(
+            "INSERT OR IGNORE INTO main.state ({STATE_COLUMNS})
+               SELECT {STATE_COLUMNS} FROM main.retired_state WHERE target IN (SELECT target FROM temp.watched);
+             DELETE FROM main.retired_state WHERE target IN (SELECT target FROM temp.watched);"
+        ))
+        .map_err(e)?;
+        tx.commit().map_err(e)
+    }
+
+    /// Writes a whole pass in one transaction; returns the run's id and what it retired.
+    pub fn commit_pass(&mut self, pass: &PassWrite) -> Result<Committed, Error> {
         self.flush_staged()?;
         let staging = self
             .conn
@@ -470,6 +498,10 @@ impl Store {
         )
         .map_err(e)?;
         let run = tx.last_insert_rowid();
+        let retired = match &pass.watched {
+            Some(watched) => retire(&tx, watched, run, r.finished).map_err(e)?,
+            None => Vec::new(),
+        };
         {
             let mut put = tx
                 .prepare_cached(
@@ -572,7 +604,7 @@ impl Store {
             }
         }
         tx.commit().map_err(e)?;
-        Ok(run)
+        Ok(Committed { run, retired })
     }
 
     /// The event log, newest first.
@@ -648,9 +680,10 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
-    /// Deletes run rows older than `before`, and events too when `events` is set.
-    /// Returns how many runs and events were deleted.
-    pub fn prune(&mut self, before: i64, events: bool) -> Result<(usize, usize), Error> {
+    /// Deletes run rows older than `before`, the states of targets retired before then, and
+    /// events too when `events` is set. Returns how many runs, events and retired states were
+    /// deleted.
+    pub fn prune(&mut self, before: i64, events: bool) -> Result<(usize, usize, usize), Error> {
         let path = self.path.clone();
         let e = |err: rusqlite::Error| store_err(&path, err);
         let tx = self.conn.transaction().map_err(e)?;
@@ -663,8 +696,14 @@ impl Store {
         } else {
             0
         };
+        let retired = tx
+            .execute(
+                "DELETE FROM retired_state WHERE retired < ?1",
+                params![before],
+            )
+            .map_err(e)?;
         tx.commit().map_err(e)?;
-        Ok((runs, gone))
+        Ok((runs, gone, retired))
     }
 
     /// Removal requests by (address, list): when each was made.
@@ -813,6 +852,96 @@ fn store_err(path: &Path, e: rusqlite::Error) -> Error {
 }
 
 /// Writes one state row with `stmt` (an INSERT of `STATE_COLUMNS`).
+/// The new status of the event that records a target leaving the config.
+pub const UNWATCHED: &str = "unwatched";
+
+/// Fills `temp.watched` with the config's targets.
+fn fill_watched(tx: &rusqlite::Transaction<'_>, watched: &[String]) -> rusqlite::Result<()> {
+    tx.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS watched (target TEXT PRIMARY KEY); DELETE FROM temp.watched;",
+    )?;
+    let mut put = tx.prepare_cached("INSERT OR IGNORE INTO temp.watched (target) VALUES (?1)")?;
+    for target in watched {
+        put.execute(params![target])?;
+    }
+    Ok(())
+}
+
+/// Moves the states of targets not in `watched` to `retired_state` and records an event
+/// for each such target; returns the events.
+fn retire(
+    tx: &rusqlite::Transaction<'_>,
+    watched: &[String],
+    run: i64,
+    at: i64,
+) -> rusqlite::Result<Vec<Event>> {
+    fill_watched(tx, watched)?;
+    let gone: Vec<(String, Option<String>, usize)> = {
+        let mut stmt = tx.prepare(
+            "SELECT target, MAX(label), count(*) FROM main.state
+             WHERE target NOT IN (SELECT target FROM temp.watched) GROUP BY target ORDER BY target",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
+            ))
+        })?;
+        rows.collect::<rusqlite::Result<_>>()?
+    };
+    if gone.is_empty() {
+        return Ok(Vec::new());
+    }
+    tx.execute(
+        &format!(
+            "INSERT OR REPLACE INTO main.retired_state ({STATE_COLUMNS}, retired)
+               SELECT {STATE_COLUMNS}, ?1 FROM main.state WHERE target NOT IN (SELECT target FROM temp.watched)"
+        ),
+        params![at],
+    )?;
+    tx.execute(
+        "DELETE FROM main.state WHERE target NOT IN (SELECT target FROM temp.watched)",
+        [],
+    )?;
+    let mut add = tx.prepare_cached(
+        "INSERT INTO events (run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url)
+         VALUES (?1, ?2, ?3, ?4, ?3, '-', '-', 'watched', ?5, '[]', '[]', ?6, '[]', NULL)",
+    )?;
+    let mut events = Vec::new();
+    for (target, label, pairs) in gone {
+        let meanings = vec![format!(
+            "no longer in the config; its {pairs} stored state(s) are kept until `rblwatch prune`"
+        )];
+        add.execute(params![
+            run,
+            at,
+            target,
+            label,
+            UNWATCHED,
+            to_json(&meanings)
+        ])?;
+        events.push(Event {
+            id: tx.last_insert_rowid(),
+            run,
+            at,
+            target: target.clone(),
+            label,
+            address: target,
+            list: "-".into(),
+            policy: "-".into(),
+            old_status: Some("watched".into()),
+            new_status: UNWATCHED.into(),
+            old_codes: Vec::new(),
+            codes: Vec::new(),
+            meanings,
+            txt: Vec::new(),
+            delist_url: None,
+        });
+    }
+    Ok(events)
+}
+
 fn put_state(stmt: &mut rusqlite::CachedStatement<'_>, s: &StoredState) -> rusqlite::Result<usize> {
     stmt.execute(params![
         s.address,

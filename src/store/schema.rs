@@ -104,6 +104,26 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (list, day)
     );
     "#,
+    // 3 -> 4: the states of targets no longer in the config, kept as history until pruned.
+    r#"
+    CREATE TABLE retired_state (
+        address   TEXT NOT NULL,
+        list      TEXT NOT NULL,
+        target    TEXT NOT NULL,
+        label     TEXT,
+        policy    TEXT NOT NULL,
+        status    TEXT NOT NULL,
+        codes     TEXT NOT NULL,
+        meanings  TEXT NOT NULL,
+        txt       TEXT NOT NULL,
+        since     INTEGER NOT NULL,
+        checked   INTEGER NOT NULL,
+        retired   INTEGER NOT NULL,
+        PRIMARY KEY (address, list)
+    );
+    CREATE INDEX state_target ON state (target);
+    CREATE INDEX retired_state_target ON retired_state (target);
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -549,3 +549,104 @@ fn a_pass_that_could_not_see_is_not_a_clean_pass() {
         text.stdout
     );
 }
+
+#[test]
+fn a_target_removed_from_the_config_is_history_and_comes_back_as_it_was() {
+    let w = Watch::start();
+    let day = 1_795_824_000; // 2026-11-28T00:00:00Z
+    let catalog = w.dir.path().join("lists.toml");
+    let both = config_text(&catalog, &w.dns.addr());
+    let only_six = both.replace(
+        "[[target]]\naddress = \"192.0.2.5\"\nlabel = \"mx1\"\ncontacts = [\"postmaster@example.com\"]\n",
+        "",
+    );
+    assert_ne!(both, only_six);
+    w.data("192.0.2.5\n", true);
+    assert_eq!(w.at(&["run", "--quiet"], Some(day)).code, 1);
+
+    // 192.0.2.5 leaves the config: one event, and it is no longer reported anywhere.
+    std::fs::write(&w.config, &only_six).expect("config");
+    let run = w.at(&["run"], Some(day + 3600));
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with(
+            "UNWATCHED 192.0.2.5 (mx1)  no longer in the config; its 1 stored state(s) are kept until `rblwatch prune`"
+        ),
+        "{}",
+        run.stdout
+    );
+    let status = w.rblwatch(&["status"]);
+    assert_eq!(status.code, 0, "{status:?}");
+    assert!(
+        status.stdout.starts_with("nothing is listed"),
+        "{}",
+        status.stdout
+    );
+    let history = w.rblwatch(&["history"]);
+    assert!(
+        history.stdout.contains("UNWATCHED 192.0.2.5 (mx1)"),
+        "{}",
+        history.stdout
+    );
+    let quiet = w.at(&["run", "--quiet"], Some(day + 7200));
+    assert_eq!(
+        (quiet.code, quiet.stdout.as_str()),
+        (0, ""),
+        "said once: {quiet:?}"
+    );
+
+    // Back in the config while still listed: its state comes back, no new alert.
+    std::fs::write(&w.config, &both).expect("config");
+    let run = w.at(&["run", "--format", "json"], Some(day + 10_800));
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc = run.json();
+    assert!(events(&doc).is_empty(), "{doc:#}");
+    let status = w.rblwatch(&["status"]);
+    assert!(
+        status
+            .stdout
+            .starts_with("LISTED   192.0.2.5 (mx1)  w  since 2026-11-28T00:00:00Z"),
+        "{}",
+        status.stdout
+    );
+
+    // Removed again, then pruned: its kept states go.
+    std::fs::write(&w.config, &only_six).expect("config");
+    assert_eq!(w.at(&["run", "--quiet"], Some(day + 14_400)).code, 0);
+    let prune = w.at(&["prune", "--older-than", "1d"], Some(day + 3 * 86_400));
+    assert!(
+        prune
+            .stdout
+            .contains("1 stored state(s) of targets no longer watched"),
+        "{prune:?}"
+    );
+}
+
+#[test]
+fn a_server_inside_a_watched_range_keeps_its_own_label() {
+    let w = Watch::start();
+    let catalog = w.dir.path().join("lists.toml");
+    // The range comes first in the config; the server inside it is watched on its own too.
+    let config = config_text(&catalog, &w.dns.addr()).replace(
+        "[[target]]\naddress = \"192.0.2.5\"",
+        "[[target]]\naddress = \"192.0.2.4/30\"\nlabel = \"office\"\n[[target]]\naddress = \"192.0.2.5\"",
+    );
+    std::fs::write(&w.config, &config).expect("config");
+    w.data("192.0.2.5\n192.0.2.7\n", true);
+    let run = w.rblwatch(&["run", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc = run.json();
+    let by_address = |a: &str| {
+        events(&doc)
+            .iter()
+            .find(|e| e["address"] == a)
+            .unwrap_or_else(|| panic!("no event for {a}: {doc:#}"))
+            .clone()
+    };
+    let server = by_address("192.0.2.5");
+    assert_eq!(server["target"], "192.0.2.5");
+    assert_eq!(server["label"], "mx1");
+    let other = by_address("192.0.2.7");
+    assert_eq!(other["target"], "192.0.2.4/30");
+    assert_eq!(other["label"], "office");
+}
