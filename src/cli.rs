@@ -371,7 +371,7 @@ pub struct DnsArgs {
     #[arg(long, value_name = "SECONDS")]
     pub timeout: Option<String>,
 
-    /// How many times to send a query before giving up [default: 2].
+    /// How many times at most to send a query before giving up [default: 3].
     #[arg(long, value_name = "N")]
     pub attempts: Option<usize>,
 

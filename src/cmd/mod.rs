@@ -173,7 +173,9 @@ impl Setup {
 }
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(3);
-const DEFAULT_TRIES: usize = 2;
+// Three: a query is sent at most this often, and two losses in a row on a busy link are not
+// rare enough to cost a whole timeout.
+const DEFAULT_TRIES: usize = 3;
 const DEFAULT_CONCURRENCY: usize = 128;
 
 fn resolver_settings(

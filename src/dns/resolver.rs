@@ -172,16 +172,26 @@ impl Dns {
     }
 
     /// The client that asks `zone`'s questions: the resolvers', or in recursive mode one to
-    /// the zone's own servers, found on first use.
+    /// the zone's own servers, found on first use. The search is boxed: every query's future
+    /// holds this one, and it stays small for the common case.
     async fn client(&self, zone: &str) -> Result<Arc<UdpClient>, String> {
-        let (walk, zones, concurrency) = match &self.upstream {
-            Upstream::Resolver { udp, .. } => return Ok(udp.clone()),
-            Upstream::Recursive {
-                walk,
-                zones,
-                concurrency,
-            } => (walk, zones, *concurrency),
+        match &self.upstream {
+            Upstream::Resolver { udp, .. } => Ok(udp.clone()),
+            Upstream::Recursive { .. } => Box::pin(self.zone_client(zone)).await,
+        }
+    }
+
+    /// The client to a zone's own servers (recursive mode), made on first use.
+    async fn zone_client(&self, zone: &str) -> Result<Arc<UdpClient>, String> {
+        let Upstream::Recursive {
+            walk,
+            zones,
+            concurrency,
+        } = &self.upstream
+        else {
+            return Err("not in recursive mode".into());
         };
+        let concurrency = *concurrency;
         let key = zone.trim_end_matches('.').to_ascii_lowercase();
         let cell = zones
             .lock()

@@ -20,7 +20,7 @@ use hickory_resolver::proto::op::{Message, ResponseCode};
 use hickory_resolver::proto::rr::{DNSClass, RData, RecordType};
 use tokio::io::Interest;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::oneshot;
 
 use super::batch;
 use super::classify::Answer;
@@ -30,7 +30,7 @@ use super::tcp;
 const LANES: usize = 4;
 /// Queries one socket sends before it is replaced by one on a new random port: an off-path
 /// attacker who learns a port has it for a moment only (RFC 5452 section 9.2).
-const ROTATE_AFTER: usize = 1024;
+const ROTATE_AFTER: usize = 4096;
 /// Each socket's receive and send buffer.
 const BUFFER: usize = 4 << 20;
 /// Query types asked here.
@@ -46,10 +46,34 @@ enum Delivery {
     Unreachable(String),
 }
 
-/// Queries waiting for their reply, by id: the name asked (wire form) and where to hand the
-/// reply. One query may wait under several ids, one per send: a late reply to an earlier
-/// send answers it as well as the reply to the last.
-type Pending = HashMap<u16, (Arc<[u8]>, mpsc::Sender<Delivery>)>;
+/// A query waiting for its reply: the name asked (wire form), and where its first delivery
+/// goes, taken by the first to come.
+struct Asked {
+    qname: Vec<u8>,
+    waiter: Mutex<Option<oneshot::Sender<Delivery>>>,
+}
+
+impl Asked {
+    fn new(qname: Vec<u8>) -> (Arc<Asked>, oneshot::Receiver<Delivery>) {
+        let (tx, rx) = oneshot::channel();
+        let asked = Asked {
+            qname,
+            waiter: Mutex::new(Some(tx)),
+        };
+        (Arc::new(asked), rx)
+    }
+
+    /// Hands `delivery` to the query, if nothing reached it yet.
+    fn hand(&self, delivery: Delivery) {
+        if let Some(tx) = self.waiter.lock().ok().and_then(|mut w| w.take()) {
+            let _ = tx.send(delivery);
+        }
+    }
+}
+
+/// Queries waiting for their reply, by id. One query may wait under several ids, one per
+/// send: a late reply to an earlier send answers it as well as the reply to the last.
+type Pending = HashMap<u16, Arc<Asked>>;
 
 struct Lane {
     socket: UdpSocket,
@@ -248,7 +272,7 @@ impl UdpClient {
         tries: usize,
         windowed: bool,
     ) -> Result<Vec<u8>, String> {
-        let qname: Arc<[u8]> = question(name)?.into();
+        let (mut asked, mut rx) = Asked::new(question(name)?);
         let servers = self.servers.len().max(1);
         let first = self.next.fetch_add(1, Ordering::Relaxed);
         let _slot = if windowed {
@@ -259,8 +283,9 @@ impl UdpClient {
         let tries = tries.max(1);
         // The time allowed counts from the first send, not from the wait for a place.
         let deadline = Instant::now() + timeout * u32::try_from(tries).unwrap_or(1);
-        let (tx, mut rx) = mpsc::channel(tries + 1);
-        let mut sent: Vec<(Arc<Lane>, u16)> = Vec::with_capacity(tries);
+        // The sends so far; a second one is rare, so only it allocates.
+        let mut sent: Option<(Arc<Lane>, u16)> = None;
+        let mut more: Vec<(Arc<Lane>, u16)> = Vec::new();
         let mut wait = self.window.rto().min(timeout);
         let mut failure = super::classify::TIMED_OUT.to_string();
         let mut outcome = Err(String::new());
@@ -274,32 +299,37 @@ impl UdpClient {
                 };
                 // None: the lane was retired since it was picked; its slot has a new one.
                 let rd = !self.authoritative;
-                if let Some((id, packet)) = register(&lane, &qname, qtype, rd, &tx)? {
+                if let Some((id, packet)) = register(&lane, &asked, qtype, rd)? {
                     break (lane, id, packet);
                 }
             };
             let at = Instant::now();
             lane.queue(packet);
-            sent.push((lane, id));
+            if sent.is_none() {
+                sent = Some((lane, id));
+            } else {
+                more.push((lane, id));
+            }
             let last = attempt + 1 == tries;
             let left = deadline.saturating_duration_since(Instant::now());
             let until = if last { left } else { wait.min(left) };
-            match tokio::time::timeout(until, rx.recv()).await {
-                Ok(Some(Delivery::Reply(reply))) => {
+            match tokio::time::timeout(until, &mut rx).await {
+                Ok(Ok(Delivery::Reply(reply))) => {
                     if attempt == 0 {
                         self.window.answered(at.elapsed());
                     }
                     outcome = Ok(reply);
                     break;
                 }
-                Ok(Some(Delivery::Unreachable(why))) => {
+                Ok(Ok(Delivery::Unreachable(why))) => {
                     failure = why;
                     // Another server may answer; with one, there is nothing to wait for.
                     if servers == 1 {
                         break;
                     }
+                    (asked, rx) = Asked::new(asked.qname.clone());
                 }
-                Ok(None) | Err(_) => {
+                Ok(Err(_)) | Err(_) => {
                     self.window.lost();
                     wait = next_wait(wait, attempt + 1, tries, timeout);
                 }
@@ -308,20 +338,27 @@ impl UdpClient {
                 break;
             }
         }
-        for (lane, id) in &sent {
+        for (lane, id) in sent.iter().chain(&more) {
             lane.forget(*id);
         }
         let reply = match outcome {
             Ok(reply) => reply,
             Err(_) => return Err(failure),
         };
-        let Some(server) = sent.last().map(|(lane, _)| lane.server) else {
+        let Some(server) = more.last().or(sent.as_ref()).map(|(lane, _)| lane.server) else {
             return Err(failure);
         };
-        let left = deadline
-            .saturating_duration_since(Instant::now())
-            .max(timeout);
-        let reply = settle(reply, server, &qname, qtype, !self.authoritative, left).await?;
+        let qname = &asked.qname;
+        check_response(&reply, qname, qtype)?;
+        let reply = if truncated(&reply) {
+            let left = deadline
+                .saturating_duration_since(Instant::now())
+                .max(timeout);
+            // Boxed: rare, and every query's future would otherwise carry its room.
+            Box::pin(over_tcp(server, qname, qtype, !self.authoritative, left)).await?
+        } else {
+            reply
+        };
         if self.authoritative && !is_authoritative(&reply) {
             return Err(format!(
                 "{server} did not answer with authority (a referral: the zone is delegated further)"
@@ -331,19 +368,14 @@ impl UdpClient {
     }
 }
 
-/// Checks a reply and, when it was truncated, reads the whole answer over TCP (RFC 7766).
-async fn settle(
-    reply: Vec<u8>,
+/// Asks again over TCP for an answer that was truncated over UDP (RFC 7766).
+async fn over_tcp(
     server: SocketAddr,
     qname: &[u8],
     qtype: u16,
     rd: bool,
     timeout: Duration,
 ) -> Result<Vec<u8>, String> {
-    check_response(&reply, qname, qtype)?;
-    if !truncated(&reply) {
-        return Ok(reply);
-    }
     let id = rand::random::<u16>();
     let reply = tcp::ask(server, &packet_for(id, qname, qtype, rd), timeout).await?;
     if reply.get(..2) != Some(&id.to_be_bytes()[..]) {
@@ -398,7 +430,11 @@ pub(super) async fn exchange(
     let reply = tokio::time::timeout(timeout, receive)
         .await
         .map_err(|_| format!("{server}: {}", super::classify::TIMED_OUT))??;
-    settle(reply, server, &qname, qtype, rd, timeout).await
+    check_response(&reply, &qname, qtype)?;
+    if truncated(&reply) {
+        return Box::pin(over_tcp(server, &qname, qtype, rd, timeout)).await;
+    }
+    Ok(reply)
 }
 
 /// The wait after send `sent` (counting from 0) of `tries`: the first resend comes after a
@@ -563,10 +599,9 @@ impl Window {
 /// CSPRNG, so an off-path attacker must guess them: RFC 5452) and returns the packet.
 fn register(
     lane: &Lane,
-    qname: &Arc<[u8]>,
+    asked: &Arc<Asked>,
     qtype: u16,
     rd: bool,
-    tx: &mpsc::Sender<Delivery>,
 ) -> Result<Option<(u16, Vec<u8>)>, String> {
     let mut pending = lane
         .pending
@@ -585,8 +620,8 @@ fn register(
             break id;
         }
     };
-    pending.insert(id, (qname.clone(), tx.clone()));
-    Ok(Some((id, packet_for(id, qname, qtype, rd))))
+    pending.insert(id, asked.clone());
+    Ok(Some((id, packet_for(id, &asked.qname, qtype, rd))))
 }
 
 /// A name in DNS wire form, lowercased (rbldnsd and resolvers echo the question as asked).
@@ -644,7 +679,7 @@ impl Lane {
     /// reported an ICMP error (port unreachable) for the connected socket.
     fn unreachable(&self, error: &io::Error) {
         let waiting: Vec<_> = match self.pending.lock() {
-            Ok(mut pending) => pending.drain().map(|(_, (_, tx))| tx).collect(),
+            Ok(mut pending) => pending.drain().map(|(_, asked)| asked).collect(),
             Err(_) => return,
         };
         let why = if error.kind() == io::ErrorKind::ConnectionRefused {
@@ -652,8 +687,8 @@ impl Lane {
         } else {
             format!("cannot reach {}: {error}", self.server)
         };
-        for tx in waiting {
-            let _ = tx.try_send(Delivery::Unreachable(why.clone()));
+        for asked in waiting {
+            asked.hand(Delivery::Unreachable(why.clone()));
         }
     }
 }
@@ -759,9 +794,9 @@ fn deliver(lane: &Lane, reply: &[u8]) {
     let id = u16::from_be_bytes([reply[0], reply[1]]);
     let asked = match lane.pending.lock() {
         Ok(mut pending) => match pending.get(&id) {
-            Some((qname, _))
-                if reply.len() >= 12 + qname.len()
-                    && reply[12..12 + qname.len()].eq_ignore_ascii_case(qname) =>
+            Some(asked)
+                if reply.len() >= 12 + asked.qname.len()
+                    && reply[12..12 + asked.qname.len()].eq_ignore_ascii_case(&asked.qname) =>
             {
                 pending.remove(&id)
             }
@@ -769,8 +804,8 @@ fn deliver(lane: &Lane, reply: &[u8]) {
         },
         Err(_) => None,
     };
-    if let Some((_, tx)) = asked {
-        let _ = tx.try_send(Delivery::Reply(reply.to_vec()));
+    if let Some(asked) = asked {
+        asked.hand(Delivery::Reply(reply.to_vec()));
     }
 }
 

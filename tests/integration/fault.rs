@@ -2,25 +2,11 @@
 //! table, JSON and Nagios line and in `run`'s problems; the per-list rows are grouped.
 
 use crate::support::raw_dns::{Act, RawDns};
-use crate::support::{CODES, Run, entry, rblwatch, shared_dir, write_file};
+use crate::support::{CODES, Run, entry, rblwatch, shared_dir, with_lists, write_file};
 
 /// Three lists (a, b, c); returns the run of `rblwatch --lists CATALOG ARGS`.
 fn with_three_lists(args: &[&str]) -> Run {
-    let dir = shared_dir();
-    let catalog = write_file(
-        dir.path(),
-        "lists.toml",
-        &[
-            entry("a", "a.test", "\"ipv4\"", CODES),
-            entry("b", "b.test", "\"ipv4\"", CODES),
-            entry("c", "c.test", "\"ipv4\"", CODES),
-        ]
-        .concat(),
-    );
-    let catalog = catalog.to_string_lossy().into_owned();
-    let mut all = vec!["--lists", catalog.as_str()];
-    all.extend_from_slice(args);
-    rblwatch(&all, &[])
+    with_lists(&[("a", "a.test"), ("b", "b.test"), ("c", "c.test")], args)
 }
 
 #[test]

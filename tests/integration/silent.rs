@@ -6,28 +6,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::support::raw_dns::{Act, RawDns};
-use crate::support::{CODES, Run, entry, rblwatch, rows, shared_dir, write_file};
+use crate::support::{Run, rows, with_lists};
 
 const LISTED: std::net::Ipv4Addr = std::net::Ipv4Addr::new(127, 0, 0, 2);
 
 /// Lists `t` (t.test, always answers) and `s` (s.test, answers by `s_rule`), both with
 /// proper test points on t; `s`'s test points also go through `s_rule`.
 fn two_lists(dns: &RawDns, args: &[&str]) -> Run {
-    let dir = shared_dir();
-    let catalog = write_file(
-        dir.path(),
-        "lists.toml",
-        &[
-            entry("t", "t.test", "\"ipv4\"", CODES),
-            entry("s", "s.test", "\"ipv4\"", CODES),
-        ]
-        .concat(),
-    );
-    let catalog = catalog.to_string_lossy().into_owned();
     let addr = dns.addr();
     let mut all = vec![
-        "--lists",
-        catalog.as_str(),
         "check",
         "--nameserver",
         addr.as_str(),
@@ -40,7 +27,7 @@ fn two_lists(dns: &RawDns, args: &[&str]) -> Run {
         "--force",
     ];
     all.extend_from_slice(args);
-    rblwatch(&all, &[])
+    with_lists(&[("t", "t.test"), ("s", "s.test")], &all)
 }
 
 fn test_points(name: &str, zone: &str) -> Option<Act> {

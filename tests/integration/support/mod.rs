@@ -54,6 +54,21 @@ pub(crate) fn rblwatch(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// Runs `rblwatch --lists CATALOG ARGS...` with a catalog of ordinary IPv4 test lists, each
+/// `(id, zone)` with the usual codes.
+pub(crate) fn with_lists(lists: &[(&str, &str)], args: &[&str]) -> Run {
+    let dir = shared_dir();
+    let text: String = lists
+        .iter()
+        .map(|(id, zone)| entry(id, zone, "\"ipv4\"", CODES))
+        .collect();
+    let catalog = write_file(dir.path(), "lists.toml", &text);
+    let catalog = catalog.to_string_lossy().into_owned();
+    let mut all = vec!["--lists", catalog.as_str()];
+    all.extend_from_slice(args);
+    rblwatch(&all, &[])
+}
+
 /// A temporary directory that other users (rbldnsd drops to `rbldns`) can read.
 pub(crate) fn shared_dir() -> tempfile::TempDir {
     let dir = tempfile::Builder::new()
