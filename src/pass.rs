@@ -123,11 +123,12 @@ pub async fn run(
         .into_iter()
         .chain(found.notes.iter().cloned())
         .collect();
-    let mut result = evaluator.finish(&found.lists, &streaks, &found.resolutions);
-    // The resolver's fault comes first: it is why the rest could not be seen.
-    if let Some(fault) = &found.fault {
-        result.write.run.problems.insert(0, fault.to_string());
-    }
+    let mut result = evaluator.finish(
+        &found.lists,
+        &streaks,
+        &found.resolutions,
+        found.fault.as_ref(),
+    );
     result.write.run.finished = clock::now();
     let finished = result.write.run.finished;
 

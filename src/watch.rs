@@ -8,7 +8,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use crate::check::{CheckReport, Outcome, Resolution};
+use crate::check::{CheckReport, Outcome, Resolution, ResolverFault};
 use crate::clock;
 use crate::dns::Status;
 use crate::lists::Policy;
@@ -149,11 +149,14 @@ impl<'a> Evaluator<'a> {
         lists: &[crate::check::ListHealth],
         streaks: &HashMap<String, Streak>,
         resolutions: &[Resolution],
+        fault: Option<&ResolverFault>,
     ) -> PassResult {
         let settings = self.settings;
         let now = settings.finished;
         let mut write = PassWrite::default();
-        let mut problems = Vec::new();
+        // The resolver's fault comes first: it is why the rest could not be seen, and the
+        // lists it explains are not reported one by one.
+        let mut problems: Vec<String> = fault.iter().map(ToString::to_string).collect();
         // A target without one definite answer is a problem of this pass at once: a pass
         // that could not see it must not read as a clean one.
         let mut blind = Vec::new();
@@ -199,7 +202,7 @@ impl<'a> Evaluator<'a> {
                 since: previous.map_or(settings.started, |s| s.since),
                 detail: silent_detail(health, tally),
             };
-            if streak.passes >= settings.problem_after {
+            if streak.passes >= settings.problem_after && !fault.is_some_and(|f| f.covers(id)) {
                 problems.push(format!(
                     "list `{id}` has given no definite answer for {} passes in a row (since {}): {}",
                     streak.passes,
@@ -264,7 +267,12 @@ pub fn evaluate(
             states.push(state);
         }
     }
-    let mut result = evaluator.finish(&report.lists, before.streaks, &report.resolutions);
+    let mut result = evaluator.finish(
+        &report.lists,
+        before.streaks,
+        &report.resolutions,
+        report.fault.as_ref(),
+    );
     result.write.states = states;
     result
 }
