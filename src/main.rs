@@ -56,7 +56,7 @@ fn main() -> ExitCode {
 fn fail(err: &rblwatch::error::Error) -> ExitCode {
     let mut stderr = std::io::stderr().lock();
     for line in err.to_string().lines() {
-        let _ = writeln!(stderr, "rblwatch: {line}");
+        let _ = writeln!(stderr, "rblwatch: {}", rblwatch::report::safe::clean(line));
     }
     ExitCode::from(err.exit_code())
 }

@@ -143,7 +143,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         } else {
             let mut err = std::io::stderr().lock();
             for line in warnings.iter().chain(&notes) {
-                writeln!(err, "rblwatch: {line}")?;
+                writeln!(err, "rblwatch: {}", crate::report::safe::clean(line))?;
             }
             let limits = nagios::Thresholds {
                 warning: args.warning,

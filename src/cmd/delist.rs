@@ -8,6 +8,7 @@ use crate::cli::{DelistArgs, ListFormat};
 use crate::clock;
 use crate::error::Error;
 use crate::notify::context::Item;
+use crate::report::safe::clean;
 use crate::store::Store;
 
 /// Which listings need what first: ISP-only removals gate the rest (Spamhaus: SBL first),
@@ -97,10 +98,12 @@ pub fn run(setup: &Setup, args: &DelistArgs) -> Result<u8, Error> {
         writeln!(
             out,
             "{step}. {} on {} ({})",
-            item.address, item.list.name, item.list.id
+            clean(&item.address),
+            clean(&item.list.name),
+            clean(&item.list.id)
         )?;
         for m in &item.meanings {
-            writeln!(out, "   code {m}")?;
+            writeln!(out, "   code {}", clean(m))?;
         }
         if let Some(fix) = &item.fix_first {
             writeln!(out, "   fix first: {fix}")?;
@@ -115,9 +118,9 @@ pub fn run(setup: &Setup, args: &DelistArgs) -> Result<u8, Error> {
                 _ => "a request is needed once the cause is fixed".to_string(),
             };
             writeln!(out, "   {need}")?;
-            writeln!(out, "   how: {}", d.procedure)?;
+            writeln!(out, "   how: {}", clean(&d.procedure))?;
             if let Some(url) = &d.url {
-                writeln!(out, "   link: {url}")?;
+                writeln!(out, "   link: {}", clean(url))?;
             }
             if d.paid_express {
                 writeln!(

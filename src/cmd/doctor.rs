@@ -97,7 +97,9 @@ pub async fn run(
             writeln!(
                 out,
                 "{level:<5}  {:<9}  {:<width$}  {}",
-                f.area, f.subject, f.message
+                f.area,
+                crate::report::safe::clean(&f.subject),
+                crate::report::safe::clean(&f.message)
             )?;
         }
         let errors = findings.iter().filter(|f| f.level == Level::Error).count();

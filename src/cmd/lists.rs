@@ -29,7 +29,7 @@ pub async fn run(setup: &super::Setup, args: ListsArgs) -> Result<u8, Error> {
         .iter()
         .chain(&selection.notes)
     {
-        writeln!(err, "rblwatch: {line}")?;
+        writeln!(err, "rblwatch: {}", crate::report::safe::clean(line))?;
     }
     let request = CheckRequest {
         targets: Vec::new(),

@@ -50,6 +50,24 @@ fn split_server(server: &str) -> Result<(String, Option<u16>), Error> {
     }
 }
 
+/// A name sent in a command (`--helo`, `--own-name`, `--own-domain`): a host name or an
+/// address literal, never empty, with no space or control character (a CR/LF would end the
+/// command and start another, DATA included).
+fn check_name(flag: &str, name: &str) -> Result<(), Error> {
+    let fits = !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_:[]".contains(c));
+    if fits {
+        Ok(())
+    } else {
+        Err(usage(
+            &format!("{flag} {}", crate::report::safe::clean(name)),
+            "must be a host name or an address literal ([192.0.2.1]): letters, digits, `.-_:[]`, no spaces",
+        ))
+    }
+}
+
 /// An address as the tests write it in MAIL FROM and RCPT TO: `local@domain`, no brackets.
 fn check_address(flag: &str, address: &str) -> Result<(), Error> {
     let fits = address.rsplit_once('@').is_some_and(|(user, domain)| {
@@ -100,6 +118,15 @@ pub async fn request(args: &RelayTestArgs) -> Result<Request, Error> {
     });
     check_address("--from", &args.from)?;
     check_address("--to", &args.to)?;
+    for (flag, value) in [
+        ("--helo", &args.helo),
+        ("--own-name", &args.own_name),
+        ("--own-domain", &args.own_domain),
+    ] {
+        if let Some(value) = value {
+            check_name(flag, value)?;
+        }
+    }
     let timeout = seconds("--timeout", args.timeout)?;
     let wait = seconds("--wait", args.wait)?;
     if timeout.is_zero() {
@@ -165,5 +192,11 @@ mod tests {
         assert!(check_address("--to", "a@b.example").is_ok());
         assert!(check_address("--to", "<a@b.example>").is_err());
         assert!(check_address("--to", "nobody").is_err());
+        assert!(check_address("--from", "a@b.example\r\nDATA").is_err());
+        assert!(check_name("--own-name", "mx.example.org").is_ok());
+        assert!(check_name("--helo", "[192.0.2.1]").is_ok());
+        for bad in ["", "mx.example.org\r\nDATA", "two words", "mx\u{1b}"] {
+            assert!(check_name("--own-name", bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -21,7 +21,7 @@ pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
     let done = done?;
     let mut err = std::io::stderr().lock();
     for line in &done.notes {
-        writeln!(err, "rblwatch: {line}")?;
+        writeln!(err, "rblwatch: {}", crate::report::safe::clean(line))?;
     }
     let noteworthy = !done.events.is_empty()
         || !done.run.problems.is_empty()

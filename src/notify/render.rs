@@ -55,6 +55,19 @@ impl Templates {
     pub fn load(overrides: Option<&Path>) -> Result<Templates, Error> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // HTML parts are escaped as HTML; in the text parts a value from outside (a TXT
+        // reason with CR/LF or escape sequences) must not forge lines, so its controls are
+        // written as escapes.
+        env.set_formatter(
+            |out, state, value| match (state.auto_escape(), value.as_str()) {
+                (minijinja::AutoEscape::None, Some(text)) => out
+                    .write_str(&crate::report::safe::clean(text))
+                    .map_err(|e| {
+                        minijinja::Error::new(minijinja::ErrorKind::WriteFailure, e.to_string())
+                    }),
+                _ => minijinja::escape_formatter(out, state, value),
+            },
+        );
         let mut origins = Vec::new();
         for (name, builtin) in BUILTIN {
             let file: Option<PathBuf> = overrides.map(|dir| dir.join(name)).filter(|p| p.exists());
@@ -170,6 +183,28 @@ mod tests {
         let body = templates.render(&ctx).expect("render");
         assert!(body.html.contains("&lt;script&gt;"), "{}", body.html);
         assert!(body.text.contains("<script>"), "plain text is not escaped");
+    }
+
+    #[test]
+    fn text_from_outside_cannot_forge_lines_in_the_text_part() {
+        let templates = Templates::load(None).expect("templates");
+        let mut ctx = Context::sample(Kind::Listed);
+        ctx.listings[0].txt = vec!["spam\r\nDelisted: nothing to do\u{1b}[2J".into()];
+        let body = templates.render(&ctx).expect("render");
+        assert!(
+            body.text
+                .contains("spam\\r\\nDelisted: nothing to do\\x1b[2J"),
+            "{}",
+            body.text
+        );
+        assert!(!body.text.lines().any(|l| l.starts_with("Delisted")));
+        assert!(!body.text.contains('\u{1b}'));
+        // The HTML part keeps the text, escaped as HTML.
+        assert!(
+            body.html.contains("Delisted: nothing to do"),
+            "{}",
+            body.html
+        );
     }
 
     #[test]

@@ -190,8 +190,12 @@ fn greeted_name(greeting: &smtp::Reply) -> Option<String> {
     .then_some(name)
 }
 
-/// A domain from a host name: `mx.example.org` -> `example.org`.
+/// A domain from a host name: `mx.example.org` -> `example.org`; an address literal
+/// (`[192.0.2.25]`) stays whole, so the own-sender address is `relay-test@[192.0.2.25]`.
 fn domain_of(name: &str) -> String {
+    if name.starts_with('[') {
+        return name.to_string();
+    }
     match name.split_once('.') {
         Some((_, rest)) if rest.contains('.') => rest.to_string(),
         _ => name.to_string(),
@@ -509,6 +513,8 @@ mod tests {
         assert_eq!(greeted_name(&reply("ESMTP ready")), None);
         assert_eq!(domain_of("mx.example.org"), "example.org");
         assert_eq!(domain_of("example.org"), "example.org");
+        assert_eq!(domain_of("[192.0.2.25]"), "[192.0.2.25]");
+        assert_eq!(domain_of("[IPv6:2001:db8::1]"), "[IPv6:2001:db8::1]");
         assert_eq!(
             literal("2001:db8::1".parse().expect("ip")),
             "[IPv6:2001:db8::1]"

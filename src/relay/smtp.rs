@@ -51,6 +51,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Longest reply line read: a server sending more is cut off, not buffered without end.
 const MAX_LINE: u64 = 4096;
+/// Lines of one reply read at the most (RFC 5321 sets no limit; real servers send a few).
+const MAX_LINES: usize = 100;
 
 /// An open SMTP session.
 pub struct Session {
@@ -151,17 +153,24 @@ impl Session {
         self.reply().await
     }
 
-    /// Reads one reply, all its lines.
+    /// Reads one reply, all its lines, within the timeout for the whole of it: a server that
+    /// trickles `220-` lines forever is cut off by the clock or by the line count.
     async fn reply(&mut self) -> Result<Reply, String> {
+        let deadline = tokio::time::Instant::now() + self.timeout;
         let mut text = Vec::new();
         loop {
+            if text.len() >= MAX_LINES {
+                return Err(format!(
+                    "the reply goes on past {MAX_LINES} lines: not a usable SMTP reply"
+                ));
+            }
             let mut line = String::new();
-            let read = tokio::time::timeout(
-                self.timeout,
+            let read = tokio::time::timeout_at(
+                deadline,
                 (&mut self.stream).take(MAX_LINE).read_line(&mut line),
             )
             .await
-            .map_err(|_| format!("no reply within {:?}", self.timeout))?
+            .map_err(|_| format!("no complete reply within {:?}", self.timeout))?
             .map_err(|e| format!("the connection broke: {e}"))?;
             if read == 0 {
                 return Err("the server closed the connection".into());

@@ -8,6 +8,7 @@ pub mod json;
 pub mod nagios;
 pub mod progress;
 pub mod relay;
+pub mod safe;
 pub mod table;
 pub mod watch;
 

@@ -56,7 +56,7 @@ fn range(from: usize) -> usize {
 /// The one line a Nagios plugin prints when it cannot run: `RBL UNKNOWN - why`, exit 3.
 pub fn unknown_line(why: &str) -> String {
     let first = why.lines().next().unwrap_or("error");
-    format!("RBL UNKNOWN - {first}")
+    format!("RBL UNKNOWN - {}", super::safe::clean(first))
 }
 
 /// Writes the status line and returns the plugin's exit status.
@@ -110,6 +110,8 @@ pub fn write(
     } else {
         String::new()
     };
+    // One line, whatever the text holds: a CR or LF from outside must not start another.
+    let text = super::safe::clean(&text);
     writeln!(
         out,
         "RBL {word} - {text}{tail} | listed={};{};{};0;{} clear={} refused={} bogus={} error={} unhealthy={} time={:.3}s",

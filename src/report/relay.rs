@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::safe::clean;
 use crate::relay::smtp::Security;
 use crate::relay::{self, Outcome, Report, Verdict};
 
@@ -59,10 +60,10 @@ pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         security(report.security)
     )?;
     if let Some(greeting) = &report.greeting {
-        writeln!(out, "Greeting: {greeting}")?;
+        writeln!(out, "Greeting: {}", clean(greeting))?;
     }
     if let Some(own) = &report.own_name {
-        writeln!(out, "The server's own name in the tricks: {own}")?;
+        writeln!(out, "The server's own name in the tricks: {}", clean(own))?;
     }
     if !report.attempts.is_empty() {
         writeln!(out)?;
@@ -77,8 +78,8 @@ pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         };
         let (wn, wf, wt) = (
             width(&|a| a.name.len(), "ATTEMPT"),
-            width(&|a| a.mail_from.len(), "MAIL FROM"),
-            width(&|a| a.rcpt_to.len(), "RCPT TO"),
+            width(&|a| clean(&a.mail_from).len(), "MAIL FROM"),
+            width(&|a| clean(&a.rcpt_to).len(), "RCPT TO"),
         );
         writeln!(
             out,
@@ -86,25 +87,25 @@ pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
             "ATTEMPT", "MAIL FROM", "RCPT TO", "VERDICT"
         )?;
         for a in &report.attempts {
-            let reply = a.reply.as_deref().or(a.detail.as_deref()).unwrap_or("");
+            let reply = clean(a.reply.as_deref().or(a.detail.as_deref()).unwrap_or(""));
             writeln!(
                 out,
                 "{:wn$}  {:wf$}  {:wt$}  {:8}  {reply}",
                 a.name,
-                a.mail_from,
-                a.rcpt_to,
+                clean(&a.mail_from),
+                clean(&a.rcpt_to),
                 a.outcome.to_string()
             )?;
             // The reply column holds the reply; a word on why goes below it where one helps.
             if let (Some(detail), Some(_), false) =
                 (&a.detail, &a.reply, a.outcome == Outcome::Accepted)
             {
-                writeln!(out, "{:wn$}  {detail}", "")?;
+                writeln!(out, "{:wn$}  {}", "", clean(detail))?;
             }
         }
     }
     writeln!(out)?;
-    writeln!(out, "{}", verdict_line(report))?;
+    writeln!(out, "{}", clean(&verdict_line(report)))?;
     if report.stopped_early {
         writeln!(
             out,

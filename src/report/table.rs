@@ -3,6 +3,7 @@
 
 use std::io::{self, Write};
 
+use super::safe::{clean, join};
 use super::{Summary, delist_procedure};
 use crate::check::{CheckReport, Outcome};
 use crate::dns::Status;
@@ -64,14 +65,24 @@ pub fn write(
         writeln!(out, "       {}", fault.advice())?;
     }
     for warning in warnings {
-        writeln!(out, "{} {warning}", paint(style, "1;33", "warning:"))?;
+        writeln!(
+            out,
+            "{} {}",
+            paint(style, "1;33", "warning:"),
+            clean(warning)
+        )?;
     }
     for note in notes {
-        writeln!(out, "note: {note}")?;
+        writeln!(out, "note: {}", clean(note))?;
     }
     for resolution in &report.resolutions {
         match &resolution.error {
-            Some(why) => writeln!(out, "{}: cannot resolve: {why}", resolution.target)?,
+            Some(why) => writeln!(
+                out,
+                "{}: cannot resolve: {}",
+                clean(&resolution.target),
+                clean(why)
+            )?,
             None => {
                 let addrs: Vec<String> = resolution
                     .addresses
@@ -106,9 +117,9 @@ pub fn write(
     let indent = " ".repeat(9 + 2 + width + 2 + list_width + 2);
     for o in rows {
         let answer = if !o.meanings.is_empty() {
-            o.meanings.join("; ")
+            join(&o.meanings, "; ")
         } else if let Some(detail) = &o.detail {
-            detail.clone()
+            clean(detail).into_owned()
         } else {
             format!("not listed ({})", o.list.zone)
         };
@@ -121,15 +132,19 @@ pub fn write(
         )?;
         if o.status == Status::Listed || o.status == Status::Refused {
             if o.status == Status::Listed && o.detail.is_some() {
-                writeln!(out, "{indent}{}", o.detail.as_deref().unwrap_or_default())?;
+                writeln!(
+                    out,
+                    "{indent}{}",
+                    clean(o.detail.as_deref().unwrap_or_default())
+                )?;
             }
             for txt in &o.txt {
-                writeln!(out, "{indent}reason: {txt}")?;
+                writeln!(out, "{indent}reason: {}", clean(txt))?;
             }
         }
         if o.is_block_listing() {
             if let Some(url) = &o.delist_url {
-                writeln!(out, "{indent}delist: {url}")?;
+                writeln!(out, "{indent}delist: {}", clean(url))?;
             }
             if let Some(how) = delist_procedure(&o.list, o) {
                 writeln!(out, "{indent}how:    {how}")?;
@@ -171,7 +186,7 @@ pub fn write(
                 h.health,
                 h.detail
                     .as_deref()
-                    .map(|d| format!(": {d}"))
+                    .map(|d| format!(": {}", clean(d)))
                     .unwrap_or_default()
             )
         })

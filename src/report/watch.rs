@@ -5,18 +5,19 @@ use std::io::{self, Write};
 
 use serde_json::{Value, json};
 
+use super::safe::{clean, join};
 use crate::clock;
 use crate::lists::Catalog;
 use crate::notify::outbox::FlushReport;
 use crate::store::{Event, RunRecord, StoredState};
 
 fn who(target: &str, address: &str, label: Option<&str>) -> String {
-    let mut text = address.to_string();
+    let mut text = clean(address).into_owned();
     if target != address {
-        text.push_str(&format!(" [{target}]"));
+        text.push_str(&format!(" [{}]", clean(target)));
     }
     if let Some(label) = label {
-        text.push_str(&format!(" ({label})"));
+        text.push_str(&format!(" ({})", clean(label)));
     }
     text
 }
@@ -69,7 +70,7 @@ fn event_line(out: &mut dyn Write, e: &Event, with_time: bool) -> io::Result<()>
             out,
             "{time}UNWATCHED {}  {}",
             who(&e.target, &e.address, e.label.as_deref()),
-            e.meanings.join("; ")
+            join(&e.meanings, "; ")
         );
     }
     let word = match (e.old_status.as_deref(), e.new_status.as_str()) {
@@ -81,14 +82,18 @@ fn event_line(out: &mut dyn Write, e: &Event, with_time: bool) -> io::Result<()>
     let change = match (e.old_status.as_deref(), e.new_status.as_str()) {
         (None, _) => "first seen".to_string(),
         (Some("listed"), "listed") => {
-            format!("codes {} -> {}", e.old_codes.join(", "), e.codes.join(", "))
+            format!(
+                "codes {} -> {}",
+                join(&e.old_codes, ", "),
+                join(&e.codes, ", ")
+            )
         }
         (Some(old), _) => format!("was {old}"),
     };
     let meaning = if e.meanings.is_empty() {
         String::new()
     } else {
-        format!(": {}", e.meanings.join("; "))
+        format!(": {}", join(&e.meanings, "; "))
     };
     writeln!(
         out,
@@ -147,21 +152,25 @@ pub fn write_pass(out: &mut dyn Write, pass: &Pass<'_>, json: bool) -> io::Resul
         event_line(out, event, false)?;
         if event.new_status == "listed" && event.policy == "block" {
             for txt in &event.txt {
-                writeln!(out, "         reason: {txt}")?;
+                writeln!(out, "         reason: {}", clean(txt))?;
             }
             if let Some(url) = &event.delist_url {
-                writeln!(out, "         delist: {url}")?;
+                writeln!(out, "         delist: {}", clean(url))?;
             }
         }
     }
     for problem in &run.problems {
-        writeln!(out, "problem: {problem}")?;
+        writeln!(out, "problem: {}", clean(problem))?;
     }
     for line in &notifications.queued {
-        writeln!(out, "notification queued, will be retried: {line}")?;
+        writeln!(out, "notification queued, will be retried: {}", clean(line))?;
     }
     for line in &notifications.failed {
-        writeln!(out, "notification failed, kept in the store: {line}")?;
+        writeln!(
+            out,
+            "notification failed, kept in the store: {}",
+            clean(line)
+        )?;
     }
     if !notifications.sent.is_empty() {
         writeln!(out, "notifications sent: {}", notifications.sent.join(", "))?;
@@ -171,7 +180,7 @@ pub fn write_pass(out: &mut dyn Write, pass: &Pass<'_>, json: bool) -> io::Resul
         let parts: Vec<String> = run
             .unknown
             .iter()
-            .map(|(k, n)| format!("{n} {k}"))
+            .map(|(k, n)| format!("{n} {}", clean(k)))
             .collect();
         format!("; {unknown} answers not definite ({})", parts.join(", "))
     } else {
@@ -250,17 +259,17 @@ pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>, json: bool) -> i
         let meaning = if s.meanings.is_empty() {
             String::new()
         } else {
-            format!("  {}", s.meanings.join("; "))
+            format!("  {}", join(&s.meanings, "; "))
         };
         writeln!(
             out,
             "{word:<8} {}  {}  since {}{meaning}",
             who(&s.target, &s.address, s.label.as_deref()),
-            s.list,
+            clean(&s.list),
             clock::format(s.since)
         )?;
         if let Some(url) = delist_url(catalog, &s.list, &s.address).filter(|_| word == "LISTED") {
-            writeln!(out, "         delist: {url}")?;
+            writeln!(out, "         delist: {}", clean(&url))?;
         }
     }
     for t in &unseen {

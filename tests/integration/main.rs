@@ -9,6 +9,7 @@ mod daemon;
 mod doctor;
 mod fault;
 mod health;
+mod hostile;
 mod mirror;
 mod notify;
 mod output;

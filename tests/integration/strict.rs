@@ -166,12 +166,14 @@ fn query_ids_and_source_ports_are_not_predictable() {
             "--force",
             "--no-verify",
             "--concurrency",
-            "64",
+            "16",
         ],
     );
     assert_eq!(run.code, 0, "{}", run.stderr);
     let seen = dns.seen();
-    assert_eq!(seen.len(), 32_768, "one query per address");
+    // Every address asked (a query the single-threaded server dropped is sent again).
+    let names: HashSet<&str> = seen.iter().map(|q| q.name.as_str()).collect();
+    assert_eq!(names.len(), 32_768, "every address asked");
     let ids: Vec<u16> = seen.iter().map(|q| q.id).collect();
     let sequential = ids
         .windows(2)

@@ -1,0 +1,194 @@
+//! Text from outside cannot write to the terminal: control characters in TXT reasons and SMTP
+//! replies are shown escaped (JSON keeps them exactly); a peer that floods, or options that
+//! would smuggle commands, are stopped.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::{Arc, Mutex};
+
+use crate::support::rbldnsd::{Rbldnsd, SOA};
+use crate::support::{CODES, entry, rblwatch, shared_dir, write_file};
+
+/// What a hostile TXT record says: a terminal title, a bell, a screen clear and a forged line.
+const EVIL: &str = "evil\u{1b}]0;owned\u{7} x\rRBL OK - not listed\u{1b}[2J";
+
+fn evil_lab() -> (Rbldnsd, tempfile::TempDir, String) {
+    let data = format!("{SOA}:127.0.0.2:ok\n127.0.0.2\n192.0.2.5 :127.0.0.2:{EVIL}\n");
+    let dns = Rbldnsd::start(&[("ev.test", "ip4set", &data)]);
+    let dir = shared_dir();
+    let catalog = write_file(
+        dir.path(),
+        "lists.toml",
+        &entry("ev", "ev.test", "\"ipv4\"", CODES),
+    );
+    (dns, dir, catalog.to_string_lossy().into_owned())
+}
+
+#[track_caller]
+fn no_controls(text: &str) {
+    assert!(
+        !text
+            .chars()
+            .any(|c| (c.is_control() && c != '\n') || c == '\u{7f}'),
+        "raw control characters in: {text:?}"
+    );
+}
+
+#[test]
+fn a_hostile_txt_reason_is_shown_escaped_and_kept_exactly_in_json() {
+    let (dns, _dir, catalog) = evil_lab();
+    let addr = dns.addr();
+    let base = [
+        "--lists",
+        &catalog,
+        "check",
+        "192.0.2.5",
+        "--nameserver",
+        &addr,
+    ];
+
+    let table = rblwatch(&base, &[]);
+    assert_eq!(table.code, 1, "{table:?}");
+    no_controls(&table.stdout);
+    assert!(
+        table
+            .stdout
+            .contains("reason: evil\\x1b]0;owned\\x07 x\\rRBL OK - not listed\\x1b[2J"),
+        "{}",
+        table.stdout
+    );
+    assert!(!table.stdout.lines().any(|l| l.starts_with("RBL OK")));
+
+    let mut json = base.to_vec();
+    json.extend(["--format", "json"]);
+    let doc = rblwatch(&json, &[]).json();
+    assert_eq!(
+        doc["results"][0]["txt"][0], EVIL,
+        "JSON keeps the exact text"
+    );
+
+    // The daily watch prints the reason too (cron mails it).
+    let config = write_file(
+        _dir.path(),
+        "rblwatch.toml",
+        &format!(
+            "store = \"state.db\"\n[lists]\ncatalogs = [\"{catalog}\"]\nonly = [\"ev\"]\n[resolver]\nnameservers = [\"{addr}\"]\n[[target]]\naddress = \"192.0.2.5\"\n"
+        ),
+    );
+    let run = rblwatch(&["--config", &config.to_string_lossy(), "run"], &[]);
+    assert_eq!(run.code, 1, "{run:?}");
+    no_controls(&run.stdout);
+    assert!(
+        run.stdout.contains("reason: evil\\x1b]0;owned"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// A scripted SMTP peer: greets with `greeting`, answers every command with `reply` (or 250
+/// to EHLO, MAIL and RSET), and records what it was sent.
+fn smtp_peer(
+    greeting: &'static str,
+    rcpt_reply: &'static str,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut writer = stream.try_clone().expect("clone");
+            let mut reader = BufReader::new(stream);
+            let _ = writer.write_all(greeting.as_bytes());
+            let mut line = String::new();
+            while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                log.lock().expect("log").push(line.trim_end().to_string());
+                let answer = if line.starts_with("RCPT") {
+                    rcpt_reply
+                } else if line.starts_with("QUIT") {
+                    "221 bye\r\n"
+                } else {
+                    "250 ok\r\n"
+                };
+                let _ = writer.write_all(answer.as_bytes());
+                line.clear();
+            }
+        }
+    });
+    (addr, seen)
+}
+
+#[test]
+fn hostile_smtp_replies_are_shown_escaped() {
+    let (addr, _) = smtp_peer(
+        "220 evil\u{1b}]0;owned\u{7} ESMTP\r\n",
+        "550 no\u{1b}[2J relaying\r\n",
+    );
+    let run = rblwatch(&["relay-test", &addr, "--wait", "0", "--timeout", "5"], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    no_controls(&run.stdout);
+    assert!(
+        run.stdout
+            .contains("Greeting: 220 evil\\x1b]0;owned\\x07 ESMTP"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("no\\x1b[2J relaying"), "{}", run.stdout);
+}
+
+#[test]
+fn the_own_sender_at_an_address_literal_is_a_valid_address() {
+    // No name in the greeting and an IP target: the server's own "domain" is the literal.
+    let (addr, seen) = smtp_peer("220 ESMTP ready\r\n", "550 relaying denied\r\n");
+    let run = rblwatch(&["relay-test", &addr, "--wait", "0", "--timeout", "5"], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let seen = seen.lock().expect("seen").clone();
+    assert!(
+        seen.iter()
+            .any(|l| l == "MAIL FROM:<relay-test@[127.0.0.1]>"),
+        "{seen:#?}"
+    );
+}
+
+#[test]
+fn an_endless_reply_is_cut_off() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    std::thread::spawn(move || {
+        if let Some(Ok(mut stream)) = listener.incoming().next() {
+            // At most 1,000,000 lines: the test's own bound; rblwatch must stop far sooner.
+            for _ in 0..1_000_000 {
+                if stream
+                    .write_all(b"220-more greeting, never the last line\r\n")
+                    .is_err()
+                {
+                    break;
+                }
+            }
+        }
+    });
+    let run = rblwatch(&["relay-test", &addr, "--wait", "0", "--timeout", "5"], &[]);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(run.stdout.contains("past 100 lines"), "{}", run.stdout);
+}
+
+#[test]
+fn options_that_would_smuggle_commands_are_refused_before_any_connection() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let addr = listener.local_addr().expect("addr").to_string();
+    for (flag, value) in [
+        ("--own-name", "mx.example.org\r\nDATA"),
+        ("--own-domain", "example.org\nRCPT TO:<x@y.example>"),
+        ("--helo", "two words"),
+        ("--helo", ""),
+        ("--from", "a@b.example\r\nDATA"),
+        ("--to", " "),
+    ] {
+        let run = rblwatch(&["relay-test", &addr, flag, value], &[]);
+        assert_eq!(run.code, 2, "{flag} {value:?}: {run:?}");
+        assert!(run.stderr.contains(flag), "{}", run.stderr);
+        no_controls(&run.stderr);
+    }
+    assert!(listener.accept().is_err(), "no connection was made");
+}
