@@ -358,9 +358,11 @@ impl Config {
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, Error> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: origin.clone(),
-            source,
+        let text = crate::files::read_text(path, crate::files::CONFIG_LIMIT).map_err(|source| {
+            Error::Read {
+                path: origin.clone(),
+                source,
+            }
         })?;
         Config::parse(&text, path)
     }

@@ -19,6 +19,7 @@ pub mod daemon;
 pub mod dns;
 pub mod doctor;
 pub mod error;
+pub mod files;
 pub mod lists;
 pub mod location;
 pub mod logging;

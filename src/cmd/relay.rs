@@ -68,6 +68,25 @@ fn check_name(flag: &str, name: &str) -> Result<(), Error> {
     }
 }
 
+/// `--ca-file` must be a readable file holding at least one PEM certificate.
+fn check_ca_file(path: &std::path::Path) -> Result<(), Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let arg = format!("--ca-file {}", path.display());
+    let bytes = crate::files::read_bytes(path, crate::files::SECRET_LIMIT)
+        .map_err(|e| usage(&arg, &format!("cannot be read: {e}")))?;
+    let certs = CertificateDer::pem_slice_iter(&bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(&arg, &format!("is not PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(usage(
+            &arg,
+            "holds no certificate (PEM `BEGIN CERTIFICATE`)",
+        ));
+    }
+    Ok(())
+}
+
 /// An address as the tests write it in MAIL FROM and RCPT TO: `local@domain`, no brackets.
 fn check_address(flag: &str, address: &str) -> Result<(), Error> {
     let fits = address.rsplit_once('@').is_some_and(|(user, domain)| {
@@ -118,6 +137,9 @@ pub async fn request(args: &RelayTestArgs) -> Result<Request, Error> {
     });
     check_address("--from", &args.from)?;
     check_address("--to", &args.to)?;
+    if let Some(ca) = &args.ca_file {
+        check_ca_file(ca)?;
+    }
     for (flag, value) in [
         ("--helo", &args.helo),
         ("--own-name", &args.own_name),

@@ -240,10 +240,13 @@ impl Catalog {
     /// often answers every query (dnsbl-facts.md 3.2) and would report the world as listed.
     pub fn from_file(path: &Path) -> Result<Catalog, Error> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-            path: origin.clone(),
-            source,
-        })?;
+        let text =
+            crate::files::read_text(path, crate::files::CATALOG_LIMIT).map_err(|source| {
+                Error::Read {
+                    path: origin.clone(),
+                    source,
+                }
+            })?;
         let mut catalog = parse::parse(&text, &origin)?;
         parse::refuse_dead_zones(&catalog, &text, &Catalog::builtin()?)?;
         // A mirror file named relative to the catalog is found next to it.

@@ -181,7 +181,8 @@ pub fn load(source: &Source) -> Result<Arc<Mirror>, String> {
     {
         return Ok(mirror);
     }
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{shown}: {e}"))?;
+    let text = crate::files::read_text(path, crate::files::MIRROR_LIMIT)
+        .map_err(|e| format!("{shown}: {e}"))?;
     let mirror = Arc::new(Mirror::parse(&text, source.format, &shown)?);
     if let Ok(mut c) = cache.lock() {
         c.insert(

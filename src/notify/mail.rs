@@ -18,7 +18,8 @@ pub fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>
     if smtp.security != SmtpSecurity::None {
         let mut params = TlsParameters::builder(smtp.host.clone());
         if let Some(ca) = &smtp.ca_file {
-            let pem = std::fs::read(ca).map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
+            let pem = crate::files::read_bytes(ca, crate::files::SECRET_LIMIT)
+                .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
             let cert = Certificate::from_pem(&pem)
                 .map_err(|e| format!("ca_file {}: {e}", ca.display()))?;
             params = params.add_root_certificate(cert);
@@ -35,7 +36,7 @@ pub fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>
         let password = match &smtp.password {
             Some(Secret::Env(var)) => std::env::var(var)
                 .map_err(|_| format!("the SMTP password variable ${var} is not set"))?,
-            Some(Secret::File(path)) => std::fs::read_to_string(path)
+            Some(Secret::File(path)) => crate::files::read_text(path, crate::files::SECRET_LIMIT)
                 .map_err(|e| format!("password_file {}: {e}", path.display()))?
                 .lines()
                 .next()

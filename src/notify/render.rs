@@ -73,10 +73,11 @@ impl Templates {
             let file: Option<PathBuf> = overrides.map(|dir| dir.join(name)).filter(|p| p.exists());
             let (source, origin) = match &file {
                 Some(path) => {
-                    let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-                        path: path.display().to_string(),
-                        source,
-                    })?;
+                    let text = crate::files::read_text(path, crate::files::TEMPLATE_LIMIT)
+                        .map_err(|source| Error::Read {
+                            path: path.display().to_string(),
+                            source,
+                        })?;
                     (text, path.display().to_string())
                 }
                 None => (

@@ -239,18 +239,28 @@ impl Store {
             std::fs::create_dir_all(dir)
                 .map_err(|e| err(format!("cannot create {}: {e}", dir.display())))?;
         }
+        lock::check_directory(path)?;
+        lock::check_store_files(path)?;
         let existed = path.exists();
         let conn = Connection::open_with_flags(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+                | OpenFlags::SQLITE_OPEN_NOFOLLOW,
         )
         .map_err(|e| err(format!("cannot open: {e}")))?;
         conn.busy_timeout(std::time::Duration::from_secs(30))
             .map_err(|e| err(e.to_string()))?;
-        let not_ours =
-            |e: rusqlite::Error| err(format!("not an rblwatch store ({e}); nothing was changed"));
+        // Only a file that is not a database is "not ours"; a file that cannot be read or
+        // written (permissions, a full disk, an I/O error) is reported as what it is.
+        let not_ours = |e: rusqlite::Error| match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::NotADatabase) => {
+                err(format!("not an rblwatch store ({e}); nothing was changed"))
+            }
+            Some(rusqlite::ErrorCode::DiskFull) => err(format!("the disk is full: {e}")),
+            _ => err(format!("cannot read or write it: {e}")),
+        };
         let app: i32 = conn
             .query_row("PRAGMA application_id", [], |r| r.get(0))
             .map_err(not_ours)?;
@@ -272,7 +282,10 @@ impl Store {
             )));
         }
         conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| err(format!("cannot write: {e}")))?;
+            .map_err(|e| match e.sqlite_error_code() {
+                Some(rusqlite::ErrorCode::DiskFull) => err(format!("the disk is full: {e}")),
+                _ => err(format!("cannot write: {e}")),
+            })?;
         let mut store = Store {
             conn,
             path: path.to_path_buf(),

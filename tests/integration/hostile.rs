@@ -192,3 +192,134 @@ fn options_that_would_smuggle_commands_are_refused_before_any_connection() {
     }
     assert!(listener.accept().is_err(), "no connection was made");
 }
+
+mod files {
+    use std::os::unix::fs::PermissionsExt;
+
+    use crate::support::rblwatch;
+    use crate::watch::Watch;
+
+    #[test]
+    fn a_lock_file_that_is_a_link_is_refused_and_what_it_points_to_is_untouched() {
+        let w = Watch::start();
+        let victim = w.store().with_file_name("victim");
+        std::fs::write(&victim, "precious\n").expect("victim");
+        let lock = w.store().with_file_name("state.db.lock");
+        std::os::unix::fs::symlink(&victim, &lock).expect("symlink");
+        let run = w.rblwatch(&["run"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(
+            run.stderr.contains("is a symbolic link; refused"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("read"),
+            "precious\n"
+        );
+
+        // A hard link is refused too (root may link any file; others their own).
+        std::fs::remove_file(&lock).expect("unlink");
+        std::fs::hard_link(&victim, &lock).expect("hard link");
+        let run = w.rblwatch(&["run"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(run.stderr.contains("hard link"), "{}", run.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("read"),
+            "precious\n"
+        );
+
+        // A store's -wal that is a link is refused before SQLite follows it.
+        std::fs::remove_file(&lock).expect("unlink");
+        let wal = w.store().with_file_name("state.db-wal");
+        std::os::unix::fs::symlink(&victim, &wal).expect("symlink");
+        let run = w.rblwatch(&["run"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(
+            run.stderr.contains("state.db-wal: is a symbolic link"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(
+            std::fs::read_to_string(&victim).expect("read"),
+            "precious\n"
+        );
+        std::fs::remove_file(&wal).expect("unlink");
+
+        // And with nothing planted, the pass runs and leaves a lock file of its own.
+        let run = w.rblwatch(&["run"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        let meta = std::fs::symlink_metadata(&lock).expect("lock");
+        assert!(meta.is_file());
+    }
+
+    #[test]
+    fn a_state_directory_every_user_can_write_is_refused() {
+        let w = Watch::start();
+        let dir = w.store().parent().expect("dir").to_path_buf();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).expect("chmod");
+        let run = w.rblwatch(&["run"]);
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(
+            run.stderr.contains("is writable by every user; refused"),
+            "{}",
+            run.stderr
+        );
+        assert!(!w.store().exists(), "nothing was created");
+    }
+
+    #[test]
+    fn a_fifo_or_a_device_as_a_catalog_is_refused_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let fifo = dir.path().join("lists.toml");
+        let c = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        let fifo = fifo.to_string_lossy().into_owned();
+        for path in [fifo.as_str(), "/dev/zero"] {
+            let run = rblwatch(&["--lists", path, "lists"], &[]);
+            assert_eq!(run.code, 2, "{path}: {run:?}");
+            assert!(
+                run.stderr.contains(&format!("{path}: not a regular file")),
+                "{}",
+                run.stderr
+            );
+        }
+        let config = rblwatch(&["--config", "/dev/zero", "config", "check"], &[]);
+        assert_eq!(config.code, 2, "{config:?}");
+        assert!(
+            config.stderr.contains("not a regular file"),
+            "{}",
+            config.stderr
+        );
+    }
+
+    #[test]
+    fn a_ca_file_that_is_missing_or_holds_no_certificate_is_a_usage_error() {
+        let dir = tempfile::tempdir().expect("dir");
+        let empty = dir.path().join("empty.pem");
+        std::fs::write(&empty, "no certificate here\n").expect("write");
+        let missing = dir.path().join("missing.pem");
+        for (path, why) in [
+            (&missing, "cannot be read"),
+            (&empty, "holds no certificate"),
+        ] {
+            let run = rblwatch(
+                &[
+                    "relay-test",
+                    "127.0.0.1:25",
+                    "--ca-file",
+                    &path.to_string_lossy(),
+                ],
+                &[],
+            );
+            assert_eq!(run.code, 2, "{run:?}");
+            assert!(
+                run.stderr.contains("--ca-file") && run.stderr.contains(why),
+                "{}",
+                run.stderr
+            );
+        }
+    }
+}
