@@ -18,8 +18,31 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &Path) -> Daemon {
+        Daemon::start_with(config, None)
+    }
+
+    /// Starts the daemon, with at most `files` open file descriptors when given.
+    fn start_with(config: &Path, files: Option<u64>) -> Daemon {
         let log = tempfile::NamedTempFile::new().expect("log file");
-        let child = Command::new(env!("CARGO_BIN_EXE_rblwatch"))
+        let mut command = Command::new(env!("CARGO_BIN_EXE_rblwatch"));
+        if let Some(files) = files {
+            use std::os::unix::process::CommandExt;
+            // SAFETY: setrlimit is async-signal-safe; nothing else runs in the child here.
+            unsafe {
+                command.pre_exec(move || {
+                    let limit = libc::rlimit {
+                        rlim_cur: files,
+                        rlim_max: files,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::last_os_error())
+                    }
+                });
+            }
+        }
+        let child = command
             .arg("--config")
             .arg(config)
             .arg("daemon")
@@ -225,4 +248,37 @@ fn metrics_show_a_listing_after_a_pass() {
     );
     assert!(!response.contains("address=\"198.51.100.2\""), "{response}");
     drop(d);
+}
+
+#[test]
+fn idle_scrapers_cannot_starve_the_passes() {
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    let port = free_tcp_port();
+    add(
+        w.config(),
+        &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    // 128 descriptors for the daemon, 400 connections that never send a request.
+    let d = Daemon::start_with(w.config(), Some(128));
+    d.wait_for("a pass", |log| log.contains("pass finished"));
+    let idle: Vec<std::net::TcpStream> = (0..400)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
+        .collect();
+    assert!(idle.len() > 100, "only {} connections", idle.len());
+    let before = d.passes();
+    d.wait_for("two more passes while the scrapers hold on", |log| {
+        log.matches("pass finished").count() >= before + 2
+    });
+    assert!(!d.log().contains("pass failed"), "{}", d.log());
+    // Idle scrapers are dropped after their deadline; a real one is answered.
+    std::thread::sleep(Duration::from_secs(6));
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
+    drop(idle);
 }
