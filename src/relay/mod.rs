@@ -71,10 +71,15 @@ impl Request {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Outcome {
-    /// The server refused the recipient (or the sender): no relaying.
+    /// The server refused the recipient for good (5xx): no relaying.
     Refused,
     /// The server accepted the outside recipient: it would relay.
     Accepted,
+    /// The server refused the recipient for now (4xx): it may greylist, and accept later.
+    Deferred,
+    /// The server refused the sender, so the recipient was never asked about.
+    #[serde(rename = "sender-refused")]
+    SenderRefused,
     /// No answer to the question: connection, TLS or timeout trouble.
     Error,
 }
@@ -84,6 +89,8 @@ impl std::fmt::Display for Outcome {
         f.write_str(match self {
             Outcome::Refused => "refused",
             Outcome::Accepted => "accepted",
+            Outcome::Deferred => "deferred",
+            Outcome::SenderRefused => "sender-refused",
             Outcome::Error => "error",
         })
     }
@@ -166,17 +173,61 @@ pub struct Report {
     pub stopped_early: bool,
     /// Why the test could not start, if it could not.
     pub error: Option<String>,
+    /// What limits what the verdict means (a test from a trusted position).
+    pub warnings: Vec<String>,
     /// The verdict.
     pub verdict: Verdict,
 }
 
 /// An attempt before it is made.
+#[derive(Clone)]
 struct Planned {
     name: &'static str,
     description: &'static str,
     helo: Option<String>,
     from: String,
     to: String,
+}
+
+/// A warning when the test runs from where the server may trust its client: the same
+/// machine, a private network, or the server's own subnet (a /24, a /64). An open verdict
+/// may then mean only "this client is trusted", and a closed one holds for here alone.
+fn trusted_position(server: IpAddr, local: Option<std::net::SocketAddr>) -> Option<String> {
+    let server = server.to_canonical();
+    let local = local.map(|l| l.ip().to_canonical());
+    let why = match server {
+        ip if ip.is_loopback() => "the server is this machine (loopback)",
+        IpAddr::V4(v4) if v4.is_private() || v4.is_link_local() => {
+            "the server has a private address"
+        }
+        IpAddr::V6(v6) if v6.is_unique_local() || v6.is_unicast_link_local() => {
+            "the server has a private address"
+        }
+        _ => match (server, local) {
+            (IpAddr::V4(s), Some(IpAddr::V4(l))) if s.octets()[..3] == l.octets()[..3] => {
+                "the server is on this machine's own subnet"
+            }
+            (IpAddr::V6(s), Some(IpAddr::V6(l))) if s.segments()[..4] == l.segments()[..4] => {
+                "the server is on this machine's own subnet"
+            }
+            _ => return None,
+        },
+    };
+    Some(format!(
+        "{why}: it may trust this client (mynetworks), so OPEN may mean only \"you are trusted\" and CLOSED holds for this position alone; test from outside your network too"
+    ))
+}
+
+/// The verdict of the attempts: open on one accepted; closed only when every recipient was
+/// refused for good; anything else (a sender refused, a 4xx, no answer) tested nothing.
+fn verdict(attempts: &[Attempt]) -> Verdict {
+    if attempts.iter().any(|a| a.outcome == Outcome::Accepted) {
+        Verdict::OpenRelay
+    } else if !attempts.is_empty() && attempts.iter().all(|a| a.outcome == Outcome::Refused) {
+        Verdict::Closed
+    } else {
+        Verdict::Unknown
+    }
 }
 
 /// The server's name in its greeting (`220 mx.example.org ESMTP`), when it gives one.
@@ -275,6 +326,55 @@ fn plan(request: &Request, own: &str, own_domain: &str) -> Vec<Planned> {
             &sender,
             format!("{user}%{domain}@{ip}"),
         ),
+        // The rest of the tricks nmap's smtp-open-relay tries.
+        step(
+            "sender-at-name",
+            "a sender at the server's own name to an outside recipient",
+            &format!("{sender_user}@{own}"),
+            recipient.clone(),
+        ),
+        step(
+            "sender-at-ip",
+            "a sender at the server's address literal to an outside recipient",
+            &format!("{sender_user}@{ip}"),
+            recipient.clone(),
+        ),
+        step(
+            "quoted-bare",
+            "the outside address quoted as a bare local part",
+            &sender,
+            format!("\"{user}@{domain}\""),
+        ),
+        step(
+            "quoted-percent",
+            "the outside recipient behind a % in a bare quoted local part",
+            &sender,
+            format!("\"{user}%{domain}\""),
+        ),
+        step(
+            "bang-at-name",
+            "a UUCP bang path at the server's name",
+            &sender,
+            format!("{domain}!{user}@{own}"),
+        ),
+        step(
+            "bang-at-ip",
+            "a UUCP bang path at the server's address literal",
+            &sender,
+            format!("{domain}!{user}@{ip}"),
+        ),
+        step(
+            "double-at-ip",
+            "the outside address followed by @ the server's address literal",
+            &sender,
+            format!("{user}@{domain}@{ip}"),
+        ),
+        step(
+            "source-route-ip",
+            "a source route through the server's address literal to the outside",
+            &sender,
+            format!("@{ip}:{user}@{domain}"),
+        ),
         step(
             "null-sender",
             "the null sender <> to an outside recipient",
@@ -306,6 +406,7 @@ pub async fn run(request: &Request) -> Report {
         attempts: Vec::new(),
         stopped_early: false,
         error: None,
+        warnings: Vec::new(),
         verdict: Verdict::Unknown,
     };
     let (session, greeting) = match Session::open(endpoint, &request.helo).await {
@@ -315,8 +416,12 @@ pub async fn run(request: &Request) -> Report {
             return report;
         }
     };
+    report
+        .warnings
+        .extend(trusted_position(endpoint.addr.ip(), session.local_addr()));
     let mut session = Some(session);
     let mut unreachable: Option<String> = None;
+    let mut stalled = 0;
     let named = request
         .host
         .parse::<IpAddr>()
@@ -361,12 +466,35 @@ pub async fn run(request: &Request) -> Report {
         let Some(open) = session.as_mut() else {
             continue;
         };
-        let (attempt, alive) = attempt(open, planned).await;
+        let (mut made, alive) = attempt(open, planned.clone()).await;
         if !alive {
             session = None;
         }
-        let accepted = attempt.outcome == Outcome::Accepted;
-        report.attempts.push(attempt);
+        // A 421 closes the session: the same attempt once more, on a new connection.
+        if made.detail.as_deref() == Some(CLOSED_BY_SERVER)
+            && let Ok((mut again, _)) = Session::open(endpoint, &request.helo).await
+        {
+            let (retried, alive) = attempt(&mut again, planned).await;
+            made = retried;
+            session = alive.then_some(again);
+        }
+        // A server that stops answering is not waited on for every attempt left.
+        if made
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.starts_with(smtp::NO_REPLY))
+        {
+            stalled += 1;
+            if stalled >= STALLED_AFTER {
+                unreachable = Some(format!(
+                    "the server stopped answering ({stalled} replies in a row timed out)"
+                ));
+            }
+        } else {
+            stalled = 0;
+        }
+        let accepted = made.outcome == Outcome::Accepted;
+        report.attempts.push(made);
         if accepted && !request.all {
             report.stopped_early = true;
             break;
@@ -375,21 +503,7 @@ pub async fn run(request: &Request) -> Report {
     if let Some(mut open) = session {
         let _ = open.command("QUIT").await;
     }
-    report.verdict = if report
-        .attempts
-        .iter()
-        .any(|a| a.outcome == Outcome::Accepted)
-    {
-        Verdict::OpenRelay
-    } else if report
-        .attempts
-        .iter()
-        .all(|a| a.outcome == Outcome::Refused)
-    {
-        Verdict::Closed
-    } else {
-        Verdict::Unknown
-    };
+    report.verdict = verdict(&report.attempts);
     report
 }
 
@@ -418,6 +532,23 @@ fn failed(planned: Planned, why: String) -> Attempt {
     }
 }
 
+/// 421: the server is closing the session (sent unprompted too, e.g. Postfix's
+/// `smtpd_hard_error_limit`); the attempt is made again on a new connection.
+const CLOSING: u16 = 421;
+
+/// What an attempt whose session the server closed (421) holds: no answer yet.
+fn closing(mut attempt: Attempt, reply: &smtp::Reply) -> (Attempt, bool) {
+    attempt.outcome = Outcome::Error;
+    attempt.reply = Some(reply.line());
+    attempt.detail = Some(CLOSED_BY_SERVER.into());
+    (attempt, false)
+}
+
+const CLOSED_BY_SERVER: &str = "the server closed the session (421)";
+
+/// Replies in a row that timed out before the server counts as stalled.
+const STALLED_AFTER: usize = 2;
+
 /// Makes one attempt; also says whether the session is still usable.
 async fn attempt(session: &mut Session, planned: Planned) -> (Attempt, bool) {
     let mut attempt = planned.start();
@@ -440,6 +571,7 @@ async fn attempt(session: &mut Session, planned: Planned) -> (Attempt, bool) {
     if let Some(helo) = attempt.helo.clone() {
         match say(&mut attempt, format!("EHLO {helo}")).await {
             Ok(reply) if reply.is_ok() => {}
+            Ok(reply) if reply.code == CLOSING => return closing(attempt, &reply),
             Ok(reply) => {
                 attempt.outcome = Outcome::Refused;
                 attempt.reply = Some(reply.line());
@@ -452,10 +584,12 @@ async fn attempt(session: &mut Session, planned: Planned) -> (Attempt, bool) {
     let from = format!("MAIL FROM:{}", attempt.mail_from);
     match say(&mut attempt, from).await {
         Ok(reply) if reply.is_ok() => {}
+        Ok(reply) if reply.code == CLOSING => return closing(attempt, &reply),
         Ok(reply) => {
-            attempt.outcome = Outcome::Refused;
+            attempt.outcome = Outcome::SenderRefused;
             attempt.reply = Some(reply.line());
-            attempt.detail = Some("the sender was refused, so nothing could be relayed".into());
+            attempt.detail =
+                Some("the sender was refused, so the recipient was never asked about".into());
             let alive = say(&mut attempt, "RSET".into()).await.is_ok();
             return (attempt, alive);
         }
@@ -470,8 +604,9 @@ async fn attempt(session: &mut Session, planned: Planned) -> (Attempt, bool) {
                     Outcome::Accepted,
                     Some("the server accepted an outside recipient: it would relay".into()),
                 ),
+                CLOSING => return closing(attempt, &reply),
                 400..=499 => (
-                    Outcome::Refused,
+                    Outcome::Deferred,
                     Some(
                         "refused for now (4xx): a server that greylists may accept it later".into(),
                     ),
@@ -499,6 +634,17 @@ pub fn advice() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_test_from_a_trusted_position_is_flagged() {
+        let local = |s: &str| Some(s.parse::<std::net::SocketAddr>().expect("addr"));
+        let ip = |s: &str| s.parse::<IpAddr>().expect("ip");
+        assert!(trusted_position(ip("127.0.0.1"), local("127.0.0.1:5000")).is_some());
+        assert!(trusted_position(ip("192.168.1.25"), local("192.168.1.9:5000")).is_some());
+        assert!(trusted_position(ip("fd00::25"), None).is_some());
+        assert!(trusted_position(ip("203.0.113.25"), local("203.0.113.9:5000")).is_some());
+        assert!(trusted_position(ip("203.0.113.25"), local("198.51.100.9:5000")).is_none());
+    }
 
     #[test]
     fn names_from_greetings() {

@@ -51,6 +51,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Longest reply line read: a server sending more is cut off, not buffered without end.
 const MAX_LINE: u64 = 4096;
+/// How a reply that did not come in time is reported (the relay test counts these).
+pub const NO_REPLY: &str = "no complete reply within";
 /// Lines of one reply read at the most (RFC 5321 sets no limit; real servers send a few).
 const MAX_LINES: usize = 100;
 
@@ -58,6 +60,8 @@ const MAX_LINES: usize = 100;
 pub struct Session {
     stream: BufReader<Box<dyn Io>>,
     timeout: Duration,
+    /// This end's address of the connection.
+    local: Option<std::net::SocketAddr>,
 }
 
 /// What a session needs to open.
@@ -88,6 +92,7 @@ impl Session {
                 )
             })?
             .map_err(|e| format!("cannot connect to {}: {e}", endpoint.addr))?;
+        let local = tcp.local_addr().ok();
         let stream: Box<dyn Io> = match endpoint.security {
             Security::Tls => Box::new(tls(endpoint, tcp).await?),
             _ => Box::new(tcp),
@@ -95,6 +100,7 @@ impl Session {
         let mut session = Session {
             stream: BufReader::new(stream),
             timeout: endpoint.timeout,
+            local,
         };
         let greeting = session
             .reply()
@@ -153,6 +159,11 @@ impl Session {
         self.reply().await
     }
 
+    /// This end's address of the connection.
+    pub fn local_addr(&self) -> Option<std::net::SocketAddr> {
+        self.local
+    }
+
     /// Reads one reply, all its lines, within the timeout for the whole of it: a server that
     /// trickles `220-` lines forever is cut off by the clock or by the line count.
     async fn reply(&mut self) -> Result<Reply, String> {
@@ -170,7 +181,7 @@ impl Session {
                 (&mut self.stream).take(MAX_LINE).read_line(&mut line),
             )
             .await
-            .map_err(|_| format!("no complete reply within {:?}", self.timeout))?
+            .map_err(|_| format!("{NO_REPLY} {:?}", self.timeout))?
             .map_err(|e| format!("the connection broke: {e}"))?;
             if read == 0 {
                 return Err("the server closed the connection".into());

@@ -33,19 +33,27 @@ pub fn verdict_line(report: &Report) -> String {
         Verdict::Closed => format!(
             "CLOSED: all {count} attempts were refused; the server does not relay for outsiders"
         ),
-        Verdict::Unknown => match &report.error {
-            Some(why) => format!("COULD NOT TEST: {why}"),
-            None => {
-                let errors = report
-                    .attempts
-                    .iter()
-                    .filter(|a| a.outcome == Outcome::Error)
-                    .count();
-                format!(
+        Verdict::Unknown => {
+            let with = |o: Outcome| report.attempts.iter().filter(|a| a.outcome == o).count();
+            let (senders, deferred, errors) = (
+                with(Outcome::SenderRefused),
+                with(Outcome::Deferred),
+                with(Outcome::Error),
+            );
+            match &report.error {
+                Some(why) => format!("COULD NOT TEST: {why}"),
+                None if deferred > 0 => format!(
+                    "DEFERRED: {deferred} of {count} attempts were refused only for now (4xx), none was accepted; a server that greylists may still relay: run again later"
+                ),
+                None if senders > 0 => format!(
+                    "COULD NOT TEST{}: the sender was refused in {senders} of {count} attempts, so their recipients were never asked about; give --from a real address of an outside domain the server accepts",
+                    if senders < count { " fully" } else { "" }
+                ),
+                None => format!(
                     "COULD NOT TEST fully: {errors} of {count} attempts got no answer, none was accepted"
-                )
+                ),
             }
-        },
+        }
     }
 }
 
@@ -59,6 +67,9 @@ pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         report.address,
         security(report.security)
     )?;
+    for warning in &report.warnings {
+        writeln!(out, "warning: {warning}")?;
+    }
     if let Some(greeting) = &report.greeting {
         writeln!(out, "Greeting: {}", clean(greeting))?;
     }
@@ -83,14 +94,14 @@ pub fn write(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         );
         writeln!(
             out,
-            "{:wn$}  {:wf$}  {:wt$}  {:8}  REPLY",
+            "{:wn$}  {:wf$}  {:wt$}  {:14}  REPLY",
             "ATTEMPT", "MAIL FROM", "RCPT TO", "VERDICT"
         )?;
         for a in &report.attempts {
             let reply = clean(a.reply.as_deref().or(a.detail.as_deref()).unwrap_or(""));
             writeln!(
                 out,
-                "{:wn$}  {:wf$}  {:wt$}  {:8}  {reply}",
+                "{:wn$}  {:wf$}  {:wt$}  {:14}  {reply}",
                 a.name,
                 clean(&a.mail_from),
                 clean(&a.rcpt_to),

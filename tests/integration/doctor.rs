@@ -292,6 +292,6 @@ fn doctor_relay_tests_each_configured_mail_server() {
         "OK",
         "relay",
         &format!("127.0.0.1:{port}"),
-        "CLOSED: all 10 attempts were refused",
+        "CLOSED: all 18 attempts were refused",
     );
 }

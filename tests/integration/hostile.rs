@@ -85,34 +85,51 @@ fn a_hostile_txt_reason_is_shown_escaped_and_kept_exactly_in_json() {
     );
 }
 
-/// A scripted SMTP peer: greets with `greeting`, answers every command with `reply` (or 250
-/// to EHLO, MAIL and RSET), and records what it was sent.
+/// A scripted SMTP peer: greets with `greeting`, answers RCPT with `rcpt_reply` and the rest
+/// with 250, and records what it was sent.
 fn smtp_peer(
     greeting: &'static str,
     rcpt_reply: &'static str,
 ) -> (String, Arc<Mutex<Vec<String>>>) {
+    scripted(greeting, move |line| {
+        Some(if line.starts_with("RCPT") {
+            rcpt_reply
+        } else if line.starts_with("QUIT") {
+            "221 bye\r\n"
+        } else {
+            "250 ok\r\n"
+        })
+    })
+}
+
+/// A scripted SMTP peer: greets with `greeting` and answers each line with `answer(line)`
+/// (nothing at all when it gives None); records what it was sent.
+fn scripted(
+    greeting: &'static str,
+    answer: impl Fn(&str) -> Option<&'static str> + Send + Sync + 'static,
+) -> (String, Arc<Mutex<Vec<String>>>) {
+    let answer = Arc::new(answer);
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("addr").to_string();
     let seen = Arc::new(Mutex::new(Vec::new()));
     let log = seen.clone();
     std::thread::spawn(move || {
         for stream in listener.incoming().flatten() {
-            let mut writer = stream.try_clone().expect("clone");
-            let mut reader = BufReader::new(stream);
-            let _ = writer.write_all(greeting.as_bytes());
-            let mut line = String::new();
-            while reader.read_line(&mut line).unwrap_or(0) > 0 {
-                log.lock().expect("log").push(line.trim_end().to_string());
-                let answer = if line.starts_with("RCPT") {
-                    rcpt_reply
-                } else if line.starts_with("QUIT") {
-                    "221 bye\r\n"
-                } else {
-                    "250 ok\r\n"
-                };
-                let _ = writer.write_all(answer.as_bytes());
-                line.clear();
-            }
+            let (answer, log) = (answer.clone(), log.clone());
+            // A connection each: a stalled one must not keep the next from being served.
+            std::thread::spawn(move || {
+                let mut writer = stream.try_clone().expect("clone");
+                let mut reader = BufReader::new(stream);
+                let _ = writer.write_all(greeting.as_bytes());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                    log.lock().expect("log").push(line.trim_end().to_string());
+                    if let Some(reply) = answer(&line) {
+                        let _ = writer.write_all(reply.as_bytes());
+                    }
+                    line.clear();
+                }
+            });
         }
     });
     (addr, seen)
@@ -134,6 +151,13 @@ fn hostile_smtp_replies_are_shown_escaped() {
         run.stdout
     );
     assert!(run.stdout.contains("no\\x1b[2J relaying"), "{}", run.stdout);
+    // Tested from the same machine: the verdict is said to hold for this position alone.
+    assert!(
+        run.stdout
+            .contains("warning: the server is this machine (loopback): it may trust this client"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -148,6 +172,81 @@ fn the_own_sender_at_an_address_literal_is_a_valid_address() {
             .any(|l| l == "MAIL FROM:<relay-test@[127.0.0.1]>"),
         "{seen:#?}"
     );
+}
+
+#[test]
+fn refusals_that_tested_nothing_are_never_closed() {
+    let relay = |addr: &str| rblwatch(&["relay-test", addr, "--wait", "0", "--timeout", "5"], &[]);
+    // Every recipient deferred (4xx): maybe greylisting an open relay.
+    let (addr, _) = smtp_peer(
+        "220 mx.peer.test ESMTP\r\n",
+        "450 4.7.1 try again later\r\n",
+    );
+    let run = relay(&addr);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(
+        run.stdout.contains("DEFERRED: 18 of 18 attempts"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("run again later"), "{}", run.stdout);
+    // Every sender refused: no recipient was ever asked about.
+    let (addr, _) = scripted("220 mx.peer.test ESMTP\r\n", |line| {
+        Some(if line.starts_with("MAIL") {
+            "553 5.1.8 sender domain does not exist\r\n"
+        } else {
+            "250 ok\r\n"
+        })
+    });
+    let run = relay(&addr);
+    assert_eq!(run.code, 3, "{run:?}");
+    assert!(!run.stdout.contains("CLOSED:"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("give --from a real address"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_server_that_stalls_is_given_up_after_a_few_timeouts() {
+    // Greets and answers EHLO, then never answers MAIL.
+    let (addr, _) = scripted("220 mx.peer.test ESMTP\r\n", |line| {
+        (line.starts_with("EHLO") || line.starts_with("HELO")).then_some("250 mx.peer.test\r\n")
+    });
+    let started = std::time::Instant::now();
+    let run = rblwatch(
+        &[
+            "relay-test",
+            &addr,
+            "--wait",
+            "0",
+            "--timeout",
+            "1",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 3, "{run:?}");
+    let doc = run.json();
+    let details: Vec<&str> = doc["attempts"]
+        .as_array()
+        .expect("attempts")
+        .iter()
+        .map(|a| a["detail"].as_str().unwrap_or_default())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .filter(|d| d.starts_with("not tried"))
+            .count()
+            >= 15,
+        "{details:?}"
+    );
+    // Eighteen timeouts of a second each would be eighteen seconds.
+    assert!(took.as_secs() < 10, "took {took:?}");
 }
 
 #[test]

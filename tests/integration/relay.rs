@@ -68,6 +68,14 @@ fn a_closed_postfix_refuses_every_trick() {
             "bang-path",
             "source-route",
             "ip-literal",
+            "sender-at-name",
+            "sender-at-ip",
+            "quoted-bare",
+            "quoted-percent",
+            "bang-at-name",
+            "bang-at-ip",
+            "double-at-ip",
+            "source-route-ip",
             "null-sender",
             "helo-as-server"
         ]
@@ -92,7 +100,7 @@ fn a_closed_postfix_refuses_every_trick() {
         assert!(!sent.iter().any(|s| s.starts_with("DATA")), "{sent:?}");
     }
     let log = postfix.log();
-    assert_eq!(log.matches("Relay access denied").count(), 10, "{log}");
+    assert_eq!(log.matches("Relay access denied").count(), 18, "{log}");
     assert!(
         log.contains("helo=<mx.relaytest.example>"),
         "the HELO trick gave the server's name"
@@ -132,7 +140,7 @@ fn a_postfix_that_relays_for_everyone_is_an_open_relay_on_every_trick() {
     assert_eq!(doc["verdict"], "open_relay");
     assert_eq!(doc["exit_code"], 1);
     let found = outcomes(&doc);
-    assert_eq!(found.len(), 10);
+    assert_eq!(found.len(), 18);
     assert!(
         found.contains(&("plain".to_string(), "accepted".to_string())),
         "{found:?}"
@@ -162,6 +170,30 @@ fn starttls_and_implicit_tls_reach_the_same_verdict() {
     assert!(
         postfix.log().contains("TLS connection established"),
         "{}",
+        postfix.log()
+    );
+    nothing_queued(&postfix);
+}
+
+#[test]
+fn a_server_that_closes_with_421_after_a_few_errors_is_called_again() {
+    // Postfix says 421 and hangs up after its hard error limit: each attempt cut off that way
+    // is made again on a new connection, so none is lost.
+    let postfix = Postfix::start_with(
+        &Relay::Closed,
+        None,
+        "smtpd_hard_error_limit = 3\nsmtpd_soft_error_limit = 2",
+    );
+    let run = relay_test(&postfix.addr(), &["--format", "json"]);
+    assert_eq!(run.code, 0, "{}{}{}", run.stdout, run.stderr, postfix.log());
+    let doc = run.json();
+    assert_eq!(doc["verdict"], "closed");
+    let found = outcomes(&doc);
+    assert_eq!(found.len(), 18);
+    assert!(found.iter().all(|(_, o)| o == "refused"), "{found:?}");
+    assert!(
+        postfix.log().contains("too many errors"),
+        "Postfix did hang up: {}",
         postfix.log()
     );
     nothing_queued(&postfix);
@@ -214,7 +246,7 @@ fn a_server_that_hangs_up_mid_dialogue_cannot_be_tested() {
     let doc = run.json();
     assert_eq!(doc["verdict"], "unknown");
     let found = outcomes(&doc);
-    assert_eq!(found.len(), 10, "each attempt called again: {found:?}");
+    assert_eq!(found.len(), 18, "each attempt called again: {found:?}");
     assert!(found.iter().all(|(_, o)| o == "error"), "{found:?}");
     assert!(
         doc["attempts"][0]["detail"]
@@ -247,7 +279,7 @@ fn a_server_that_cannot_be_reached_again_is_not_called_for_every_attempt() {
         .iter()
         .map(|a| a["detail"].as_str().unwrap_or_default())
         .collect();
-    assert_eq!(details.len(), 10);
+    assert_eq!(details.len(), 18);
     assert!(details[0].contains("closed the connection"), "{details:?}");
     assert!(
         details[1].starts_with("cannot connect again"),

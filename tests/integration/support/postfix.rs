@@ -32,6 +32,11 @@ impl Postfix {
     /// Starts an instance; with `tls` = (certificate, key) it offers STARTTLS on the main
     /// port and implicit TLS on a second one.
     pub(crate) fn start(relay: &Relay, tls: Option<(&Path, &Path)>) -> Postfix {
+        Postfix::start_with(relay, tls, "")
+    }
+
+    /// As `start`, with `extra` lines added to main.cf.
+    pub(crate) fn start_with(relay: &Relay, tls: Option<(&Path, &Path)>, extra: &str) -> Postfix {
         let dir = shared_dir();
         let base = dir.path();
         let (conf, queue, data) = (base.join("conf"), base.join("queue"), base.join("data"));
@@ -90,6 +95,10 @@ alias_database =
 local_recipient_maps =
 smtputf8_enable = no
 biff = no
+# Eighteen refused tricks pass the soft error limit (10); the tests do not wait a second per
+# reply for it.
+smtpd_error_sleep_time = 0s
+{extra}
 ",
             queue = queue.display(),
             data = data.display(),
