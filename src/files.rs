@@ -58,6 +58,30 @@ pub fn read_text(path: &Path, limit: u64) -> io::Result<String> {
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
+/// What is wrong with who may change (or, for a `secret`, read) a file the config names:
+/// writable by every user or by its group; a secret readable by every user. None when fine
+/// or when the file cannot be examined (reading it reports that).
+pub fn exposure(path: &Path, secret: bool) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode();
+    if mode & 0o002 != 0 {
+        Some("is writable by every user (chmod o-w)".into())
+    } else if mode & 0o020 != 0 {
+        Some("is writable by its group (chmod g-w, unless the group is trusted)".into())
+    } else if secret && mode & 0o004 != 0 {
+        Some("is readable by every user (chmod o-r)".into())
+    } else {
+        None
+    }
+}
+
+/// Whether `exposure` found the file writable by every user: a secret such a file holds
+/// cannot be trusted, and `run` refuses it.
+pub fn world_writable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o002 != 0)
+}
+
 fn too_big(limit: u64) -> io::Error {
     io::Error::new(
         io::ErrorKind::InvalidData,
@@ -68,6 +92,25 @@ fn too_big(limit: u64) -> io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loose_permissions_are_named() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("dir");
+        let file = dir.path().join("secret");
+        std::fs::write(&file, "x").expect("write");
+        let mode = |m: u32| std::fs::set_permissions(&file, std::fs::Permissions::from_mode(m));
+        mode(0o600).expect("chmod");
+        assert_eq!(exposure(&file, true), None);
+        mode(0o644).expect("chmod");
+        assert_eq!(exposure(&file, false), None);
+        assert!(exposure(&file, true).is_some_and(|e| e.contains("readable by every user")));
+        mode(0o664).expect("chmod");
+        assert!(exposure(&file, false).is_some_and(|e| e.contains("by its group")));
+        mode(0o666).expect("chmod");
+        assert!(exposure(&file, false).is_some_and(|e| e.contains("by every user")));
+        assert!(world_writable(&file));
+    }
 
     #[test]
     fn only_regular_files_within_the_limit_are_read() {

@@ -49,6 +49,21 @@ pub async fn run(
     progress: Option<Arc<Progress>>,
 ) -> Result<PassOutcome, Error> {
     let config = setup.config()?;
+    // A password anyone can replace is not one to send: refused before anything is done.
+    if let Some(crate::config::Secret::File(path)) = config
+        .notify
+        .smtp
+        .as_ref()
+        .and_then(|s| s.password.as_ref())
+        && crate::files::world_writable(path)
+    {
+        return Err(Error::Read {
+            path: path.display().to_string(),
+            source: std::io::Error::other(
+                "password_file is writable by every user; refused (chmod o-w, and change the password)",
+            ),
+        });
+    }
     let templates = Templates::load(config.notify.templates.as_deref())?;
     // The lock comes first: it also keeps two first passes from creating the schema at once.
     let _lock = PassLock::acquire(&config.store, wait)?;

@@ -19,6 +19,9 @@ pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
         .sum();
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: ok", config.path.display())?;
+    for (path, why) in super::exposed_files(&config) {
+        writeln!(out, "  warning: {} {why}", path.display())?;
+    }
     writeln!(
         out,
         "  targets: {} ({addresses} address(es) or name(s))",

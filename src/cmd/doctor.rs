@@ -19,6 +19,20 @@ pub async fn run(
     let mut findings = Vec::new();
     let setup = match Setup::optional(lists, config) {
         Ok(setup) => {
+            if let Some(c) = &setup.config {
+                for (path, why) in super::exposed_files(c) {
+                    findings.push(Finding {
+                        level: if why.contains("every user") {
+                            Level::Error
+                        } else {
+                            Level::Warning
+                        },
+                        area: "config",
+                        subject: path.display().to_string(),
+                        message: why,
+                    });
+                }
+            }
             findings.push(match &setup.config {
                 Some(c) => Finding {
                     level: Level::Ok,

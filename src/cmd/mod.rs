@@ -271,6 +271,25 @@ fn resolver_settings(
     Ok((settings, verify))
 }
 
+/// The config file and the SMTP password file, where who may change or read them is too
+/// loose: (path, what is wrong).
+pub fn exposed_files(config: &crate::config::Config) -> Vec<(std::path::PathBuf, String)> {
+    let mut found = Vec::new();
+    if let Some(why) = crate::files::exposure(&config.path, false) {
+        found.push((config.path.clone(), why));
+    }
+    if let Some(crate::config::Secret::File(path)) = config
+        .notify
+        .smtp
+        .as_ref()
+        .and_then(|s| s.password.as_ref())
+        && let Some(why) = crate::files::exposure(path, true)
+    {
+        found.push((path.clone(), why));
+    }
+    found
+}
+
 /// A warning per public resolver in use (Spamhaus and others refuse them).
 pub fn resolver_warnings(dns: &Dns) -> Vec<String> {
     dns.servers()

@@ -395,6 +395,62 @@ mod files {
     }
 
     #[test]
+    fn a_password_file_others_can_change_is_reported_and_refused() {
+        let w = Watch::start();
+        let secret = w.store().with_file_name("password");
+        std::fs::write(&secret, "secret\n").expect("password");
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o666)).expect("chmod");
+        let config = std::fs::read_to_string(w.config()).expect("config");
+        std::fs::write(
+            w.config(),
+            format!(
+                "{config}\n[notify]\nrecipients = [\"ops@example.com\"]\n[notify.smtp]\nhost = \"127.0.0.1\"\nport = 2525\nsecurity = \"none\"\nfrom = \"rblwatch@example.com\"\nusername = \"rblwatch\"\npassword_file = \"{}\"\n",
+                secret.display()
+            ),
+        )
+        .expect("config");
+        std::fs::set_permissions(w.config(), std::fs::Permissions::from_mode(0o664))
+            .expect("chmod");
+        let check = w.rblwatch(&["config", "check"]);
+        assert!(
+            check.stdout.contains(&format!(
+                "warning: {} is writable by every user",
+                secret.display()
+            )),
+            "{check:?}"
+        );
+        assert!(
+            check.stdout.contains(&format!(
+                "warning: {} is writable by its group",
+                w.config().display()
+            )),
+            "{check:?}"
+        );
+        let doctor = w.rblwatch(&["doctor", "--timeout", "1"]);
+        assert!(
+            doctor.stdout.lines().any(|l| l.starts_with("ERROR  config")
+                && l.contains("password")
+                && l.contains("writable by every user")),
+            "{doctor:?}"
+        );
+        let run = w.rblwatch(&["run"]);
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(
+            run.stderr
+                .contains("password_file is writable by every user; refused"),
+            "{}",
+            run.stderr
+        );
+        // Readable by others only: reported, not refused.
+        std::fs::set_permissions(&secret, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+        let check = w.rblwatch(&["config", "check"]);
+        assert!(
+            check.stdout.contains("is readable by every user"),
+            "{check:?}"
+        );
+    }
+
+    #[test]
     fn a_ca_file_that_is_missing_or_holds_no_certificate_is_a_usage_error() {
         let dir = tempfile::tempdir().expect("dir");
         let empty = dir.path().join("empty.pem");
