@@ -19,7 +19,7 @@ pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
         .sum();
     let mut out = std::io::stdout().lock();
     writeln!(out, "{}: ok", config.path.display())?;
-    for (path, why) in super::exposed_files(&config) {
+    for (path, why) in super::exposed_files(config) {
         writeln!(out, "  warning: {} {why}", path.display())?;
     }
     writeln!(

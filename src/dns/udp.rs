@@ -918,6 +918,49 @@ mod tests {
         assert_eq!(next_wait(ms(400), 1, 6, timeout), ms(800));
     }
 
+    /// Random and mutated replies: the checks and the decoder never panic, and nothing that
+    /// is not a proper answer to the question comes out as a negative answer.
+    #[test]
+    fn random_replies_never_panic_nor_read_as_clear() {
+        use rand::{Rng, RngExt, SeedableRng};
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5782);
+        let qname = question("2.0.0.127.zen.example.").expect("name");
+        let good = {
+            let mut reply = packet_for(0x1234, &qname, TYPE_A, true);
+            reply[2] |= 0x80;
+            reply[7] = 1;
+            reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 127, 0, 0, 2]);
+            reply
+        };
+        assert_eq!(check_response(&good, &qname, TYPE_A), Ok(()));
+        assert_eq!(
+            decode_a(&good),
+            Answer::Addresses(vec![Ipv4Addr::new(127, 0, 0, 2)])
+        );
+        for round in 0..50_000 {
+            let bytes: Vec<u8> = if round % 2 == 0 {
+                let len = rng.random_range(0..600);
+                (0..len).map(|_| rng.next_u32() as u8).collect()
+            } else {
+                let mut bytes = good.clone();
+                for _ in 0..rng.random_range(1..6) {
+                    let at = rng.random_range(0..bytes.len());
+                    bytes[at] = rng.next_u32() as u8;
+                }
+                bytes.truncate(rng.random_range(0..=bytes.len()));
+                bytes
+            };
+            if check_response(&bytes, &qname, TYPE_A).is_ok() {
+                let answer = decode_a(&bytes);
+                // Only NXDOMAIN or an empty NOERROR answer is read as negative.
+                if matches!(answer, Answer::NxDomain | Answer::NoData) {
+                    let rcode = bytes[3] & 0x0f;
+                    assert!(rcode == 0 || rcode == 3, "{bytes:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn questions_are_wire_names() {
         assert_eq!(

@@ -192,3 +192,37 @@ pub fn load(source: &Source) -> Result<Arc<Mirror>, String> {
     }
     Ok(mirror)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, RngExt, SeedableRng};
+
+    /// Random data files in every format: parsing and answering never panic, and a line
+    /// that cannot be read is an error naming it or is skipped, never a crash.
+    #[test]
+    fn random_data_files_never_panic() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(1);
+        let alphabet: Vec<char> = "0123456789abcdef.:/-!$*=:; \t#\u{1b}\r\\x\u{e9}127.0.0.2\n"
+            .chars()
+            .collect();
+        for round in 0..3_000 {
+            let len = rng.random_range(0..400);
+            let text: String = (0..len)
+                .map(|_| alphabet[rng.random_range(0..alphabet.len())])
+                .collect();
+            let format = [
+                Format::Ip4Set,
+                Format::Ip4Trie,
+                Format::Ip6Trie,
+                Format::Dnset,
+            ][round % 4];
+            if let Ok(mirror) = Mirror::parse(&text, format, "fuzz") {
+                let _ = mirror.answer(Asked::V4(Ipv4Addr::from(rng.next_u32())));
+                let v6 = std::net::Ipv6Addr::from(u128::from(rng.next_u64()) << 64);
+                let _ = mirror.answer(Asked::V6(v6));
+                let _ = mirror.answer(Asked::Name("a.b.example"));
+            }
+        }
+    }
+}

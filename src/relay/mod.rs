@@ -470,8 +470,12 @@ pub async fn run(request: &Request) -> Report {
         if !alive {
             session = None;
         }
-        // A 421 closes the session: the same attempt once more, on a new connection.
-        if made.detail.as_deref() == Some(CLOSED_BY_SERVER)
+        // A 421, or a connection found closed, ends the session before the attempt could
+        // ask anything: the same attempt once more, on a new connection.
+        if made
+            .detail
+            .as_deref()
+            .is_some_and(|d| d == CLOSED_BY_SERVER || d == smtp::CLOSED)
             && let Ok((mut again, _)) = Session::open(endpoint, &request.helo).await
         {
             let (retried, alive) = attempt(&mut again, planned).await;
@@ -590,7 +594,9 @@ async fn attempt(session: &mut Session, planned: Planned) -> (Attempt, bool) {
             attempt.reply = Some(reply.line());
             attempt.detail =
                 Some("the sender was refused, so the recipient was never asked about".into());
-            let alive = say(&mut attempt, "RSET".into()).await.is_ok();
+            let alive = say(&mut attempt, "RSET".into())
+                .await
+                .is_ok_and(|r| r.code != CLOSING);
             return (attempt, alive);
         }
         Err(why) => return broke(attempt, why),
@@ -617,7 +623,11 @@ async fn attempt(session: &mut Session, planned: Planned) -> (Attempt, bool) {
         }
         Err(why) => return broke(attempt, why),
     }
-    let alive = say(&mut attempt, "RSET".into()).await.is_ok();
+    // A 421 to RSET (a hard error limit reached) ends the session; the next attempt calls
+    // again.
+    let alive = say(&mut attempt, "RSET".into())
+        .await
+        .is_ok_and(|r| r.code != CLOSING);
     (attempt, alive)
 }
 

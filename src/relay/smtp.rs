@@ -51,6 +51,8 @@ impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
 /// Longest reply line read: a server sending more is cut off, not buffered without end.
 const MAX_LINE: u64 = 4096;
+/// How a connection the server closed is reported.
+pub const CLOSED: &str = "the server closed the connection";
 /// How a reply that did not come in time is reported (the relay test counts these).
 pub const NO_REPLY: &str = "no complete reply within";
 /// Lines of one reply read at the most (RFC 5321 sets no limit; real servers send a few).
@@ -184,7 +186,7 @@ impl Session {
             .map_err(|_| format!("{NO_REPLY} {:?}", self.timeout))?
             .map_err(|e| format!("the connection broke: {e}"))?;
             if read == 0 {
-                return Err("the server closed the connection".into());
+                return Err(CLOSED.into());
             }
             let line = line.trim_end_matches(['\r', '\n']);
             let code: u16 = line
@@ -243,4 +245,50 @@ fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
         .with_safe_default_protocol_versions()
         .map_err(|e| format!("TLS setup: {e}"))
         .map(|b| b.with_root_certificates(roots).with_no_client_auth())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::{Rng, RngExt, SeedableRng};
+    use tokio::io::AsyncWriteExt;
+
+    /// Random bytes from a server: every reply read ends in a reply or an error, within the
+    /// line and count limits, and never panics.
+    #[tokio::test]
+    async fn random_replies_end_in_a_reply_or_an_error() {
+        let mut rng = rand::rngs::StdRng::seed_from_u64(5321);
+        let pieces: [&[u8]; 8] = [
+            b"220",
+            b"-",
+            b" ",
+            b"\r\n",
+            b"\n",
+            b"250-x",
+            b"\xff\xfe",
+            b"421 bye\r\n",
+        ];
+        for _ in 0..2_000 {
+            let mut bytes = Vec::new();
+            for _ in 0..rng.random_range(0..300) {
+                if rng.random_range(0..4) == 0 {
+                    bytes.push(rng.next_u32() as u8);
+                } else {
+                    bytes.extend_from_slice(pieces[rng.random_range(0..pieces.len())]);
+                }
+            }
+            let (mut server, client) = tokio::io::duplex(1 << 16);
+            server.write_all(&bytes).await.expect("write");
+            drop(server);
+            let mut session = Session {
+                stream: BufReader::new(Box::new(client)),
+                timeout: Duration::from_secs(1),
+                local: None,
+            };
+            if let Ok(reply) = session.reply().await {
+                assert!((200..600).contains(&reply.code));
+                assert!(reply.text.lines().count() <= MAX_LINES);
+            }
+        }
+    }
 }
