@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::metrics::{self, Metrics};
 use crate::notify::outbox;
 use crate::pass::{self, PassOutcome};
+use crate::report::safe::clean;
 use crate::store::Store;
 
 /// What the daemon is told from outside.
@@ -127,7 +128,7 @@ pub async fn run(
                 }
                 Err(err) => {
                     for line in err.to_string().lines() {
-                        error!("config not reloaded, the old one stays: {line}");
+                        error!("config not reloaded, the old one stays: {}", clean(line));
                     }
                 }
             }
@@ -140,7 +141,7 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
     match result {
         Ok(done) => {
             for note in &done.notes {
-                warn!("{note}");
+                warn!("{}", clean(note));
             }
             for e in &done.events {
                 info!(
@@ -154,7 +155,7 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
                 );
             }
             for problem in &done.run.problems {
-                warn!("{problem}");
+                warn!("{}", clean(problem));
             }
             for line in done
                 .notifications
@@ -162,7 +163,7 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
                 .iter()
                 .chain(&done.notifications.failed)
             {
-                warn!("notification not sent: {line}");
+                warn!("notification not sent: {}", clean(line));
             }
             let unknown: usize = done.run.unknown.values().sum();
             info!(
@@ -185,7 +186,7 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
         Err(err) => {
             metrics.record_failure();
             for line in err.to_string().lines() {
-                error!("pass failed: {line}");
+                error!("pass failed: {}", clean(line));
             }
         }
     }
@@ -212,16 +213,16 @@ async fn flush_outbox(setup: &Setup, metrics: &Metrics) {
     match outbox::flush(&mut store, &config.notify, clock::now(), false).await {
         Ok(report) => {
             for line in &report.sent {
-                info!("notification sent: {line}");
+                info!("notification sent: {}", clean(line));
             }
             for line in report.queued.iter().chain(&report.failed) {
-                warn!("notification not sent: {line}");
+                warn!("notification not sent: {}", clean(line));
             }
             let waiting = store.outbox_pending(None).map(|v| v.len()).unwrap_or(0);
             let failed = store.outbox_failed().map(|v| v.len()).unwrap_or(0);
             metrics.record_outbox(waiting, failed, report.sent.len());
         }
-        Err(err) => error!("outbox: {err}"),
+        Err(err) => error!("outbox: {}", clean(&err.to_string())),
     }
 }
 

@@ -126,6 +126,7 @@ pub async fn examine(dns: &Dns, lists: &[ActiveList], config: Option<&Config>) -
             concurrency: 128,
             progress: None,
             used_today: std::collections::HashMap::new(),
+            resolutions: None,
         },
     )
     .await;

@@ -88,6 +88,7 @@ pub async fn run(
         concurrency: settings.concurrency,
         progress: progress.clone(),
         used_today: used_today.clone(),
+        resolutions: None,
     };
     // Each answer is compared with its stored state as it comes and its new state staged in
     // the store, so a pass over a whole range holds only changes, listings and counts.

@@ -43,6 +43,37 @@ pub struct CheckRequest {
     pub progress: Option<Arc<Progress>>,
     /// Queries already sent today to each list (by list id), counted against daily limits.
     pub used_today: std::collections::HashMap<String, u64>,
+    /// The host-name targets already resolved (`resolve`); None: the run resolves them.
+    pub resolutions: Option<Vec<Resolution>>,
+}
+
+/// Resolves the host-name targets to their addresses, as a run would.
+pub async fn resolve(dns: &Dns, targets: &[Target], concurrency: usize) -> Vec<Resolution> {
+    resolve_names(dns, targets, &Arc::new(Semaphore::new(concurrency.max(1)))).await
+}
+
+/// How many distinct addresses a run over `targets` asks about (host names by the addresses
+/// they resolved to, overlaps once); saturates at `u128::MAX`.
+pub fn address_count(targets: &[Target], resolutions: &[Resolution]) -> u128 {
+    let resolved = resolved_indexes(targets, resolutions);
+    work::segments(targets, &resolved)
+        .iter()
+        .filter(|seg| !matches!(seg, Segment::Name { .. }))
+        .fold(0u128, |n, seg| n.saturating_add(seg.len()))
+}
+
+/// Each host-name target's addresses, by target index.
+fn resolved_indexes(targets: &[Target], resolutions: &[Resolution]) -> Vec<(usize, Vec<IpAddr>)> {
+    targets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            resolutions
+                .iter()
+                .find(|r| r.target == t.text)
+                .map(|r| (i, r.addresses.clone()))
+        })
+        .collect()
 }
 
 /// How far a run is: pairs answered of pairs to ask. Updated by the engine, read by whoever
@@ -212,23 +243,39 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
     let started = Instant::now();
     let window = request.concurrency.max(1);
     let health_limit = Arc::new(Semaphore::new(window));
-    let resolutions = resolve_names(dns, &request.targets, &health_limit).await;
-    let resolved: Vec<(usize, Vec<IpAddr>)> = request
-        .targets
-        .iter()
-        .enumerate()
-        .filter_map(|(i, t)| {
-            resolutions
-                .iter()
-                .find(|r| r.target == t.text)
-                .map(|r| (i, r.addresses.clone()))
-        })
-        .collect();
-    let segments = work::segments(&request.targets, &resolved);
+    let resolutions = match &request.resolutions {
+        Some(done) => done.clone(),
+        None => resolve_names(dns, &request.targets, &health_limit).await,
+    };
+    let resolved = resolved_indexes(&request.targets, &resolutions);
+    let mut segments = work::segments(&request.targets, &resolved);
+    // Addresses no selected list serves are not walked at all (`::/0` against IPv4-only
+    // lists would otherwise be walked for ever, asking nothing).
+    let mut notes = Vec::new();
+    let served = |seg: &Segment| request.lists.iter().any(|a| a.list.serves(kind_of(seg)));
+    for seg in segments.iter().filter(|seg| !served(seg)) {
+        let kind = match kind_of(seg) {
+            QueryKind::Ipv4 => "IPv4 addresses",
+            QueryKind::Ipv6 => "IPv6 addresses",
+            QueryKind::Domain => "domain names",
+        };
+        let note = format!(
+            "{}: no selected list serves {kind}, so {} not asked about",
+            request.targets[seg.owner()].text,
+            if seg.len() == 1 {
+                "it was"
+            } else {
+                "they were"
+            }
+        );
+        if !notes.contains(&note) {
+            notes.push(note);
+        }
+    }
+    segments.retain(served);
 
     // Per-list politeness: the rate from the catalog, and the daily budget as this run's cap;
     // a run that would pass the budget says so before it starts and asks what fits.
-    let mut notes = Vec::new();
     let states: Vec<Arc<ListState>> = request
         .lists
         .iter()

@@ -37,7 +37,8 @@ impl Segment {
     pub(crate) fn len(&self) -> u128 {
         match self {
             Segment::V4 { start, end, .. } => u128::from(end - start) + 1,
-            Segment::V6 { start, end, .. } => end - start + 1,
+            // ::/0 holds one address more than a u128 can count: saturated.
+            Segment::V6 { start, end, .. } => (end - start).saturating_add(1),
             Segment::Name { .. } => 1,
         }
     }

@@ -17,6 +17,25 @@ const MAX_ADDRESSES: u128 = 256;
 /// How often streamed JSON results are handed on to the reader.
 const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// The error for a run over more than `MAX_ADDRESSES` addresses without `--force`.
+fn too_many(targets: &[Target], total: u128) -> Error {
+    let biggest = targets
+        .iter()
+        .max_by_key(|t| t.address_count())
+        .map_or_else(String::new, |t| t.text.clone());
+    let total = if total == u128::MAX {
+        "2^128".to_string()
+    } else {
+        total.to_string()
+    };
+    Error::Usage {
+        arg: biggest,
+        message: format!(
+            "{total} addresses in all is more than {MAX_ADDRESSES}; public lists limit queries, so add --force if you mean it"
+        ),
+    }
+}
+
 /// Runs `check` and returns the exit status.
 pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
     let targets = args
@@ -24,23 +43,21 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         .iter()
         .map(|t| Target::parse(t))
         .collect::<Result<Vec<_>, _>>()?;
-    let total: u128 = targets.iter().map(Target::address_count).sum();
-    if total > MAX_ADDRESSES && !args.force {
-        let biggest = targets
-            .iter()
-            .max_by_key(|t| t.address_count())
-            .map_or_else(String::new, |t| t.text.clone());
-        return Err(Error::Usage {
-            arg: biggest,
-            message: format!(
-                "{total} addresses in all is more than {MAX_ADDRESSES}; public lists limit queries, so add --force if you mean it"
-            ),
-        });
+    // Ranges are counted before anything is asked; host names once resolved, by the
+    // addresses they stand for (one name may hide thousands); overlaps count once.
+    let ranges = check::address_count(&targets, &[]);
+    if ranges > MAX_ADDRESSES && !args.force {
+        return Err(too_many(&targets, ranges));
     }
     let selection = setup.select(Some(&args.select))?;
     let (settings, verify) = setup.resolver(Some(&args.dns))?;
     let dns = Dns::new(&settings)?;
     let warnings = super::resolver_warnings(&dns);
+    let resolutions = check::resolve(&dns, &targets, settings.concurrency).await;
+    let total = check::address_count(&targets, &resolutions);
+    if total > MAX_ADDRESSES && !args.force {
+        return Err(too_many(&targets, total));
+    }
 
     let progress = Arc::new(Progress::default());
     let request = CheckRequest {
@@ -50,6 +67,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         concurrency: settings.concurrency,
         progress: Some(progress.clone()),
         used_today: std::collections::HashMap::new(),
+        resolutions: Some(resolutions),
     };
     let bar = Bar::start(&progress);
     // Buffered: a scan writes hundreds of thousands of JSON lines, and a write call per line

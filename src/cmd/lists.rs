@@ -38,6 +38,7 @@ pub async fn run(setup: &super::Setup, args: ListsArgs) -> Result<u8, Error> {
         concurrency: settings.concurrency,
         progress: None,
         used_today: std::collections::HashMap::new(),
+        resolutions: None,
     };
     let found = check::run(&resolver, request).await;
     catalog::write_health(&mut out, &found.lists, json)?;

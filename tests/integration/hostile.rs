@@ -478,3 +478,75 @@ mod files {
         }
     }
 }
+
+mod counts {
+    use crate::support::dns_server::{FakeDns, Reply};
+    use crate::support::{Lab, with_lists};
+
+    #[test]
+    fn a_host_name_counts_by_its_addresses_and_overlaps_count_once() {
+        // A name behind 20 addresses, beside a /24: 276 addresses, over the limit of 256.
+        let dns = FakeDns::start(|name| match name {
+            "many.example.test" => Reply::A(
+                (0..20u8)
+                    .map(|n| std::net::Ipv4Addr::new(198, 51, 100, n))
+                    .collect(),
+            ),
+            _ => Reply::NxDomain,
+        });
+        let addr = dns.addr();
+        let base = [
+            "check",
+            "192.0.2.0/24",
+            "many.example.test",
+            "--nameserver",
+            &addr,
+        ];
+        let run = with_lists(&[("t", "t.test")], &[&base[..], &["--no-verify"]].concat());
+        assert_eq!(run.code, 2, "{run:?}");
+        assert!(
+            run.stderr.contains("276 addresses in all is more than 256"),
+            "{}",
+            run.stderr
+        );
+        // A server inside a watched range is not counted twice: 256 in all.
+        let run = with_lists(
+            &[("t", "t.test")],
+            &[
+                "check",
+                "192.0.2.0/24",
+                "192.0.2.5",
+                "--nameserver",
+                &addr,
+                "--no-verify",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(run.code, 0, "{run:?}");
+        assert_eq!(run.json()["results"].as_array().map(Vec::len), Some(256));
+    }
+
+    #[test]
+    fn the_whole_ipv6_space_against_ipv4_lists_ends_at_once() {
+        let lab = Lab::start();
+        let started = std::time::Instant::now();
+        let run = lab.check(&["::/0", "--force", "--only", "bl", "--format", "json"]);
+        assert!(started.elapsed().as_secs() < 10, "{:?}", started.elapsed());
+        assert_eq!(run.code, 3, "{run:?}");
+        let doc = run.json();
+        assert_eq!(doc["results"].as_array().map(Vec::len), Some(0));
+        let notes = doc["notes"].to_string();
+        assert!(
+            notes.contains("::/0: no selected list serves IPv6 addresses"),
+            "{notes}"
+        );
+        let refused = lab.check(&["::/0", "--only", "bl"]);
+        assert_eq!(refused.code, 2, "{refused:?}");
+        assert!(
+            refused.stderr.contains("2^128 addresses"),
+            "{}",
+            refused.stderr
+        );
+    }
+}
