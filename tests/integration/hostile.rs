@@ -550,3 +550,103 @@ mod counts {
         );
     }
 }
+
+mod full_disk {
+    use std::process::Command;
+
+    use crate::watch::Watch;
+
+    /// A small tmpfs of its own, unmounted on Drop (root only).
+    struct Tmpfs(std::path::PathBuf);
+
+    impl Tmpfs {
+        fn mount(size: &str) -> Option<Tmpfs> {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } != 0 {
+                eprintln!("skipped: mounting a tmpfs needs root (CI runs as root)");
+                return None;
+            }
+            let dir = tempfile::tempdir().expect("dir").keep();
+            let ok = Command::new("mount")
+                .args([
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    &format!("size={size},mode=0755"),
+                    "tmpfs",
+                ])
+                .arg(&dir)
+                .status()
+                .expect("mount");
+            assert!(ok.success(), "mount a tmpfs");
+            Some(Tmpfs(dir))
+        }
+
+        fn remount_read_only(&self) {
+            let ok = Command::new("mount")
+                .args(["-o", "remount,ro"])
+                .arg(&self.0)
+                .status()
+                .expect("mount");
+            assert!(ok.success());
+        }
+    }
+
+    impl Drop for Tmpfs {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(&self.0).status();
+            let _ = std::fs::remove_dir(&self.0);
+        }
+    }
+
+    fn store_in(w: &Watch, dir: &std::path::Path) {
+        let config = std::fs::read_to_string(w.config()).expect("config");
+        std::fs::write(
+            w.config(),
+            config.replace(
+                "store = \"state.db\"",
+                &format!("store = \"{}\"", dir.join("state.db").display()),
+            ),
+        )
+        .expect("config");
+    }
+
+    #[test]
+    fn a_full_disk_or_a_read_only_store_is_reported_as_that() {
+        let Some(fs) = Tmpfs::mount("256k") else {
+            return;
+        };
+        let w = Watch::start();
+        store_in(&w, &fs.0);
+        // Fill the disk, then ask for a pass.
+        let _ = std::fs::write(fs.0.join("filler"), vec![0u8; 1 << 20]);
+        let run = w.rblwatch(&["run"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(
+            !run.stderr.contains("not an rblwatch store"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("No space left on device") || run.stderr.contains("disk is full"),
+            "{}",
+            run.stderr
+        );
+        // Room again: a pass makes the store; then the file system goes read-only.
+        std::fs::remove_file(fs.0.join("filler")).expect("unfill");
+        assert_eq!(w.rblwatch(&["run"]).code, 0);
+        fs.remount_read_only();
+        let run = w.rblwatch(&["run"]);
+        assert_eq!(run.code, 3, "{run:?}");
+        assert!(
+            !run.stderr.contains("not an rblwatch store"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("Read-only file system") || run.stderr.contains("cannot"),
+            "{}",
+            run.stderr
+        );
+    }
+}
