@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
+use super::safe::clean;
 use crate::check::ListHealth;
 use crate::lists::{Access, Catalog, Code, List, Policy, QueryKind};
 
@@ -89,7 +90,7 @@ pub fn write_table(out: &mut dyn Write, catalog: &Catalog) -> io::Result<()> {
             list.policy.to_string(),
             kinds.join(","),
             list.zone,
-            list.name
+            clean(&list.name)
         )?;
     }
     writeln!(out)?;
@@ -100,7 +101,7 @@ pub fn write_table(out: &mut dyn Write, catalog: &Catalog) -> io::Result<()> {
             "{:<id_w$}  {:<zone_w$}  {}",
             list.id,
             list.zone,
-            defunct_text(list).unwrap_or_default()
+            clean(&defunct_text(list).unwrap_or_default())
         )?;
     }
     writeln!(
@@ -174,7 +175,7 @@ pub fn write_health(out: &mut dyn Write, lists: &[ListHealth], json: bool) -> io
             "{:<id_w$}  {:<11}  {}",
             h.list.id,
             h.health.as_str(),
-            h.detail.as_deref().unwrap_or(&h.list.zone)
+            clean(h.detail.as_deref().unwrap_or(&h.list.zone))
         )?;
     }
     let bad = lists.iter().filter(|h| !h.health.is_trusted()).count();
