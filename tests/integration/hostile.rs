@@ -303,46 +303,30 @@ mod files {
         let w = Watch::start();
         let victim = w.store().with_file_name("victim");
         std::fs::write(&victim, "precious\n").expect("victim");
+        // Each planted file: the pass refuses, naming it, and the victim is as it was.
+        let refused = |why: &str| {
+            let run = w.rblwatch(&["run"]);
+            assert_eq!(run.code, 3, "{run:?}");
+            assert!(run.stderr.contains(why), "{}", run.stderr);
+            assert_eq!(
+                std::fs::read_to_string(&victim).expect("read"),
+                "precious\n"
+            );
+        };
         let lock = w.store().with_file_name("state.db.lock");
         std::os::unix::fs::symlink(&victim, &lock).expect("symlink");
-        let run = w.rblwatch(&["run"]);
-        assert_eq!(run.code, 3, "{run:?}");
-        assert!(
-            run.stderr.contains("is a symbolic link; refused"),
-            "{}",
-            run.stderr
-        );
-        assert_eq!(
-            std::fs::read_to_string(&victim).expect("read"),
-            "precious\n"
-        );
+        refused("is a symbolic link; refused");
 
         // A hard link is refused too (root may link any file; others their own).
         std::fs::remove_file(&lock).expect("unlink");
         std::fs::hard_link(&victim, &lock).expect("hard link");
-        let run = w.rblwatch(&["run"]);
-        assert_eq!(run.code, 3, "{run:?}");
-        assert!(run.stderr.contains("hard link"), "{}", run.stderr);
-        assert_eq!(
-            std::fs::read_to_string(&victim).expect("read"),
-            "precious\n"
-        );
+        refused("hard link");
 
         // A store's -wal that is a link is refused before SQLite follows it.
         std::fs::remove_file(&lock).expect("unlink");
         let wal = w.store().with_file_name("state.db-wal");
         std::os::unix::fs::symlink(&victim, &wal).expect("symlink");
-        let run = w.rblwatch(&["run"]);
-        assert_eq!(run.code, 3, "{run:?}");
-        assert!(
-            run.stderr.contains("state.db-wal: is a symbolic link"),
-            "{}",
-            run.stderr
-        );
-        assert_eq!(
-            std::fs::read_to_string(&victim).expect("read"),
-            "precious\n"
-        );
+        refused("state.db-wal: is a symbolic link");
         std::fs::remove_file(&wal).expect("unlink");
 
         // And with nothing planted, the pass runs and leaves a lock file of its own.
