@@ -62,10 +62,21 @@ pub async fn send(
         .parse()
         .map_err(|e| format!("from `{}`: {e}", smtp.from))?;
     let to_box: Mailbox = to.parse().map_err(|e| format!("recipient `{to}`: {e}"))?;
+    // Gmail and others refuse mail without a Message-ID (550-5.7.1); Auto-Submitted keeps
+    // vacation responders from answering an alert (RFC 3834). Date is set by lettre.
+    let id = format!(
+        "<{:016x}{:016x}.rblwatch@{}>",
+        rand::random::<u64>(),
+        rand::random::<u64>(),
+        from.email.domain()
+    );
     let message = Message::builder()
         .from(from)
         .to(to_box)
         .subject(subject)
+        .message_id(Some(id))
+        .date_now()
+        .header(AutoSubmitted)
         .multipart(MultiPart::alternative_plain_html(
             text.to_string(),
             html.to_string(),
@@ -78,6 +89,24 @@ pub async fn send(
         Ok(Ok(_)) => Ok(()),
         Ok(Err(err)) => Err(describe(smtp, &err)),
         Err(_) => Err(format!("{}:{}: timed out", smtp.host, smtp.port)),
+    }
+}
+
+/// `Auto-Submitted: auto-generated` (RFC 3834 section 5).
+#[derive(Clone)]
+struct AutoSubmitted;
+
+impl lettre::message::header::Header for AutoSubmitted {
+    fn name() -> lettre::message::header::HeaderName {
+        lettre::message::header::HeaderName::new_from_ascii_str("Auto-Submitted")
+    }
+
+    fn parse(_: &str) -> Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(AutoSubmitted)
+    }
+
+    fn display(&self) -> lettre::message::header::HeaderValue {
+        lettre::message::header::HeaderValue::new(Self::name(), "auto-generated".into())
     }
 }
 

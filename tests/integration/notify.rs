@@ -47,6 +47,18 @@ fn a_new_listing_arrives_as_one_mail_per_recipient_with_both_parts() {
         "[rblwatch] 192.0.2.5 (mx1) listed on Test w"
     );
     assert_eq!(mail["content_type"], "multipart/alternative");
+    // The headers real providers require (Gmail refuses mail without a Message-ID), read by
+    // Python's email package with its strict policy.
+    for m in &mails {
+        let id = m["message_id"].as_str().unwrap_or_default();
+        assert!(
+            id.starts_with('<') && id.ends_with("@example.com>"),
+            "Message-ID: {m:#}"
+        );
+        assert!(m["date"].is_string(), "Date: {m:#}");
+        assert_eq!(m["auto_submitted"], "auto-generated", "{m:#}");
+    }
+    assert_ne!(mails[0]["message_id"], mails[1]["message_id"]);
     let part = |t: &str| -> String {
         mail["parts"]
             .as_array()

@@ -10,7 +10,9 @@ import sys
 
 out = []
 for key, raw in mailbox.Maildir(sys.argv[1], create=False).items():
-    msg = email.message_from_bytes(raw.as_bytes(), policy=email.policy.default)
+    # The strict policy raises on any defect (a malformed header, a missing boundary): a
+    # message that parses here is well-formed RFC 5322.
+    msg = email.message_from_bytes(raw.as_bytes(), policy=email.policy.strict)
     parts = []
     for part in msg.walk():
         if part.is_multipart():
@@ -25,6 +27,9 @@ for key, raw in mailbox.Maildir(sys.argv[1], create=False).items():
         "from": str(msg["from"]),
         "to": str(msg["to"]),
         "content_type": msg.get_content_type(),
+        "message_id": str(msg["message-id"]) if msg["message-id"] else None,
+        "date": msg["date"].datetime.isoformat() if msg["date"] else None,
+        "auto_submitted": str(msg["auto-submitted"]) if msg["auto-submitted"] else None,
         "parts": parts,
     })
 print(json.dumps(out))
