@@ -81,17 +81,30 @@ pub fn plan(
         .iter()
         .map(|t| (t.target.text.as_str(), t.contacts.as_slice()))
         .collect();
+    // A recipient who is also a target's contact gets one mail, with each listing once:
+    // addresses are compared without regard to case (their domains are case-insensitive,
+    // and no real mail system tells the local parts apart by case either).
     let recipients_of = |target: &str| -> Vec<String> {
-        let mut all: Vec<String> = config.recipients.clone();
-        all.extend(contacts.get(target).map(|c| c.to_vec()).unwrap_or_default());
+        let mut all: Vec<String> = Vec::new();
+        let contacts = contacts.get(target).map(|c| c.to_vec()).unwrap_or_default();
+        for r in config.recipients.iter().chain(&contacts) {
+            if !all.iter().any(|a| a.eq_ignore_ascii_case(r)) {
+                all.push(r.clone());
+            }
+        }
         all
     };
 
-    let mut per_recipient: BTreeMap<String, Vec<&Event>> = BTreeMap::new();
+    // By address in lower case, with the first spelling met: one mail per mailbox.
+    let mut per_recipient: BTreeMap<String, (String, Vec<&Event>)> = BTreeMap::new();
     if config.smtp.is_some() {
         for e in &alerts {
             for r in recipients_of(&e.target) {
-                per_recipient.entry(r).or_default().push(e);
+                per_recipient
+                    .entry(r.to_ascii_lowercase())
+                    .or_insert_with(|| (r.clone(), Vec::new()))
+                    .1
+                    .push(e);
             }
         }
     }
@@ -121,7 +134,7 @@ pub fn plan(
             delistings,
         }
     };
-    for (recipient, events) in &per_recipient {
+    for (recipient, events) in per_recipient.values() {
         let ctx = context_for(recipient, events);
         plan.outbox.push(mail_item(templates, &ctx, now)?);
     }
@@ -140,7 +153,7 @@ pub fn plan(
             .iter()
             .map(|e| (e.address.as_str(), e.list.as_str()))
             .collect();
-        let mut due: BTreeMap<String, Vec<Item>> = BTreeMap::new();
+        let mut due: BTreeMap<String, (String, Vec<Item>)> = BTreeMap::new();
         for s in known
             .states
             .iter()
@@ -165,11 +178,14 @@ pub fn plan(
                 .and_then(|d| d.expires_after_days)
                 .is_some_and(|days| now > requested.unwrap_or(s.since) + i64::from(days) * 86_400);
             for r in recipients_of(&s.target) {
-                due.entry(r).or_default().push(it.clone());
+                due.entry(r.to_ascii_lowercase())
+                    .or_insert_with(|| (r.clone(), Vec::new()))
+                    .1
+                    .push(it.clone());
             }
             plan.reminded.push(key);
         }
-        for (recipient, listings) in due {
+        for (recipient, listings) in due.into_values() {
             let ctx = Context {
                 kind: Kind::Reminder,
                 generated_at: clock::format(now),

@@ -536,3 +536,42 @@ fn tls_from_the_first_byte_delivers() {
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(smtp.messages().len(), 2);
 }
+
+#[test]
+fn a_recipient_who_is_also_a_contact_gets_each_listing_once() {
+    let w = Watch::start();
+    let smtp = Smtp::start(free_tcp_port(), &SmtpOptions::default());
+    // The target's contact is postmaster@example.com; the same mailbox, spelled otherwise,
+    // is a global recipient too.
+    let config = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(
+        w.config(),
+        format!(
+            "{config}\n[notify]\nrecipients = [\"Postmaster@Example.com\"]\n[notify.smtp]\nhost = \"127.0.0.1\"\nport = {}\nsecurity = \"none\"\nfrom = \"rblwatch@example.com\"\ntimeout = 5\n",
+            smtp.port
+        ),
+    )
+    .expect("config");
+    assert_eq!(w.at(&["run"], Some(DAY)).code, 0);
+    w.data("192.0.2.5\n", true);
+    assert_eq!(w.at(&["run"], Some(DAY + 60)).code, 1);
+    let mails = smtp.messages();
+    assert_eq!(mails.len(), 1, "one mail for one mailbox: {mails:#?}");
+    assert_eq!(
+        mails[0]["subject"],
+        "[rblwatch] 192.0.2.5 (mx1) listed on Test w"
+    );
+    let text = mails[0]["parts"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .find(|p| p["type"] == "text/plain")
+        .and_then(|p| p["body"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    assert_eq!(
+        text.matches("https://w.test/lookup?ip=192.0.2.5").count(),
+        1,
+        "the listing once: {text}"
+    );
+}
