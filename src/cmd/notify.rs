@@ -47,9 +47,16 @@ pub async fn run(setup: &Setup, args: &NotifyArgs) -> Result<u8, Error> {
             let templates = Templates::load(notify.templates.as_deref())?;
             let mut failed = 0;
             if let Some(smtp) = &notify.smtp {
-                let mut recipients = notify.recipients.clone();
-                recipients.extend(config.targets.iter().flat_map(|t| t.contacts.clone()));
-                recipients.dedup();
+                let mut recipients: Vec<String> = Vec::new();
+                for r in notify
+                    .recipients
+                    .iter()
+                    .chain(config.targets.iter().flat_map(|t| &t.contacts))
+                {
+                    if !recipients.iter().any(|a| a.eq_ignore_ascii_case(r)) {
+                        recipients.push(r.clone());
+                    }
+                }
                 if recipients.is_empty() {
                     writeln!(out, "mail: no recipients configured")?;
                     failed += 1;
@@ -69,7 +76,14 @@ pub async fn run(setup: &Setup, args: &NotifyArgs) -> Result<u8, Error> {
                 }
             }
             for hook in &notify.webhooks {
-                let payload = serde_json::json!({ "version": 1, "source": "rblwatch", "test": true, "event": Context::sample(Kind::Listed) });
+                // Each hook gets the format it takes: a Slack or Mattermost hook refuses
+                // rblwatch's own JSON document.
+                let payload = crate::notify::webhook_payload(
+                    &templates,
+                    &Context::sample(Kind::Listed),
+                    hook.format,
+                    true,
+                )?;
                 match webhook::post(&hook.url, &payload.to_string(), hook.timeout).await {
                     Ok(()) => writeln!(out, "webhook {}: ok", hook.url)?,
                     Err(why) => {

@@ -220,6 +220,29 @@ fn mail_item(templates: &Templates, ctx: &Context, now: i64) -> Result<OutboxIte
     })
 }
 
+/// What a hook of `format` is sent about `ctx`: rblwatch's JSON document, or the `text` a
+/// Slack or Mattermost incoming webhook takes. `test` marks the sample `notify test` sends.
+pub fn webhook_payload(
+    templates: &Templates,
+    ctx: &Context,
+    format: WebhookFormat,
+    test: bool,
+) -> Result<serde_json::Value, Error> {
+    Ok(match format {
+        WebhookFormat::Json if test => {
+            serde_json::json!({ "version": 1, "source": "rblwatch", "test": true, "event": ctx })
+        }
+        WebhookFormat::Json => {
+            serde_json::json!({ "version": 1, "source": "rblwatch", "event": ctx })
+        }
+        WebhookFormat::Slack => {
+            let body = templates.render(ctx)?;
+            let tag = if test { "[rblwatch test] " } else { "" };
+            serde_json::json!({ "text": format!("{tag}{}\n{}", ctx.subject(), body.text) })
+        }
+    })
+}
+
 fn webhook_item(
     templates: &Templates,
     ctx: &Context,
@@ -227,15 +250,7 @@ fn webhook_item(
     url: &str,
     now: i64,
 ) -> Result<OutboxItem, Error> {
-    let payload = match format {
-        WebhookFormat::Json => {
-            serde_json::json!({ "version": 1, "source": "rblwatch", "event": ctx })
-        }
-        WebhookFormat::Slack => {
-            let body = templates.render(ctx)?;
-            serde_json::json!({ "text": format!("{}\n{}", ctx.subject(), body.text) })
-        }
-    };
+    let payload = webhook_payload(templates, ctx, format, false)?;
     Ok(OutboxItem {
         id: 0,
         run: 0,

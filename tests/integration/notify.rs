@@ -324,6 +324,24 @@ fn a_webhook_receives_the_json_document_and_slack_gets_text() {
         text.starts_with("[rblwatch] 192.0.2.5 (mx1) listed on Test w"),
         "{text}"
     );
+
+    // `notify test` sends each hook what it takes: Slack's `text`, not rblwatch's document.
+    let run = w.at(&["notify", "test"], Some(DAY + 60));
+    assert_eq!(run.code, 0, "{run:?}");
+    let posts = slack_hook.posts();
+    assert_eq!(posts.len(), 2, "{posts:?}");
+    let sample = &posts[1].1;
+    assert!(sample.get("version").is_none(), "{sample}");
+    assert!(
+        sample["text"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("[rblwatch test] "),
+        "{sample}"
+    );
+    let posts = json_hook.posts();
+    assert_eq!(posts[1].1["test"], true);
+    assert_eq!(posts[1].1["source"], "rblwatch");
 }
 
 #[test]
