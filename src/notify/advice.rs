@@ -1,7 +1,8 @@
 //! What usually causes a listing and what to fix first, from what the list says its code
 //! means. A delisting without the fix is relisted within hours (dnsbl-facts.md 6.11).
 
-/// Rules: words in a code's meaning -> the likely cause and the fix.
+/// Rules: words in a code's meaning -> the likely cause and the fix. For one meaning the
+/// first rule whose words it holds applies.
 const RULES: &[(&[&str], &str)] = &[
     (
         &[
@@ -35,20 +36,40 @@ const RULES: &[(&[&str], &str)] = &[
     ),
 ];
 
+/// Across several meanings (ZEN answering SBL and PBL at once), the rule that comes first
+/// in the order the listings are cleared: a spam source (SBL, cleared through the network
+/// owner first), then a compromised host (XBL/CSS), bounces, reverse DNS, and a policy
+/// listing (PBL) last (dnsbl-facts.md 6.11). Indexes into `RULES`.
+const DELISTING_ORDER: [usize; 5] = [4, 0, 3, 1, 2];
+
 /// When the meaning gives no hint: the usual causes, in the order worth checking.
 const GENERAL: &str = "find out why the list lists it (its TXT reason and lookup page); the usual causes are an open relay (`rblwatch relay-test {address}` tests it), a compromised host or account, a dynamic or residential address, and missing reverse DNS";
 
-/// The likely cause and fix for a listing of `address` with these meanings (none without
-/// meanings); where relaying may be the cause, it names the relay test for the address.
+/// A domain is listed for what mail says about it, not for how a server relays: no relay
+/// test for it.
+const DOMAIN: &str = "the domain appears in spam (in links or as a sender): find what mentions it in mail you did not mean to send (a compromised website or form, an affiliate, a hijacked account) and stop it, then ask for removal";
+
+/// The likely cause and fix for a listing of `address` (an IP address or a domain) with
+/// these meanings (none without meanings); where relaying may be the cause of an address's
+/// listing, it names the relay test for the address.
 pub fn fix_first(meanings: &[String], address: &str) -> Option<String> {
     if meanings.is_empty() {
         return None;
     }
-    let text = meanings.join(" ").to_ascii_lowercase();
-    let fix = RULES
+    if address.parse::<std::net::IpAddr>().is_err() {
+        return Some(DOMAIN.to_string());
+    }
+    let rule_of = |meaning: &String| {
+        let text = meaning.to_ascii_lowercase();
+        RULES
+            .iter()
+            .position(|(words, _)| words.iter().any(|w| text.contains(w)))
+    };
+    let found: Vec<usize> = meanings.iter().filter_map(rule_of).collect();
+    let fix = DELISTING_ORDER
         .iter()
-        .find(|(words, _)| words.iter().any(|w| text.contains(w)))
-        .map_or(GENERAL, |(_, fix)| *fix);
+        .find(|rule| found.contains(rule))
+        .map_or(GENERAL, |&rule| RULES[rule].1);
     Some(fix.replace("{address}", address))
 }
 
@@ -84,5 +105,31 @@ mod tests {
         case("127.0.0.2: open relay", "rblwatch relay-test 192.0.2.1");
         case("127.0.0.2: test listing", "usual causes are an open relay");
         assert_eq!(fix_first(&[], "192.0.2.1"), None);
+    }
+
+    #[test]
+    fn several_codes_follow_the_delisting_order() {
+        let zen = [
+            "127.0.0.10: PBL: ISP-maintained policy listing".to_string(),
+            "127.0.0.2: SBL: Spamhaus Block List, a verified spam source".to_string(),
+        ];
+        let fix = fix_first(&zen, "192.0.2.1").expect("fix");
+        assert!(
+            fix.contains("rblwatch relay-test 192.0.2.1"),
+            "SBL first: {fix}"
+        );
+        let xbl_pbl = [
+            "127.0.0.11: PBL: Spamhaus-maintained policy listing".to_string(),
+            "127.0.0.4: XBL: exploited host (botnet, infected or hijacked machine)".to_string(),
+        ];
+        assert!(fix_first(&xbl_pbl, "192.0.2.1").is_some_and(|f| f.contains("compromised")));
+    }
+
+    #[test]
+    fn a_domain_listing_never_suggests_the_relay_test() {
+        let fix =
+            fix_first(&["127.0.1.2: DBL: spam domain".to_string()], "example.com").expect("fix");
+        assert!(!fix.contains("relay-test"), "{fix}");
+        assert!(fix.contains("domain appears in spam"), "{fix}");
     }
 }

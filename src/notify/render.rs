@@ -167,7 +167,8 @@ mod tests {
             body.text
         );
         assert!(
-            body.text.contains("fix first: a compromised host"),
+            body.text
+                .contains("fix first: spam sent through this server"),
             "{}",
             body.text
         );
