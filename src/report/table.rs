@@ -27,7 +27,12 @@ fn paint(style: Style, code: &str, text: &str) -> String {
 }
 
 fn status_word(style: Style, outcome: &Outcome) -> String {
-    let word = format!("{:<9}", outcome.status.as_str().to_uppercase());
+    // An allowlist hit is good news, never shown as a listing.
+    let word = match (outcome.status, outcome.list.policy) {
+        (Status::Listed, Policy::Allow) => "ALLOWLISTED".to_string(),
+        (status, _) => status.as_str().to_uppercase(),
+    };
+    let word = format!("{word:<11}");
     match (outcome.status, outcome.list.policy) {
         (Status::Listed, Policy::Block) => paint(style, "1;31", &word),
         (Status::Listed, Policy::Allow) | (Status::Clear, _) => paint(style, "32", &word),
@@ -114,9 +119,11 @@ pub fn write(
     rows.sort_by_key(|o| rank(o));
     let width = rows.iter().map(|o| o.address.len()).max().unwrap_or(0);
     let list_width = rows.iter().map(|o| o.list.id.len()).max().unwrap_or(0);
-    let indent = " ".repeat(9 + 2 + width + 2 + list_width + 2);
+    let indent = " ".repeat(11 + 2 + width + 2 + list_width + 2);
     for o in rows {
-        let answer = if !o.meanings.is_empty() {
+        // Code meanings only for a definite answer: an answer not believed (unhealthy, bogus,
+        // refused) says why instead, not what a listing would mean.
+        let answer = if !o.meanings.is_empty() && (o.status.is_definite() || o.detail.is_none()) {
             join(&o.meanings, "; ")
         } else if let Some(detail) = &o.detail {
             clean(detail).into_owned()
@@ -160,7 +167,7 @@ pub fn write(
                 None => by_address.push((&o.address, 1)),
             }
         }
-        let word = paint(style, "33", &format!("{:<9}", "NO ANSWER"));
+        let word = paint(style, "33", &format!("{:<11}", "NO ANSWER"));
         for (address, n) in by_address {
             writeln!(
                 out,

@@ -288,6 +288,34 @@ fn an_allowlist_hit_is_good_news_not_a_listing() {
     assert_eq!(r["policy"], "allow");
     assert_eq!(doc["summary"]["allowlisted"], 1);
     assert_eq!(doc["summary"]["blocklisted"], 0);
+    // The table calls it what it is.
+    let table = lab.check(&["192.0.2.5", "--only", "wl"]);
+    assert!(
+        table
+            .stdout
+            .starts_with("ALLOWLISTED  192.0.2.5  wl  127.0.5.3: test allow"),
+        "{}",
+        table.stdout
+    );
+    assert!(
+        !table.stdout.lines().any(|l| l.starts_with("LISTED")),
+        "{}",
+        table.stdout
+    );
+}
+
+#[test]
+fn an_unhealthy_list_row_says_why_not_what_a_listing_would_mean() {
+    // world.test lists everything, its negative test point too: nothing it says is believed.
+    let lab = Lab::start();
+    let table = lab.check(&["192.0.2.5", "--only", "world"]);
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("UNHEALTHY"))
+        .unwrap_or_else(|| panic!("{}", table.stdout));
+    assert!(row.contains("not believed: list health wildcard"), "{row}");
+    assert!(!row.contains("test listing"), "{row}");
 }
 
 #[test]

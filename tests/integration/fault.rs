@@ -33,7 +33,7 @@ fn a_resolver_answering_nxdomain_to_everything_is_named_once() {
     );
     for address in ["192.0.2.5", "192.0.2.6"] {
         let line =
-            format!("NO ANSWER  {address}  3 list(s) not believed: the resolver's fault above");
+            format!("NO ANSWER    {address}  3 list(s) not believed: the resolver's fault above");
         assert_eq!(run.stdout.matches(&line).count(), 1, "{}", run.stdout);
     }
     assert!(

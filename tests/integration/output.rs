@@ -21,7 +21,7 @@ fn the_table_puts_listings_first_with_reason_and_delisting_steps() {
         .collect();
     assert!(
         lines[0].starts_with(
-            "LISTED     192.0.2.5    bl   127.0.0.2: test listing; 127.0.0.4: test exploit"
+            "LISTED       192.0.2.5    bl   127.0.0.2: test listing; 127.0.0.4: test exploit"
         ),
         "{}",
         run.stdout
@@ -50,7 +50,7 @@ fn the_table_puts_listings_first_with_reason_and_delisting_steps() {
     assert!(
         lines
             .iter()
-            .any(|l| l.starts_with("REFUSED    192.0.2.200  ref")),
+            .any(|l| l.starts_with("REFUSED      192.0.2.200  ref")),
         "{}",
         run.stdout
     );
@@ -69,7 +69,7 @@ fn the_table_puts_listings_first_with_reason_and_delisting_steps() {
         verbose
             .stdout
             .lines()
-            .any(|l| l.starts_with("CLEAR      192.0.2.200  bl   not listed (bl.test)")),
+            .any(|l| l.starts_with("CLEAR        192.0.2.200  bl   not listed (bl.test)")),
         "{}",
         verbose.stdout
     );
