@@ -50,12 +50,14 @@ pub async fn run(
     let metrics = Arc::new(Metrics::default());
     let _server = match setup.config()?.metrics_listen {
         Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| Error::Usage {
-                    arg: format!("metrics listen {addr}"),
-                    message: format!("cannot listen: {e}"),
-                })?;
+            let listener =
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| Error::Listen {
+                        what: "metrics listen".into(),
+                        addr: addr.to_string(),
+                        message: e.to_string(),
+                    })?;
             info!(%addr, "serving metrics on /metrics");
             Some(AbortOnDrop(tokio::spawn(metrics::serve(
                 listener,

@@ -84,6 +84,18 @@ pub enum Error {
     /// The resolver cannot be set up (no usable `/etc/resolv.conf`, no runtime).
     #[error("resolver: {0}")]
     Resolver(String),
+
+    /// A listener cannot be opened (the port is taken, the address is not this machine's):
+    /// the config may be right, the machine cannot do it now.
+    #[error("{what} {addr}: cannot listen: {message}")]
+    Listen {
+        /// What would listen (`metrics listen`).
+        what: String,
+        /// The address from the config.
+        addr: String,
+        /// Why it cannot.
+        message: String,
+    },
 }
 
 impl Error {
@@ -97,7 +109,11 @@ impl Error {
             | Error::DefunctList { .. }
             | Error::Read { .. } => 2,
             Error::Busy { .. } => 4,
-            Error::Store { .. } | Error::Output(_) | Error::Runtime(_) | Error::Resolver(_) => 3,
+            Error::Store { .. }
+            | Error::Output(_)
+            | Error::Runtime(_)
+            | Error::Resolver(_)
+            | Error::Listen { .. } => 3,
         }
     }
 }

@@ -6,6 +6,29 @@ use super::Setup;
 use crate::cli::{ConfigAction, ConfigArgs};
 use crate::error::Error;
 
+/// The example's placeholders (`rblwatch init`) still in the config: its mail server
+/// 192.0.2.25 (a documentation address) and postmaster@example.com.
+fn placeholders(config: &crate::config::Config) -> Vec<String> {
+    let mut found = Vec::new();
+    for t in &config.targets {
+        if t.target.text == "192.0.2.25" {
+            found.push(format!("target {}", t.target.text));
+        }
+        for c in t.contacts.iter().filter(|c| c.ends_with("@example.com")) {
+            found.push(format!("contact {c}"));
+        }
+    }
+    for r in config
+        .notify
+        .recipients
+        .iter()
+        .filter(|r| r.ends_with("@example.com"))
+    {
+        found.push(format!("recipient {r}"));
+    }
+    found
+}
+
 /// Validation already happened when the config was loaded; this reports the result.
 pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
     let ConfigAction::Check = args.action;
@@ -21,6 +44,12 @@ pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
     writeln!(out, "{}: ok", config.path.display())?;
     for (path, why) in super::exposed_files(config) {
         writeln!(out, "  warning: {} {why}", path.display())?;
+    }
+    for placeholder in placeholders(config) {
+        writeln!(
+            out,
+            "  warning: {placeholder} is the example's placeholder: replace it with your own"
+        )?;
     }
     writeln!(
         out,

@@ -216,6 +216,16 @@ fn init_writes_a_valid_example_and_never_overwrites() {
 
     let run = rblwatch(&["--config", &path, "config", "check"], &[]);
     assert_eq!(run.code, 0, "the example is a valid config: {run:?}");
+    // ... whose placeholders are called out until they are replaced.
+    for placeholder in ["target 192.0.2.25", "contact postmaster@example.com"] {
+        assert!(
+            run.stdout.contains(&format!(
+                "warning: {placeholder} is the example's placeholder"
+            )),
+            "{}",
+            run.stdout
+        );
+    }
 
     std::fs::write(&path, "mine").expect("edit");
     let run = rblwatch(&["init", &path], &[]);

@@ -282,3 +282,23 @@ fn idle_scrapers_cannot_starve_the_passes() {
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     drop(idle);
 }
+
+#[test]
+fn a_metrics_port_already_taken_is_exit_3_not_a_bad_config() {
+    let w = Watch::start();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = taken.local_addr().expect("addr").port();
+    add(
+        w.config(),
+        &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let mut d = Daemon::start(w.config());
+    assert_eq!(d.exit(Duration::from_secs(10)), 3, "{}", d.log());
+    assert!(
+        d.log()
+            .contains(&format!("metrics listen 127.0.0.1:{port}: cannot listen")),
+        "{}",
+        d.log()
+    );
+    drop(taken);
+}
