@@ -73,6 +73,8 @@ pub async fn run(
     // Runs are counted from `after`, which moves only when a slot is taken: a signal that
     // wakes the loop does not skip the slot that was due.
     let mut after = clock::now();
+    // The loop wakes for the outbox every minute; the next pass is logged once per slot.
+    let mut announced: Option<i64> = None;
     loop {
         let now = clock::now();
         let Some(next) = schedule.schedule.next_after(after) else {
@@ -83,7 +85,10 @@ pub async fn run(
         };
         let delay =
             Duration::from_secs(u64::try_from(next - now).unwrap_or(0)) + jitter(schedule.jitter);
-        info!(next = %schedule.schedule.show(next), "next pass");
+        if announced != Some(next) {
+            info!(next = %schedule.schedule.show(next), "next pass");
+            announced = Some(next);
+        }
         let sleep = tokio::time::sleep(delay);
         tokio::pin!(sleep);
         let mut reload = false;

@@ -302,3 +302,22 @@ fn a_metrics_port_already_taken_is_exit_3_not_a_bad_config() {
     );
     drop(taken);
 }
+
+#[test]
+fn the_next_pass_is_logged_once_per_slot() {
+    let w = Watch::start();
+    add(
+        w.config(),
+        "\n[schedule]\ncron = \"15 6 * * *\"\ntimezone = \"UTC\"\n",
+    );
+    let d = Daemon::start(w.config());
+    d.wait_for("the next pass", |log| log.contains("next pass"));
+    // Each reload wakes the loop; the slot is the same, so it is not announced again.
+    for n in 1..=2 {
+        d.signal("HUP");
+        d.wait_for("a reload", |log| {
+            log.matches("config reloaded").count() >= n
+        });
+    }
+    assert_eq!(d.log().matches("next pass").count(), 1, "{}", d.log());
+}
