@@ -1,9 +1,10 @@
 //! When the daemon runs a pass: a cron expression evaluated in a time zone.
 //!
-//! Accepts the crontab form admins know (5 fields, day of week 0-7 with 0 and 7 = Sunday), the
-//! cron crate's own form (6 or 7 fields, with seconds; day of week 1-7 with 1 = Sunday) and
-//! `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`. In the crontab form, as in cron(8), a
-//! line that restricts both the day of the month and the day of the week runs on either.
+//! Accepts the crontab form admins know (5 fields, day of week 0-7 with 0 and 7 = Sunday),
+//! the same with a seconds field first (6 fields) and a year last (7 fields), and
+//! `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`. Every form numbers the days of the week
+//! as crontab does, and, as in cron(8), a line that restricts both the day of the month and
+//! the day of the week runs on either. The cron crate numbers Sunday 1; the conversion is here.
 //! Pure: it takes times, it reads no clock.
 
 use std::str::FromStr;
@@ -44,26 +45,42 @@ impl Zone {
     }
 }
 
-/// Turns a crontab line (5 fields, day of week 0-7 with Sunday 0 or 7) into the cron crate's
-/// form (seconds first, day of week 1-7 with Sunday 1). Other forms pass through. A crontab
-/// line restricting both days becomes two: cron(8) runs it when either matches, where the
-/// crate would want both (a field starting with `*` counts as unrestricted, as in cron).
+/// Turns a crontab line (5 fields, or 6 with seconds first, or 7 with a year last; day of
+/// week 0-7 with Sunday 0 or 7) into the cron crate's form (seconds first, day of week 1-7
+/// with Sunday 1). `@` forms pass through. A line restricting both days becomes two: cron(8)
+/// runs it when either matches, where the crate would want both (a field starting with `*`
+/// counts as unrestricted, as in cron).
 fn to_crate_form(expr: &str) -> Result<Vec<String>, String> {
     let fields: Vec<&str> = expr.split_whitespace().collect();
-    if expr.trim_start().starts_with('@') || fields.len() != 5 {
+    if expr.trim_start().starts_with('@') {
         return Ok(vec![fields.join(" ")]);
     }
-    let dow = fields[4]
+    let (seconds, rest, year) = match fields.len() {
+        5 => ("0", &fields[..], None),
+        6 => (fields[0], &fields[1..], None),
+        7 => (fields[0], &fields[1..6], Some(fields[6])),
+        n => {
+            return Err(format!(
+                "cron expression `{expr}` has {n} fields: give 5 (minute hour day month weekday), 6 (seconds first) or 7 (a year last)"
+            ));
+        }
+    };
+    let dow = rest[4]
         .split(',')
         .map(convert_dow_item)
         .collect::<Result<Vec<_>, _>>()?
         .join(",");
-    let line =
-        |dom: &str, dow: &str| format!("0 {} {} {dom} {} {dow}", fields[0], fields[1], fields[3]);
-    if fields[2].starts_with('*') || fields[4].starts_with('*') {
-        Ok(vec![line(fields[2], &dow)])
+    let year = year.map(|y| format!(" {y}")).unwrap_or_default();
+    let line = |dom: &str, dow: &str| {
+        format!(
+            "{seconds} {} {} {dom} {} {dow}{year}",
+            rest[0], rest[1], rest[3]
+        )
+    };
+    if rest[2].starts_with('*') || rest[4].starts_with('*') {
+        Ok(vec![line(rest[2], &dow)])
     } else {
-        Ok(vec![line(fields[2], "*"), line("*", &dow)])
+        Ok(vec![line(rest[2], "*"), line("*", &dow)])
     }
 }
 
@@ -240,6 +257,20 @@ mod tests {
             "2026-11-29T06:00:00Z"
         );
         assert!(Schedule::parse("0 6 * * 8", utc).is_err());
+        // With seconds first, the days are numbered as in crontab too: 0 is Sunday.
+        assert_eq!(
+            next("0 0 6 * * 0", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 6 * * 1", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-30T06:00:00Z"
+        );
+        assert_eq!(
+            next("30 0 6 * * 7 2026", utc, "2026-11-28T10:00:00Z"),
+            "2026-11-29T06:00:30Z"
+        );
+        assert!(Schedule::parse("0 6 * *", utc).is_err());
         assert!(Schedule::parse("every day", utc).is_err());
     }
 
