@@ -95,20 +95,8 @@ pub async fn run(
         tokio::select! {
             () = &mut sleep => {
                 after = next.max(clock::now());
-                let done = {
-                    let pass = pass::run(&setup, false, None);
-                    tokio::pin!(pass);
-                    loop {
-                        tokio::select! {
-                            result = &mut pass => break Some(result),
-                            signal = signals.recv() => match signal {
-                                Some(Signal::Reload) => reload = true,
-                                Some(Signal::Stop) | None => break None,
-                            },
-                        }
-                    }
-                };
-                match done {
+                let pass = pass::run(&setup, false, None);
+                match until_stopped(pass, &mut signals, &mut reload).await {
                     None => {
                         info!("stopping: the pass under way was abandoned before its commit");
                         return Ok(());
@@ -116,7 +104,15 @@ pub async fn run(
                     Some(result) => report(&setup, &metrics, result),
                 }
             }
-            _ = flush.tick() => flush_outbox(&setup, &metrics).await,
+            // A server that never answers must not keep the daemon from stopping: an item
+            // abandoned mid-send stays queued (it is marked sent only once accepted).
+            _ = flush.tick() => {
+                let flushing = flush_outbox(&setup, &metrics);
+                if until_stopped(flushing, &mut signals, &mut reload).await.is_none() {
+                    info!("stopping");
+                    return Ok(());
+                }
+            }
             signal = signals.recv() => match signal {
                 Some(Signal::Reload) => reload = true,
                 Some(Signal::Stop) | None => {
@@ -230,6 +226,25 @@ async fn flush_outbox(setup: &Setup, metrics: &Metrics) {
             metrics.record_outbox(waiting, failed, report.sent.len());
         }
         Err(err) => error!("outbox: {}", clean(&err.to_string())),
+    }
+}
+
+/// Runs `work` while listening for signals: a reload is noted for after it, a stop abandons
+/// it (None).
+async fn until_stopped<T>(
+    work: impl Future<Output = T>,
+    signals: &mut mpsc::Receiver<Signal>,
+    reload: &mut bool,
+) -> Option<T> {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            result = &mut work => return Some(result),
+            signal = signals.recv() => match signal {
+                Some(Signal::Reload) => *reload = true,
+                Some(Signal::Stop) | None => return None,
+            },
+        }
     }
 }
 

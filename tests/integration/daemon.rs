@@ -321,3 +321,36 @@ fn the_next_pass_is_logged_once_per_slot() {
     }
     assert_eq!(d.log().matches("next pass").count(), 1, "{}", d.log());
 }
+
+#[test]
+fn sigterm_stops_the_daemon_at_once_while_mail_waits_on_a_silent_server() {
+    use std::sync::atomic::AtomicBool;
+    // An SMTP server that takes connections and never says a word.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("addr").port();
+    let called = std::sync::Arc::new(AtomicBool::new(false));
+    let flag = called.clone();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in silent.incoming().flatten() {
+            flag.store(true, Ordering::Relaxed);
+            held.push(stream);
+        }
+    });
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    add(
+        w.config(),
+        &format!(
+            "{EVERY_SECOND}[notify]\nrecipients = [\"ops@example.com\"]\n[notify.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"rblwatch@example.com\"\ntimeout = 30\n"
+        ),
+    );
+    let mut d = Daemon::start(w.config());
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !called.load(Ordering::Relaxed) {
+        assert!(Instant::now() < deadline, "no mail was tried:\n{}", d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    d.signal("TERM");
+    assert_eq!(d.exit(Duration::from_secs(2)), 0, "{}", d.log());
+}
