@@ -47,7 +47,7 @@ pub async fn run(
         })
     };
     let mut schedule = schedule_of(&setup)?;
-    let metrics = Arc::new(Metrics::default());
+    let metrics = Arc::new(Metrics::started_at(clock::now()));
     let _server = match setup.config()?.metrics_listen {
         Some(addr) => {
             let listener =
@@ -124,15 +124,28 @@ pub async fn run(
         if reload {
             match load().and_then(|new| schedule_of(&new).map(|s| (new, s))) {
                 Ok((new, new_schedule)) => {
+                    let listen = |s: &Setup| s.config().ok().and_then(|c| c.metrics_listen);
+                    if listen(&setup) != listen(&new) {
+                        let shown = |a: Option<std::net::SocketAddr>| {
+                            a.map_or_else(|| "nothing".to_string(), |a| a.to_string())
+                        };
+                        warn!(
+                            "[metrics] listen changed to {}: it takes effect at the next start; {} is still served",
+                            shown(listen(&new)),
+                            shown(listen(&setup))
+                        );
+                    }
                     setup = new;
                     schedule = new_schedule;
                     after = clock::now();
                     info!(schedule = %schedule.schedule.text, "config reloaded");
+                    metrics.record_reload(true, clock::now());
                 }
                 Err(err) => {
                     for line in err.to_string().lines() {
                         error!("config not reloaded, the old one stays: {}", clean(line));
                     }
+                    metrics.record_reload(false, clock::now());
                 }
             }
         }

@@ -26,6 +26,10 @@ struct Snapshot {
     outbox_waiting: usize,
     outbox_failed: usize,
     sent: u64,
+    /// The last reload: whether it applied, and when (None: none since the start).
+    reload: Option<(bool, i64)>,
+    /// When the daemon started (its config was first loaded).
+    started: i64,
 }
 
 /// The daemon's metrics. A std `Mutex`: it is held only to copy numbers, never across `.await`.
@@ -35,6 +39,15 @@ pub struct Metrics {
 }
 
 impl Metrics {
+    /// Metrics of a daemon that started (and loaded its config) at `at`.
+    pub fn started_at(at: i64) -> Metrics {
+        let metrics = Metrics::default();
+        if let Ok(mut m) = metrics.inner.lock() {
+            m.started = at;
+        }
+        metrics
+    }
+
     /// Records a finished pass and the store's states after it.
     pub fn record_pass(
         &self,
@@ -72,6 +85,13 @@ impl Metrics {
         m.passes += 1;
         m.sent += u64::try_from(outcome.notifications.sent.len()).unwrap_or(0);
         (m.outbox_waiting, m.outbox_failed) = outbox;
+    }
+
+    /// Records a reload of the config (SIGHUP): whether it applied, and when.
+    pub fn record_reload(&self, applied: bool, at: i64) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.reload = Some((applied, at));
+        }
     }
 
     /// Records a pass that could not finish.
@@ -197,6 +217,31 @@ impl Metrics {
             "counter",
             "Notifications accepted by their server.",
             m.sent.to_string(),
+        );
+        // A config is loaded at the start too: until a reload, that load is the last one.
+        let (applied, at) = m.reload.unwrap_or((true, m.started));
+        scalar(
+            "rblwatch_config_last_reload_successful",
+            "gauge",
+            "1 when the last config load (start or SIGHUP) applied, 0 when the old one stays.",
+            u8::from(applied).to_string(),
+        );
+        scalar(
+            "rblwatch_config_last_reload_success_timestamp_seconds",
+            "gauge",
+            "When the last config load was tried.",
+            at.to_string(),
+        );
+        head(
+            &mut out,
+            "rblwatch_build_info",
+            "gauge",
+            "The running rblwatch's version.",
+        );
+        let _ = writeln!(
+            out,
+            "rblwatch_build_info{{version=\"{}\"}} 1",
+            esc(env!("CARGO_PKG_VERSION"))
         );
         out
     }

@@ -166,7 +166,20 @@ fn sigterm_during_a_pass_leaves_the_store_as_it_was_and_exits_0() {
 #[test]
 fn sighup_with_a_bad_config_keeps_the_old_one() {
     let w = Watch::start();
-    add(w.config(), EVERY_SECOND);
+    let port = free_tcp_port();
+    add(
+        w.config(),
+        &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let scrape = || {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+        stream
+            .write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
+            .expect("request");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("response");
+        response
+    };
     let d = Daemon::start(w.config());
     d.wait_for("a pass", |log| log.contains("pass finished"));
     let good = std::fs::read_to_string(w.config()).expect("config");
@@ -176,6 +189,13 @@ fn sighup_with_a_bad_config_keeps_the_old_one() {
         log.contains("config not reloaded, the old one stays")
     });
     assert!(d.log().contains("unknown field `colour`"), "{}", d.log());
+    let metrics = scrape();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "rblwatch_config_last_reload_successful 0"),
+        "{metrics}"
+    );
     let before = d.passes();
     d.wait_for("passes to go on", |log| {
         log.matches("pass finished").count() > before
@@ -187,6 +207,27 @@ fn sighup_with_a_bad_config_keeps_the_old_one() {
     d.signal("HUP");
     d.wait_for("the reload", |log| {
         log.contains("config reloaded schedule=*/2 * * * * *")
+    });
+    assert!(
+        scrape()
+            .lines()
+            .any(|l| l == "rblwatch_config_last_reload_successful 1"),
+        "the good reload is recorded"
+    );
+
+    // A changed listen address cannot move the running listener: the daemon says so.
+    let moved = free_tcp_port();
+    let text = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(
+        w.config(),
+        text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{moved}")),
+    )
+    .expect("config");
+    d.signal("HUP");
+    d.wait_for("the warning about the listener", |log| {
+        log.contains(&format!(
+            "[metrics] listen changed to 127.0.0.1:{moved}: it takes effect at the next start"
+        ))
     });
 }
 
@@ -241,6 +282,18 @@ fn metrics_show_a_listing_after_a_pass() {
         );
     }
     assert!(response.contains("rblwatch_passes_total "), "{response}");
+    for line in [
+        &format!(
+            "rblwatch_build_info{{version=\"{}\"}} 1",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "rblwatch_config_last_reload_successful 1",
+    ] {
+        assert!(
+            response.lines().any(|l| l == line),
+            "want `{line}` in:\n{response}"
+        );
+    }
     // Of a range, only the listed addresses are a series.
     assert!(
         response.contains("rblwatch_listed{target=\"198.51.100.0/30\",address=\"198.51.100.1\",list=\"w\",policy=\"block\"} 1"),
