@@ -355,6 +355,14 @@ pub fn require(explicit: Option<&Path>) -> Result<Config, Error> {
 }
 
 impl Config {
+    /// The SMTP `password_file`, when the password comes from one.
+    pub fn password_file(&self) -> Option<&Path> {
+        match self.notify.smtp.as_ref()?.password.as_ref()? {
+            Secret::File(path) => Some(path),
+            Secret::Env(_) => None,
+        }
+    }
+
     /// Reads and validates a config file.
     pub fn load(path: &Path) -> Result<Config, Error> {
         let origin = path.display().to_string();

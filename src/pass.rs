@@ -50,11 +50,7 @@ pub async fn run(
 ) -> Result<PassOutcome, Error> {
     let config = setup.config()?;
     // A password anyone can replace is not one to send: refused before anything is done.
-    if let Some(crate::config::Secret::File(path)) = config
-        .notify
-        .smtp
-        .as_ref()
-        .and_then(|s| s.password.as_ref())
+    if let Some(path) = config.password_file()
         && crate::files::world_writable(path)
     {
         return Err(Error::Read {

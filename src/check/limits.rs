@@ -24,14 +24,11 @@ pub(crate) struct ListState {
     budget: AtomicU64,
     /// Queries this run sent (or reserved for the test points).
     sent: AtomicU64,
-    /// Set once the list refused a query in this run.
-    refused: AtomicBool,
-    /// Why, for the answers not sent after that.
-    refusal: Mutex<Option<String>>,
     /// The list's local mirror, when it has one (or why it cannot be read).
     mirror: Option<Result<Arc<Mirror>, String>>,
     /// Set once the list is no longer asked in this run, with the status its remaining
-    /// pairs get and why: unreachable at its health check, or silent mid-run.
+    /// pairs get and why: it refused a query, went silent mid-run, or did not answer its
+    /// health check.
     cut: Mutex<Option<(Status, String)>>,
     is_cut: AtomicBool,
     /// Queries in a row that timed out.
@@ -62,8 +59,6 @@ impl ListState {
             }),
             budget: AtomicU64::new(budget.unwrap_or(u64::MAX)),
             sent: AtomicU64::new(0),
-            refused: AtomicBool::new(false),
-            refusal: Mutex::new(None),
             mirror,
             cut: Mutex::new(None),
             is_cut: AtomicBool::new(false),
@@ -106,22 +101,6 @@ impl ListState {
     /// The list's local mirror, if it has one: answers come from it, not from DNS.
     pub(crate) fn mirror(&self) -> Option<&Result<Arc<Mirror>, String>> {
         self.mirror.as_ref()
-    }
-
-    /// Why the list refused earlier in this run, if it did.
-    pub(crate) fn refused(&self) -> Option<String> {
-        if !self.refused.load(Ordering::Relaxed) {
-            return None;
-        }
-        self.refusal.lock().ok().and_then(|r| r.clone())
-    }
-
-    /// Records a refusal; true the first time (so it is reported once).
-    pub(crate) fn refuse(&self, why: &str) -> bool {
-        if let Ok(mut reason) = self.refusal.lock() {
-            reason.get_or_insert_with(|| why.to_string());
-        }
-        !self.refused.swap(true, Ordering::Relaxed)
     }
 
     /// Why the list is no longer asked in this run, and the status its pairs get, if so.
@@ -210,9 +189,12 @@ mod tests {
     #[test]
     fn a_refusal_is_reported_once() {
         let state = ListState::new(None, None, None);
-        assert_eq!(state.refused(), None);
-        assert!(state.refuse("127.255.255.254"));
-        assert!(!state.refuse("again"));
-        assert_eq!(state.refused().as_deref(), Some("127.255.255.254"));
+        assert_eq!(state.cut(), None);
+        assert!(state.cut_off(Status::Refused, "127.255.255.254"));
+        assert!(!state.cut_off(Status::Refused, "again"));
+        assert_eq!(
+            state.cut(),
+            Some((Status::Refused, "127.255.255.254".into()))
+        );
     }
 }

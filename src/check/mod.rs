@@ -606,16 +606,9 @@ impl Shared {
             settle(&mut outcome, verdict, txt, Duration::ZERO);
             return outcome;
         }
-        // A list that refused once in this run is not asked again: its answers would be refusals
-        // too, and public lists count every query against the querier.
-        if let Some(why) = state.refused() {
-            outcome.status = Status::Refused;
-            outcome.detail = Some(format!(
-                "not asked: {} refused earlier in this run ({why})",
-                list.id
-            ));
-            return outcome;
-        }
+        // A list cut off in this run (it refused, it went silent, it failed its health check)
+        // is not asked again: a refusing list's answers would be refusals too, and public lists
+        // count every query against the querier.
         if let Some((status, why)) = state.cut() {
             outcome.status = status;
             outcome.detail = Some(why);
@@ -647,7 +640,8 @@ impl Shared {
         let verdict: Verdict = classify::classify(list, &answer);
         if verdict.status == Status::Refused {
             let why = verdict.detail.clone().unwrap_or_else(|| "refused".into());
-            if let (true, Ok(mut notes)) = (state.refuse(&why), notes.lock()) {
+            let detail = format!("not asked: {} refused earlier in this run ({why})", list.id);
+            if let (true, Ok(mut notes)) = (state.cut_off(Status::Refused, &detail), notes.lock()) {
                 notes.push(format!(
                     "{} refused a query ({why}); its remaining queries in this run were not sent",
                     list.id

@@ -278,14 +278,10 @@ pub fn exposed_files(config: &crate::config::Config) -> Vec<(std::path::PathBuf,
     if let Some(why) = crate::files::exposure(&config.path, false) {
         found.push((config.path.clone(), why));
     }
-    if let Some(crate::config::Secret::File(path)) = config
-        .notify
-        .smtp
-        .as_ref()
-        .and_then(|s| s.password.as_ref())
+    if let Some(path) = config.password_file()
         && let Some(why) = crate::files::exposure(path, true)
     {
-        found.push((path.clone(), why));
+        found.push((path.to_path_buf(), why));
     }
     found
 }

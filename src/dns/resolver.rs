@@ -214,18 +214,19 @@ impl Dns {
 
     /// Asks for the A records of an absolute name in a list's `zone`.
     pub async fn a(&self, zone: &str, name: &str) -> Answer {
-        match self.client(zone).await {
-            Ok(udp) => udp.a(name, self.timeout, self.tries, true).await,
-            Err(why) => Answer::Failure(why),
-        }
+        self.ask_a(zone, name, true).await
     }
 
     /// Asks for the A records of a list's test point, without waiting for a place among the
     /// queries in flight: the run's answers wait on these, so they must never queue behind
     /// them.
     pub async fn a_first(&self, zone: &str, name: &str) -> Answer {
+        self.ask_a(zone, name, false).await
+    }
+
+    async fn ask_a(&self, zone: &str, name: &str, windowed: bool) -> Answer {
         match self.client(zone).await {
-            Ok(udp) => udp.a(name, self.timeout, self.tries, false).await,
+            Ok(udp) => udp.a(name, self.timeout, self.tries, windowed).await,
             Err(why) => Answer::Failure(why),
         }
     }

@@ -311,7 +311,7 @@ impl UdpClient {
                 more.push((lane, id));
             }
             let last = attempt + 1 == tries;
-            let left = deadline.saturating_duration_since(Instant::now());
+            let left = deadline.saturating_duration_since(at);
             let until = if last { left } else { wait.min(left) };
             match tokio::time::timeout(until, &mut rx).await {
                 Ok(Ok(Delivery::Reply(reply))) => {
