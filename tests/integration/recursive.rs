@@ -45,6 +45,10 @@ impl Lab {
             n if under(n, "gl.test") => {
                 Auth::Referral("gl.test".into(), vec![("ns.host.test".into(), None)])
             }
+            // A delegation back to this same server: a referral loop.
+            n if under(n, "loop.test") => {
+                Auth::Referral("loop.test".into(), vec![("ns1.test".into(), Some(TLD))])
+            }
             n if under(n, "deep.test") => Auth::Referral(
                 "deep.test".into(),
                 vec![("ns.deep.test".into(), Some(DEEP))],
@@ -81,6 +85,7 @@ impl Lab {
                 entry("bl", "bl.test", "\"ipv4\"", CODES),
                 entry("gl", "gl.test", "\"ipv4\"", CODES),
                 entry("deep", "deep.test", "\"ipv4\"", CODES),
+                entry("loop", "loop.test", "\"ipv4\"", CODES),
             ]
             .concat(),
         );
@@ -191,6 +196,21 @@ fn a_zone_whose_server_only_refers_further_is_never_clear() {
     ]);
     let doc = run.json();
     assert_eq!(rows(&doc, "deep")[0]["status"], "error", "{doc:#}");
+}
+
+#[test]
+fn a_referral_loop_ends_as_unreachable_never_clear() {
+    let lab = Lab::start();
+    let run = lab.check(&["192.0.2.6", "--only", "loop", "--format", "json"]);
+    assert_eq!(run.code, 3, "{run:?}");
+    let doc = run.json();
+    assert_eq!(doc["lists"][0]["health"], "unreachable", "{doc:#}");
+    assert_ne!(rows(&doc, "loop")[0]["status"], "clear", "{doc:#}");
+    assert!(
+        lab.root.asked() <= 10,
+        "the root was asked {} times",
+        lab.root.asked()
+    );
 }
 
 #[test]
