@@ -190,6 +190,15 @@ struct RawLists {
     catalogs: Vec<Spanned<String>>,
     #[serde(default)]
     limits: std::collections::BTreeMap<String, Spanned<RawListLimits>>,
+    #[serde(default)]
+    mirror: std::collections::BTreeMap<String, Spanned<RawListMirror>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawListMirror {
+    file: String,
+    format: String,
 }
 
 #[derive(Deserialize)]
@@ -466,11 +475,25 @@ impl Config {
                 }
             }
         }
+        let mut mirrors = Vec::new();
+        for (id, value) in &raw.lists.mirror {
+            let given = value.get_ref();
+            let Some(list) = catalog.get(id) else {
+                at(value.span(), format!("mirror for unknown list `{id}`"));
+                continue;
+            };
+            let file = base.join(&given.file);
+            match crate::mirror::Source::new(id, file, &given.format, &list.query) {
+                Ok(source) => mirrors.push((id.clone(), source)),
+                Err(why) => at(value.span(), why),
+            }
+        }
         let selection = SelectionRequest {
             only: names(&raw.lists.only),
             enable: names(&raw.lists.enable),
             disable: names(&raw.lists.disable),
             limits,
+            mirrors,
         };
 
         let resolver = resolver(&raw.resolver, &mut at);

@@ -143,16 +143,15 @@ impl Setup {
         let from_flags =
             args.filter(|a| !(a.only.is_empty() && a.enable.is_empty() && a.disable.is_empty()));
         let request = match (from_flags, &self.config) {
-            (Some(a), _) => SelectionRequest {
+            // The config's limits and mirrors stay in force whichever lists the flags pick.
+            (Some(a), config) => SelectionRequest {
                 only: a.only.clone(),
                 enable: a.enable.clone(),
                 disable: a.disable.clone(),
-                // The config's limits stay in force whichever lists the flags pick.
-                limits: self
-                    .config
+                ..config
                     .as_ref()
-                    .map(|c| c.selection.limits.clone())
-                    .unwrap_or_default(),
+                    .map(|c| c.selection.clone())
+                    .unwrap_or_default()
             },
             (None, Some(config)) => config.selection.clone(),
             (None, None) => SelectionRequest::default(),

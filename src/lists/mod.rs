@@ -72,6 +72,9 @@ pub enum Access {
     Registration,
     /// Only with a key in the zone name (Spamhaus DQS, Abusix).
     Key,
+    /// The data is sold by rsync only (invaluement): asked only from a local mirror the config
+    /// names, never by DNS.
+    Subscription,
 }
 
 /// How a listing goes away.
@@ -428,6 +431,16 @@ mod tests {
             "virusfree-bip",
             "senderscore-bl",
             "iadb",
+            "spamrats-auth",
+            "suomispam-bl",
+            "suomispam-gl",
+            "suomispam-dbl",
+            "interserver",
+            "spfbl",
+            "invaluement-sip",
+            "invaluement-sip24",
+            "invaluement-uri",
+            "abusix-dblack",
         ];
         for id in active {
             let list = catalog.get(id).unwrap_or_else(|| panic!("{id} missing"));
@@ -467,6 +480,107 @@ mod tests {
         assert_eq!(test("surbl-multi").positive, "test.surbl.org");
         assert_eq!(test("sem-bl-ipv6").positive, "::ffff:7f00:2");
         assert_eq!(test("nordspam-dbl").positive, "test");
+    }
+
+    /// The rows of the 2026-12 catalog audit, as resolved: each assertion is one row.
+    #[test]
+    fn the_catalog_audit_is_resolved() {
+        let catalog = builtin();
+        let list = |id: &str| catalog.get(id).unwrap_or_else(|| panic!("{id} missing"));
+        let url = |id: &str| {
+            let delist = list(id).delist.as_ref().expect("delist");
+            delist.url_for("192.0.2.7").unwrap_or_default()
+        };
+        // SURBL is asked with the full host name; the SEM URI lists with the registrable domain.
+        assert!(!list("surbl-multi").registrable_domain);
+        for id in ["sem-uribl", "sem-urired", "sem-fresh"] {
+            assert!(list(id).registrable_domain, "{id}");
+        }
+        assert_eq!(list("sem-fresh").zone, "fresh15.spameatingmonkey.net");
+        assert_eq!(list("uribl-multi").test.positive, "test.uribl.com");
+        // Lists no filter enables, or that list whole networks, are off.
+        for id in [
+            "uceprotect-2",
+            "uceprotect-3",
+            "backscatterer",
+            "sem-backscatter",
+            "sem-netbl",
+            "sem-urired",
+        ] {
+            assert!(!list(id).default, "{id} is on");
+            assert!(list(id).note.is_some(), "{id} says no why");
+        }
+        assert!(list("uceprotect-1").default);
+        // Codes the filters test and the catalog lacked.
+        let known = |id: &str, code: &str| {
+            let addr: std::net::Ipv4Addr = code.parse().expect("address");
+            list(id)
+                .codes
+                .iter()
+                .find(|c| c.matcher.matches(addr))
+                .map(|c| c.listing)
+        };
+        assert_eq!(known("mailspike-bl", "127.0.0.13"), Some(true));
+        assert_eq!(known("mailspike-rep", "127.0.0.14"), Some(false));
+        assert_eq!(known("spamrats-all", "127.0.0.43"), Some(true));
+        assert_eq!(known("iadb", "127.3.200.110"), Some(true));
+        assert_eq!(known("iadb", "127.0.0.1"), None, "the negative test point");
+        assert_eq!(known("blocklist-de", "127.0.0.15"), Some(true));
+        assert_eq!(known("blocklist-de", "127.0.0.23"), None);
+        assert!(list("spamcop").serves(QueryKind::Ipv6));
+        // Expiries the operators state.
+        let expires = |id: &str| list(id).delist.as_ref().and_then(|d| d.expires_after_days);
+        assert_eq!(expires("blocklist-de"), Some(2));
+        assert_eq!(expires("sem-backscatter"), Some(15));
+        assert_eq!(expires("interserver"), Some(5));
+        assert_eq!(list("nordspam-bl").limits.daily, Some(10_000));
+        // Delisting pages that take the address.
+        for (id, want) in [
+            (
+                "spamhaus-zen",
+                "https://check.spamhaus.org/results/?query=192.0.2.7",
+            ),
+            ("spamcop", "https://www.spamcop.net/bl.shtml?192.0.2.7"),
+            (
+                "uceprotect-1",
+                "https://www.uceprotect.net/en/rblcheck.php?ipr=192.0.2.7",
+            ),
+            ("psbl", "https://psbl.org/listing?ip=192.0.2.7"),
+            ("dronebl", "https://dronebl.org/lookup?ip=192.0.2.7"),
+            (
+                "spamrats-dyna",
+                "https://www.spamrats.com/rats-dyna.php?ip=192.0.2.7",
+            ),
+            (
+                "blocklist-de",
+                "http://www.blocklist.de/en/view.html?ip=192.0.2.7",
+            ),
+        ] {
+            assert_eq!(url(id), want, "{id}");
+        }
+        // Sources that named a filter which does not ship the list are gone.
+        assert!(
+            !list("mailspike-bl")
+                .sources
+                .iter()
+                .any(|s| s.contains("rspamd rbl.conf"))
+        );
+        assert!(
+            !list("sem-urired")
+                .sources
+                .iter()
+                .any(|s| s.contains("rspamd rbl.conf"))
+        );
+        // Dropped lists are known as dead.
+        for id in ["spamhaus-swl", "spamhaus-dwl", "abuse-ch-spam"] {
+            assert!(list(id).defunct.is_some(), "{id}");
+        }
+        // Paid lists are off and never asked by DNS: their zones cannot resolve.
+        for id in ["invaluement-sip", "invaluement-sip24", "invaluement-uri"] {
+            assert_eq!(list(id).access, Access::Subscription, "{id}");
+            assert!(list(id).zone.ends_with(".invalid"), "{id}");
+        }
+        assert_eq!(list("abusix-dblack").access, Access::Key);
     }
 
     #[test]

@@ -367,31 +367,13 @@ fn validate(
         Some(m) => {
             let span = m.span();
             let m = m.into_inner();
-            let Some(format) = crate::mirror::Format::named(&m.format) else {
-                let known: Vec<&str> = crate::mirror::Format::ALL.iter().map(|(n, _)| *n).collect();
-                return Err(at(
-                    span,
-                    format!(
-                        "list `{id}`: mirror format `{}` is not read; one of {} is",
-                        m.format,
-                        known.join(", ")
-                    ),
-                ));
-            };
-            if !query.contains(&format.answers()) {
-                return Err(at(
-                    span,
-                    format!(
-                        "list `{id}`: an {} mirror answers {} queries, and the list serves none",
-                        format.name(),
-                        format.answers()
-                    ),
-                ));
-            }
-            Some(crate::mirror::Source {
-                file: std::path::PathBuf::from(m.file),
-                format,
-            })
+            let source = crate::mirror::Source::new(
+                &id,
+                std::path::PathBuf::from(m.file),
+                &m.format,
+                &query,
+            );
+            Some(source.map_err(|message| at(span, message))?)
         }
         None => None,
     };

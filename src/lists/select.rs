@@ -19,6 +19,8 @@ pub struct SelectionRequest {
     pub disable: Vec<String>,
     /// Query limits that replace the catalog's for these lists (from the config).
     pub limits: Vec<(String, super::Limits)>,
+    /// Local mirror files that answer for these lists instead of DNS (from the config).
+    pub mirrors: Vec<(String, crate::mirror::Source)>,
 }
 
 /// A list ready to be queried: its entry and the zone with any key filled in.
@@ -86,6 +88,22 @@ impl Selection {
             .iter()
             .filter(|l| l.defunct.is_none() && wanted(l))
         {
+            let mirror = request
+                .mirrors
+                .iter()
+                .find(|(id, _)| *id == list.id)
+                .map(|(_, source)| source.clone())
+                .or_else(|| list.mirror.clone());
+            // A list sold only by rsync has no DNS zone anyone may ask.
+            if list.access == super::Access::Subscription && mirror.is_none() {
+                notes.push(format!(
+                    "{} skipped: its data is sold by rsync only; name your copy with `[lists] mirror.{} = {{ file = \"...\", format = \"{}\" }}` in the config",
+                    list.id,
+                    list.id,
+                    if list.serves(super::QueryKind::Domain) { "dnset" } else { "ip4set" }
+                ));
+                continue;
+            }
             let zone = match &list.key_env {
                 None => list.zone.clone(),
                 Some(var) => match env(var).filter(|key| !key.trim().is_empty()) {
@@ -119,6 +137,7 @@ impl Selection {
             if let Some((_, limits)) = request.limits.iter().find(|(id, _)| *id == list.id) {
                 list.limits = *limits;
             }
+            list.mirror = mirror;
             lists.push(ActiveList {
                 list: Arc::new(list),
                 zone,

@@ -79,6 +79,33 @@ pub struct Source {
     pub format: Format,
 }
 
+impl Source {
+    /// A mirror of the list `id`, which serves `query`, read from `file` in the format named
+    /// `format`; the message says what is wrong (an unknown format, one the list cannot use).
+    pub fn new(
+        id: &str,
+        file: PathBuf,
+        format: &str,
+        query: &[QueryKind],
+    ) -> Result<Source, String> {
+        let Some(format) = Format::named(format) else {
+            let known: Vec<&str> = Format::ALL.iter().map(|(n, _)| *n).collect();
+            return Err(format!(
+                "list `{id}`: mirror format `{format}` is not read; one of {} is",
+                known.join(", ")
+            ));
+        };
+        if !query.contains(&format.answers()) {
+            return Err(format!(
+                "list `{id}`: an {} mirror answers {} queries, and the list serves none",
+                format.name(),
+                format.answers()
+            ));
+        }
+        Ok(Source { file, format })
+    }
+}
+
 /// What is asked of a mirror.
 #[derive(Debug, Clone, Copy)]
 pub enum Asked<'a> {

@@ -82,6 +82,7 @@ pub fn write_table(out: &mut dyn Write, catalog: &Catalog) -> io::Result<()> {
             (false, Access::Key) => "key",
             (false, Access::Registration) => "regist.",
             (false, Access::Public) => "off",
+            (false, Access::Subscription) => "mirror",
         };
         writeln!(
             out,

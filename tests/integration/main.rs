@@ -2,6 +2,7 @@
 
 mod support;
 
+mod builtin;
 mod catalog;
 mod check;
 mod config;
