@@ -15,7 +15,7 @@ use tracing::{error, info, warn};
 use crate::clock;
 use crate::cmd::Setup;
 use crate::error::Error;
-use crate::metrics::{self, Metrics};
+use crate::metrics::{self, Metrics, StoredPicture};
 use crate::notify::outbox;
 use crate::pass::{self, PassOutcome};
 use crate::report::safe::clean;
@@ -48,6 +48,7 @@ pub async fn run(
     };
     let mut schedule = schedule_of(&setup)?;
     let metrics = Arc::new(Metrics::started_at(clock::now()));
+    metrics.restore(store_picture(&setup));
     let _server = match setup.config()?.metrics_listen {
         Some(addr) => {
             let listener =
@@ -193,8 +194,7 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
                     .unwrap_or(u64::MAX),
                 "pass finished"
             );
-            let (states, outbox) = store_picture(setup);
-            metrics.record_pass(&done, &states, outbox);
+            metrics.record_pass(&done, store_picture(setup));
         }
         Err(Error::Busy { .. }) => {
             warn!("another pass is running (a cron `rblwatch run`?); this one is skipped")
@@ -208,17 +208,29 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
     }
 }
 
-fn store_picture(setup: &Setup) -> (Vec<crate::store::StoredState>, (usize, usize)) {
+/// What the store holds now; empty when there is no store yet (nothing has run).
+fn store_picture(setup: &Setup) -> StoredPicture {
     let Ok(config) = setup.config() else {
-        return (Vec::new(), (0, 0));
+        return StoredPicture::default();
     };
+    if !config.store.exists() {
+        return StoredPicture::default();
+    }
     let Ok(store) = Store::open(&config.store) else {
-        return (Vec::new(), (0, 0));
+        return StoredPicture::default();
     };
-    let states = store.watched_states().unwrap_or_default();
-    let waiting = store.outbox_pending(None).map(|v| v.len()).unwrap_or(0);
-    let failed = store.outbox_failed().map(|v| v.len()).unwrap_or(0);
-    (states, (waiting, failed))
+    StoredPicture {
+        states: store.watched_states().unwrap_or_default(),
+        health: store.list_health().unwrap_or_default(),
+        last: store
+            .runs(1)
+            .ok()
+            .and_then(|runs| runs.first().map(|r| (r.started, r.finished))),
+        outbox: (
+            store.outbox_pending(None).map(|v| v.len()).unwrap_or(0),
+            store.outbox_failed().map(|v| v.len()).unwrap_or(0),
+        ),
+    }
 }
 
 async fn flush_outbox(setup: &Setup, metrics: &Metrics) {

@@ -26,10 +26,51 @@ struct Snapshot {
     outbox_waiting: usize,
     outbox_failed: usize,
     sent: u64,
-    /// The last reload: whether it applied, and when (None: none since the start).
-    reload: Option<(bool, i64)>,
-    /// When the daemon started (its config was first loaded).
-    started: i64,
+    /// Whether the last config load (the start, or a reload) applied.
+    reload_applied: bool,
+    /// When a config load last applied.
+    reload_success: i64,
+}
+
+/// What the store says after a pass: the states of the watched targets, each list's health
+/// in the last pass, that pass's start and end, and the outbox.
+#[derive(Default)]
+pub struct StoredPicture {
+    /// States of the watched targets.
+    pub states: Vec<StoredState>,
+    /// Each list's health in the last pass, by id.
+    pub health: Vec<(String, String)>,
+    /// The last pass's start and end (Unix seconds).
+    pub last: Option<(i64, i64)>,
+    /// Notifications waiting, and given up on.
+    pub outbox: (usize, usize),
+}
+
+impl Snapshot {
+    fn show(&mut self, stored: StoredPicture) {
+        self.listed = stored
+            .states
+            .iter()
+            .map(|s| {
+                (
+                    s.target.clone(),
+                    s.address.clone(),
+                    s.list.clone(),
+                    s.policy.clone(),
+                    u8::from(s.status == "listed"),
+                )
+            })
+            .collect();
+        self.listed.sort();
+        self.health = stored.health;
+        if let Some((start, end)) = stored.last {
+            self.last_start = Some(start);
+            self.last_end = Some(end);
+            // Whole seconds: the store keeps no finer times.
+            self.last_duration = u32::try_from(end.saturating_sub(start)).map_or(0.0, f64::from);
+        }
+        (self.outbox_waiting, self.outbox_failed) = stored.outbox;
+    }
 }
 
 /// The daemon's metrics. A std `Mutex`: it is held only to copy numbers, never across `.await`.
@@ -43,32 +84,16 @@ impl Metrics {
     pub fn started_at(at: i64) -> Metrics {
         let metrics = Metrics::default();
         if let Ok(mut m) = metrics.inner.lock() {
-            m.started = at;
+            m.reload_applied = true;
+            m.reload_success = at;
         }
         metrics
     }
 
-    /// Records a finished pass and the store's states after it.
-    pub fn record_pass(
-        &self,
-        outcome: &PassOutcome,
-        states: &[StoredState],
-        outbox: (usize, usize),
-    ) {
+    /// Records a finished pass and the store's picture after it.
+    pub fn record_pass(&self, outcome: &PassOutcome, stored: StoredPicture) {
         let Ok(mut m) = self.inner.lock() else { return };
-        m.listed = states
-            .iter()
-            .map(|s| {
-                (
-                    s.target.clone(),
-                    s.address.clone(),
-                    s.list.clone(),
-                    s.policy.clone(),
-                    u8::from(s.status == "listed"),
-                )
-            })
-            .collect();
-        m.listed.sort();
+        m.show(stored);
         m.health = outcome
             .health
             .iter()
@@ -84,13 +109,24 @@ impl Metrics {
         m.last_duration = (outcome.timing.dns + outcome.timing.store).as_secs_f64();
         m.passes += 1;
         m.sent += u64::try_from(outcome.notifications.sent.len()).unwrap_or(0);
-        (m.outbox_waiting, m.outbox_failed) = outbox;
+    }
+
+    /// Shows what the store holds from earlier passes (a restart, or a cron `run`), so the
+    /// gauges are right from the start instead of empty until the next scheduled pass.
+    /// Counters start again at 0, as Prometheus expects of a restarted process.
+    pub fn restore(&self, stored: StoredPicture) {
+        if let Ok(mut m) = self.inner.lock() {
+            m.show(stored);
+        }
     }
 
     /// Records a reload of the config (SIGHUP): whether it applied, and when.
     pub fn record_reload(&self, applied: bool, at: i64) {
         if let Ok(mut m) = self.inner.lock() {
-            m.reload = Some((applied, at));
+            m.reload_applied = applied;
+            if applied {
+                m.reload_success = at;
+            }
         }
     }
 
@@ -218,19 +254,17 @@ impl Metrics {
             "Notifications accepted by their server.",
             m.sent.to_string(),
         );
-        // A config is loaded at the start too: until a reload, that load is the last one.
-        let (applied, at) = m.reload.unwrap_or((true, m.started));
         scalar(
             "rblwatch_config_last_reload_successful",
             "gauge",
             "1 when the last config load (start or SIGHUP) applied, 0 when the old one stays.",
-            u8::from(applied).to_string(),
+            u8::from(m.reload_applied).to_string(),
         );
         scalar(
             "rblwatch_config_last_reload_success_timestamp_seconds",
             "gauge",
-            "When the last config load was tried.",
-            at.to_string(),
+            "When a config load (start or SIGHUP) last applied.",
+            m.reload_success.to_string(),
         );
         head(
             &mut out,

@@ -153,7 +153,15 @@ impl<'a> Evaluator<'a> {
     ) -> PassResult {
         let settings = self.settings;
         let now = settings.finished;
-        let mut write = PassWrite::default();
+        let mut write = PassWrite {
+            health: Some(
+                lists
+                    .iter()
+                    .map(|h| (h.list.id.clone(), h.health.to_string()))
+                    .collect(),
+            ),
+            ..PassWrite::default()
+        };
         // The resolver's fault comes first: it is why the rest could not be seen, and the
         // lists it explains are not reported one by one.
         let mut problems: Vec<String> = fault.iter().map(ToString::to_string).collect();

@@ -168,6 +168,8 @@ pub struct PassWrite {
     pub events: Vec<Event>,
     /// Streaks to insert or replace.
     pub streaks: Vec<Streak>,
+    /// Each list's health in this pass, by id: replaces the last pass's (None: keep it).
+    pub health: Option<Vec<(String, String)>>,
     /// The targets of the config, as written: the states of any other target are retired
     /// (kept apart as history, an event each). None: leave every target as it is.
     pub watched: Option<Vec<String>>,
@@ -432,6 +434,18 @@ impl Store {
         Ok(())
     }
 
+    /// Each list's health in the last pass, by id.
+    pub fn list_health(&self) -> Result<Vec<(String, String)>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT list, health FROM list_health ORDER BY list")
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
     /// Every list's streak of passes without a definite answer.
     pub fn streaks(&self) -> Result<HashMap<String, Streak>, Error> {
         let mut stmt = self
@@ -564,6 +578,17 @@ impl Store {
                 streak
                     .execute(params![s.list, s.passes, s.since, s.detail])
                     .map_err(e)?;
+            }
+            if let Some(health) = &pass.health {
+                tx.execute("DELETE FROM list_health", []).map_err(e)?;
+                let mut put = tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO list_health (list, health, checked) VALUES (?1, ?2, ?3)",
+                    )
+                    .map_err(e)?;
+                for (list, state) in health {
+                    put.execute(params![list, state, r.finished]).map_err(e)?;
+                }
             }
             let mut queue = tx
                 .prepare_cached(

@@ -124,6 +124,14 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     CREATE INDEX state_target ON state (target);
     CREATE INDEX retired_state_target ON retired_state (target);
     "#,
+    // 4 -> 5: each list's health in the last pass, so a restarted daemon serves it at once.
+    r#"
+    CREATE TABLE list_health (
+        list     TEXT PRIMARY KEY,
+        health   TEXT NOT NULL,
+        checked  INTEGER NOT NULL
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

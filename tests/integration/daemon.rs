@@ -103,6 +103,26 @@ impl Drop for Daemon {
     }
 }
 
+/// One `GET /metrics` on the daemon's listener: the whole response.
+fn scrape(port: u16) -> String {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    response
+}
+
+/// The value of the sample `name` (without labels) in a scrape.
+#[track_caller]
+fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in:\n{metrics}"))
+}
+
 fn add(config: &Path, text: &str) {
     let mut old = std::fs::read_to_string(config).expect("config");
     old.push_str(text);
@@ -171,17 +191,14 @@ fn sighup_with_a_bad_config_keeps_the_old_one() {
         w.config(),
         &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
     );
-    let scrape = || {
-        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-        stream
-            .write_all(b"GET /metrics HTTP/1.1\r\n\r\n")
-            .expect("request");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("response");
-        response
-    };
+    let scrape = || scrape(port);
     let d = Daemon::start(w.config());
     d.wait_for("a pass", |log| log.contains("pass finished"));
+    let loaded = sample(
+        &scrape(),
+        "rblwatch_config_last_reload_success_timestamp_seconds",
+    );
+    std::thread::sleep(Duration::from_millis(1100));
     let good = std::fs::read_to_string(w.config()).expect("config");
     std::fs::write(w.config(), format!("{good}colour = \"red\"\n")).expect("break the config");
     d.signal("HUP");
@@ -195,6 +212,14 @@ fn sighup_with_a_bad_config_keeps_the_old_one() {
             .lines()
             .any(|l| l == "rblwatch_config_last_reload_successful 0"),
         "{metrics}"
+    );
+    // The last success is still the start's load.
+    assert_eq!(
+        sample(
+            &metrics,
+            "rblwatch_config_last_reload_success_timestamp_seconds"
+        ),
+        loaded
     );
     let before = d.passes();
     d.wait_for("passes to go on", |log| {
@@ -301,6 +326,50 @@ fn metrics_show_a_listing_after_a_pass() {
     );
     assert!(!response.contains("address=\"198.51.100.2\""), "{response}");
     drop(d);
+}
+
+#[test]
+fn a_restarted_daemon_serves_the_stored_state_before_its_first_pass() {
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    // A pass by cron's `run` fills the store.
+    let unix = || {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("clock")
+            .as_secs_f64()
+    };
+    let before = unix().floor();
+    w.pass();
+    let after = unix().ceil();
+    let port = free_tcp_port();
+    // The next scheduled pass is far away: whatever /metrics shows now comes from the store.
+    add(
+        w.config(),
+        &format!(
+            "\n[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let d = Daemon::start(w.config());
+    d.wait_for("the listener", |log| log.contains("serving metrics"));
+    let metrics = scrape(port);
+    for line in [
+        "rblwatch_listed{target=\"192.0.2.5\",address=\"192.0.2.5\",list=\"w\",policy=\"block\"} 1",
+        "rblwatch_list_healthy{list=\"w\",health=\"ok\"} 1",
+        "rblwatch_outbox_queued 0",
+        "rblwatch_passes_total 0",
+    ] {
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "want `{line}` in:\n{metrics}"
+        );
+    }
+    let end = sample(&metrics, "rblwatch_last_pass_end_timestamp_seconds");
+    assert!(
+        (before..=after).contains(&end),
+        "{before} <= {end} <= {after}"
+    );
+    assert_eq!(d.passes(), 0, "{}", d.log());
 }
 
 #[test]
