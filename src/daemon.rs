@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
-use tracing::{error, info, warn};
+use tracing::{debug, error, info, warn};
 
 use crate::clock;
 use crate::cmd::Setup;
@@ -182,6 +182,25 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
             {
                 warn!("notification not sent: {}", clean(line));
             }
+            // -v: each list's answers and how long they took.
+            for health in &done.health {
+                let id = &health.list.id;
+                let answers: Vec<String> = done
+                    .answers
+                    .iter()
+                    .filter(|((list, _), _)| list == id)
+                    .map(|((_, status), n)| format!("{status}={n}"))
+                    .collect();
+                let timing = done.list_timing.get(id).copied().unwrap_or_default();
+                debug!(
+                    list = %id,
+                    health = %health.health,
+                    answers = %answers.join(","),
+                    mean_ms = timing.mean.as_millis(),
+                    slowest_ms = timing.slowest.as_millis(),
+                    "list answered"
+                );
+            }
             let unknown: usize = done.run.unknown.values().sum();
             info!(
                 run = done.run.id,
@@ -196,8 +215,11 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
             );
             metrics.record_pass(&done, store_picture(setup));
         }
-        Err(Error::Busy { .. }) => {
-            warn!("another pass is running (a cron `rblwatch run`?); this one is skipped")
+        Err(Error::Busy { holder, .. }) => {
+            warn!(
+                holder = %clean(&holder),
+                "another pass is running (a cron `rblwatch run`?); this one is skipped"
+            )
         }
         Err(err) => {
             metrics.record_failure();

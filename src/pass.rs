@@ -39,6 +39,8 @@ pub struct PassOutcome {
     pub notes: Vec<String>,
     /// Targets the pass could not see (no definite answer about them).
     pub blind: Vec<String>,
+    /// How long each list took to answer, by id.
+    pub list_timing: BTreeMap<String, crate::watch::ListTiming>,
 }
 
 /// Runs one whole pass: lock, DNS, evaluate, plan notifications, commit, send. `progress`,
@@ -240,5 +242,6 @@ pub async fn run(
         answers: result.answers,
         notes,
         blind: result.blind,
+        list_timing: result.timing,
     })
 }

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::check::{CheckReport, Outcome, Resolution, ResolverFault};
 use crate::clock;
@@ -47,6 +48,8 @@ pub struct PassResult {
     /// Targets no list gave a definite answer about in this pass: the pass could not see
     /// them, so it says nothing about whether they are listed.
     pub blind: Vec<String>,
+    /// How long each list took to answer, by id.
+    pub timing: BTreeMap<String, ListTiming>,
 }
 
 fn words(codes: &[std::net::Ipv4Addr]) -> Vec<String> {
@@ -66,6 +69,20 @@ struct Tally {
     definite: bool,
     /// The first answer's detail, as an example of why the list said nothing definite.
     example: Option<String>,
+    /// Time spent waiting for its DNS answers, in all and the longest one.
+    waited: Duration,
+    slowest: Duration,
+}
+
+/// How long one list took to answer in a pass (for the daemon's debug log).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ListTiming {
+    /// Answers received.
+    pub answers: usize,
+    /// Their mean wait.
+    pub mean: Duration,
+    /// The longest wait.
+    pub slowest: Duration,
 }
 
 /// A pass evaluated one answer at a time, so a pass over a large range never holds its
@@ -107,6 +124,8 @@ impl<'a> Evaluator<'a> {
         if let Some(tally) = self.tallies.get_mut(&o.list.id) {
             *tally.statuses.entry(o.status).or_default() += 1;
             tally.definite |= o.status.is_definite();
+            tally.waited += o.elapsed;
+            tally.slowest = tally.slowest.max(o.elapsed);
             if tally.example.is_none() {
                 tally.example.clone_from(&o.detail);
             }
@@ -252,11 +271,32 @@ impl<'a> Evaluator<'a> {
             problems,
         };
         write.events = self.events;
+        let timing = self
+            .tallies
+            .iter()
+            .map(|(list, tally)| {
+                let answers: usize = tally.statuses.values().sum();
+                let mean = u32::try_from(answers)
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .map_or(Duration::ZERO, |n| tally.waited / n);
+                let slowest = tally.slowest;
+                (
+                    list.clone(),
+                    ListTiming {
+                        answers,
+                        mean,
+                        slowest,
+                    },
+                )
+            })
+            .collect();
         PassResult {
             write,
             listed: self.listed,
             answers,
             blind,
+            timing,
         }
     }
 }

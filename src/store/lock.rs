@@ -61,7 +61,20 @@ impl PassLock {
         check_own_file(&file, &path)?;
         match file.try_lock() {
             Ok(()) => {}
-            Err(TryLockError::WouldBlock) if wait => file.lock().map_err(io)?,
+            Err(TryLockError::WouldBlock) if wait => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                tracing::debug!(
+                    holder = %crate::report::safe::clean(holder.trim()),
+                    "waiting for the store's lock"
+                );
+                let asked = std::time::Instant::now();
+                file.lock().map_err(io)?;
+                tracing::debug!(
+                    waited_ms = asked.elapsed().as_millis(),
+                    "took the store's lock"
+                );
+            }
             Err(TryLockError::WouldBlock) => {
                 let mut holder = String::new();
                 let _ = file.read_to_string(&mut holder);

@@ -18,11 +18,12 @@ struct Daemon {
 
 impl Daemon {
     fn start(config: &Path) -> Daemon {
-        Daemon::start_with(config, None)
+        Daemon::start_with(config, None, &[])
     }
 
-    /// Starts the daemon, with at most `files` open file descriptors when given.
-    fn start_with(config: &Path, files: Option<u64>) -> Daemon {
+    /// Starts the daemon with these flags, and at most `files` open file descriptors when
+    /// given.
+    fn start_with(config: &Path, files: Option<u64>, flags: &[&str]) -> Daemon {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_rblwatch"));
         if let Some(files) = files {
@@ -46,6 +47,7 @@ impl Daemon {
             .arg("--config")
             .arg(config)
             .arg("daemon")
+            .args(flags)
             .env_remove("RBLWATCH_NOW")
             .env_remove("RUST_LOG")
             .stdout(Stdio::null())
@@ -257,6 +259,34 @@ fn sighup_with_a_bad_config_keeps_the_old_one() {
 }
 
 #[test]
+fn verbose_logs_each_list_with_its_answers_and_timing() {
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    add(w.config(), EVERY_SECOND);
+    let d = Daemon::start_with(w.config(), None, &["-v"]);
+    d.wait_for("a pass", |log| log.contains("pass finished"));
+    let log = d.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("list answered"))
+        .unwrap_or_else(|| panic!("no per-list event:\n{log}"));
+    for field in [
+        "list=w",
+        "health=ok",
+        "answers=listed=1",
+        "mean_ms=",
+        "slowest_ms=",
+    ] {
+        assert!(line.contains(field), "want {field} in `{line}`");
+    }
+    drop(d);
+    // Without -v the same daemon says nothing per list.
+    let quiet = Daemon::start(w.config());
+    quiet.wait_for("a pass", |log| log.contains("pass finished"));
+    assert!(!quiet.log().contains("list answered"), "{}", quiet.log());
+}
+
+#[test]
 fn a_cron_run_during_a_daemon_pass_does_not_overlap_it() {
     let s = Slow::start();
     add(&s.config, EVERY_SECOND);
@@ -382,7 +412,7 @@ fn idle_scrapers_cannot_starve_the_passes() {
         &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
     );
     // 128 descriptors for the daemon, 400 connections that never send a request.
-    let d = Daemon::start_with(w.config(), Some(128));
+    let d = Daemon::start_with(w.config(), Some(128), &[]);
     d.wait_for("a pass", |log| log.contains("pass finished"));
     let idle: Vec<std::net::TcpStream> = (0..400)
         .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).ok())
