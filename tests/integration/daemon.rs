@@ -402,6 +402,118 @@ fn a_restarted_daemon_serves_the_stored_state_before_its_first_pass() {
     assert_eq!(d.passes(), 0, "{}", d.log());
 }
 
+/// Runs `promtool ARGS...` (Debian's `prometheus` package) with `input` on stdin.
+fn promtool(args: &[&str], input: &str) -> (bool, String) {
+    let mut child = Command::new("promtool")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool must be installed (apt-get install prometheus): the tests check what is shipped to Prometheus with it");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write to promtool");
+    let out = child.wait_with_output().expect("promtool");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The metric names (`rblwatch_...`) a text mentions.
+fn metric_names(text: &str) -> std::collections::BTreeSet<String> {
+    text.match_indices("rblwatch_")
+        .map(|(at, _)| {
+            text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_alert_rules_and_dashboard_read_what_the_daemon_serves() {
+    let dist = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist");
+    let rules = dist.join("prometheus/rblwatch.rules.yml");
+    let rules = rules.to_string_lossy().into_owned();
+    let (ok, out) = promtool(&["check", "rules", &rules], "");
+    assert!(ok, "{out}");
+    // The rules' own unit tests, shipped beside them.
+    let tests = dist.join("prometheus/rblwatch.rules.test.yml");
+    let (ok, out) = promtool(&["test", "rules", &tests.to_string_lossy()], "");
+    assert!(ok, "{out}");
+
+    // A real scrape of a daemon that has seen one listing.
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    let port = free_tcp_port();
+    add(
+        w.config(),
+        &format!("{EVERY_SECOND}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let d = Daemon::start(w.config());
+    d.wait_for("a pass", |log| log.contains("pass finished"));
+    let response = scrape(port);
+    drop(d);
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body)
+        .expect("an HTTP body");
+    let (ok, out) = promtool(&["check", "metrics"], body);
+    assert!(ok, "promtool check metrics: {out}\n{body}");
+
+    // Fed to the rules as it is, the scrape fires exactly one alert: the listing.
+    let series: String = body
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (name, value) = l.rsplit_once(' ').expect("a sample");
+            format!("      - series: '{name}'\n        values: '{value}x10'\n")
+        })
+        .collect();
+    let test = format!(
+        "rule_files:\n  - {rules}\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{series}\
+         \x20   promql_expr_test:\n      - expr: ALERTS{{alertstate=\"firing\"}}\n        eval_time: 5m\n\
+         \x20       exp_samples:\n          - labels: 'ALERTS{{alertname=\"RblwatchListed\",alertstate=\"firing\",severity=\"critical\",target=\"192.0.2.5\",address=\"192.0.2.5\",list=\"w\",policy=\"block\"}}'\n            value: 1\n"
+    );
+    let dir = crate::support::shared_dir();
+    let file = crate::support::write_file(dir.path(), "scrape.test.yml", &test);
+    let (ok, out) = promtool(&["test", "rules", &file.to_string_lossy()], "");
+    assert!(ok, "{out}\n{test}");
+
+    // Every metric the rules and the dashboard use is one the daemon serves.
+    let served: std::collections::BTreeSet<String> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .filter_map(|l| l.split(' ').next())
+        .map(str::to_string)
+        .collect();
+    let dashboard =
+        std::fs::read_to_string(dist.join("grafana/rblwatch.json")).expect("the dashboard");
+    let parsed: serde_json::Value = serde_json::from_str(&dashboard).expect("dashboard JSON");
+    assert!(
+        parsed["panels"].as_array().is_some_and(|p| !p.is_empty()),
+        "no panels"
+    );
+    let used = metric_names(&std::fs::read_to_string(&rules).expect("rules"))
+        .into_iter()
+        .chain(metric_names(&dashboard))
+        .collect::<std::collections::BTreeSet<_>>();
+    assert!(used.len() >= 8, "{used:?}");
+    let unknown: Vec<&String> = used.difference(&served).collect();
+    assert!(
+        unknown.is_empty(),
+        "not served: {unknown:?}; served: {served:?}"
+    );
+}
+
 #[test]
 fn idle_scrapers_cannot_starve_the_passes() {
     let w = Watch::start();
