@@ -35,6 +35,7 @@ pub mod files;
 pub mod lists;
 pub mod location;
 pub mod logging;
+pub mod manpage;
 pub mod metrics;
 pub mod mirror;
 pub mod notify;

@@ -54,7 +54,10 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         }
         Command::Man => {
             let command = <Cli as clap::CommandFactory>::command();
-            clap_mangen::Man::new(command).render(&mut std::io::stdout().lock())?;
+            std::io::Write::write_all(
+                &mut std::io::stdout().lock(),
+                crate::manpage::render(command).as_bytes(),
+            )?;
             Ok(0)
         }
     }

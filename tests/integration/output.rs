@@ -384,12 +384,36 @@ fn completions_and_the_man_page_come_from_the_cli() {
     let run = rblwatch(&["man"], &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stdout.starts_with(".ie \\n(.g .ds Aq \\(aq") || run.stdout.contains(".TH rblwatch"),
+        run.stdout.starts_with(".TH RBLWATCH 1 "),
         "{}",
         &run.stdout[..200.min(run.stdout.len())]
     );
+    // groff, warnings on, formats it without a word (groff-base: man-db's formatter).
+    let dir = crate::support::shared_dir();
+    let page = crate::support::write_file(dir.path(), "rblwatch.1", &run.stdout);
+    let out = std::process::Command::new("groff")
+        .args(["-man", "-ww", "-z"])
+        .arg(&page)
+        .output()
+        .expect("groff must be installed (apt-get install groff-base)");
     assert!(
-        run.stdout.contains("daemon") && run.stdout.contains("check"),
-        "the subcommands are listed"
+        out.status.success() && out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
     );
+    let text = std::process::Command::new("groff")
+        .args(["-man", "-Tutf8", "-P-cbou"])
+        .arg(&page)
+        .output()
+        .expect("groff");
+    let text = String::from_utf8_lossy(&text.stdout);
+    for heading in [
+        "EXIT STATUS",
+        "ENVIRONMENT",
+        "FILES",
+        "SIGNALS",
+        "rblwatch notify flush",
+    ] {
+        assert!(text.contains(heading), "no {heading} in:\n{text}");
+    }
 }
