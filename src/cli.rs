@@ -302,8 +302,14 @@ pub enum ConfigAction {
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// IPv4/IPv6 addresses, CIDR ranges (every address) or host names.
-    #[arg(required = true, value_name = "TARGET")]
+    #[arg(required_unless_present = "domains", value_name = "TARGET")]
     pub targets: Vec<String>,
+
+    /// A mail domain: its MX hosts and their addresses (receiving), the addresses its SPF
+    /// record authorises (sending, includes followed) and the domain itself (domain lists),
+    /// each labelled with its role; repeatable.
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    pub domains: Vec<String>,
 
     /// Which lists to ask.
     #[command(flatten)]

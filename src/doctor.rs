@@ -13,6 +13,7 @@ use serde::Serialize;
 use crate::check::fault::FaultKind;
 use crate::check::{self, CheckRequest, ListHealth, ResolverFault};
 use crate::config::Config;
+use crate::dns::reverse::{Reverse, reverse};
 use crate::dns::{Answer, Dns, Health, public};
 use crate::lists::ActiveList;
 use crate::notify::mail;
@@ -378,35 +379,42 @@ async fn reverse_dns(dns: &Dns, config: &Config) -> Vec<Finding> {
         }
     }
     for ip in addresses {
-        out.push(match dns.ptr(ip).await {
-            Err(why) => finding(Level::Warning, "rdns", ip.to_string(), format!("reverse DNS lookup failed: {why}")),
-            Ok(names) if names.is_empty() => finding(
-                Level::Warning,
-                "rdns",
-                ip.to_string(),
-                "no reverse DNS (PTR): many receivers refuse such mail, and lists such as SpamRATS NoPtr list it; ask whoever owns the address block to set a PTR naming the server",
-            ),
-            Ok(names) => {
-                let mut confirmed = None;
-                for name in &names {
-                    if dns.addresses(name).await.is_ok_and(|back| back.iter().any(|b| b.to_canonical() == ip)) {
-                        confirmed = Some(name.clone());
-                        break;
-                    }
-                }
-                match confirmed {
-                    Some(name) => finding(Level::Ok, "rdns", ip.to_string(), format!("PTR {name} resolves back to it (forward-confirmed)")),
-                    None => finding(
-                        Level::Warning,
-                        "rdns",
-                        ip.to_string(),
-                        format!("PTR {} does not resolve back to {ip}: make the name's A/AAAA record point to this address", names.join(", ")),
-                    ),
-                }
-            }
-        });
+        out.push(rdns_finding(ip, &reverse(dns, ip).await));
     }
     out
+}
+
+/// What an address's reverse DNS means for its mail, as a finding.
+fn rdns_finding(ip: IpAddr, found: &Reverse) -> Finding {
+    match found {
+        Reverse::Failed(why) => finding(
+            Level::Warning,
+            "rdns",
+            ip.to_string(),
+            format!("reverse DNS lookup failed: {why}"),
+        ),
+        Reverse::Missing => finding(
+            Level::Warning,
+            "rdns",
+            ip.to_string(),
+            "no reverse DNS (PTR): many receivers refuse such mail, and lists such as SpamRATS NoPtr list it; ask whoever owns the address block to set a PTR naming the server",
+        ),
+        Reverse::Confirmed(name) => finding(
+            Level::Ok,
+            "rdns",
+            ip.to_string(),
+            format!("PTR {name} resolves back to it (forward-confirmed)"),
+        ),
+        Reverse::Unconfirmed(names) => finding(
+            Level::Warning,
+            "rdns",
+            ip.to_string(),
+            format!(
+                "PTR {} does not resolve back to {ip}: make the name's A/AAAA record point to this address",
+                names.join(", ")
+            ),
+        ),
+    }
 }
 
 fn store(config: &Config) -> Finding {

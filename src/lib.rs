@@ -30,6 +30,7 @@ pub mod config;
 pub mod daemon;
 pub mod dns;
 pub mod doctor;
+pub mod domain;
 pub mod error;
 pub mod files;
 pub mod lists;

@@ -67,6 +67,12 @@ impl Cidr {
         }
     }
 
+    /// Whether `ip` is in the network (an IPv4-mapped address counts as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = ip.to_canonical();
+        ip.is_ipv4() == self.network.is_ipv4() && mask(ip, self.prefix) == self.network
+    }
+
     /// The last address of the network.
     pub fn last(&self) -> IpAddr {
         match self.network {
@@ -139,7 +145,8 @@ impl Target {
     }
 }
 
-fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
+/// `ip` with the bits past `prefix` cleared: the network's first address.
+pub(crate) fn mask(ip: IpAddr, prefix: u8) -> IpAddr {
     match ip {
         IpAddr::V4(v4) => {
             let keep = u32::MAX.checked_shl(32 - u32::from(prefix)).unwrap_or(0);

@@ -9,7 +9,7 @@ use crate::cli::{CheckArgs, Color, Format};
 use crate::dns::Dns;
 use crate::error::Error;
 use crate::report::progress::Bar;
-use crate::report::{Summary, json, nagios, table};
+use crate::report::{self, Summary, json, nagios, table};
 use crate::target::Target;
 
 /// Ranges larger than this, in all, need `--force`: a /24, polite to public lists.
@@ -36,12 +36,51 @@ fn too_many(targets: &[Target], total: u128) -> Error {
     }
 }
 
+/// At most this many single addresses of a mail domain get a reverse DNS check.
+const REVERSE_CHECKED: usize = 32;
+
+/// The reverse DNS of a mail domain's single addresses (MX hosts', single SPF addresses).
+async fn reverse_dns(
+    dns: &Dns,
+    setup: &crate::domain::MailSetup,
+) -> Vec<(std::net::IpAddr, crate::dns::reverse::Reverse)> {
+    let mut addresses: Vec<std::net::IpAddr> = setup
+        .resolutions()
+        .into_iter()
+        .flat_map(|r| r.addresses)
+        .chain(
+            setup
+                .spf
+                .sources
+                .iter()
+                .filter_map(|s| s.target.parse().ok()),
+        )
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    let mut out = Vec::new();
+    for ip in addresses.into_iter().take(REVERSE_CHECKED) {
+        out.push((ip, crate::dns::reverse::reverse(dns, ip).await));
+    }
+    out
+}
+
 /// Runs `check` and returns the exit status.
 pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
-    let targets = args
+    let mut targets = args
         .targets
         .iter()
         .map(|t| Target::parse(t))
+        .collect::<Result<Vec<_>, _>>()?;
+    let domains = args
+        .domains
+        .iter()
+        .map(|d| {
+            crate::target::to_ascii_name(d).map_err(|why| Error::Usage {
+                arg: d.clone(),
+                message: format!("not a mail domain: {why}"),
+            })
+        })
         .collect::<Result<Vec<_>, _>>()?;
     // Ranges are counted before anything is asked; host names once resolved, by the
     // addresses they stand for (one name may hide thousands); overlaps count once.
@@ -53,7 +92,33 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
     let (settings, verify) = setup.resolver(Some(&args.dns))?;
     let dns = Dns::new(&settings)?;
     let warnings = super::resolver_warnings(&dns);
-    let resolutions = check::resolve(&dns, &targets, settings.concurrency).await;
+    let mut resolutions = check::resolve(&dns, &targets, settings.concurrency).await;
+    // Each mail domain adds what its MX and SPF hold now, with the addresses of its names.
+    let mut found = Vec::new();
+    for domain in &domains {
+        let setup = crate::domain::resolve(&dns, domain).await;
+        for target in setup.targets() {
+            if !targets.iter().any(|t| t.text == target.text) {
+                targets.push(target);
+            }
+        }
+        for resolution in setup.resolutions() {
+            if !resolutions.iter().any(|r| r.target == resolution.target) {
+                resolutions.push(resolution);
+            }
+        }
+        let reverse = reverse_dns(&dns, &setup).await;
+        found.push(report::domain::Found { setup, reverse });
+    }
+    let members: Vec<crate::domain::Member> =
+        found.iter().flat_map(|f| f.setup.members.clone()).collect();
+    let target_texts: Vec<String> = targets.iter().map(|t| t.text.clone()).collect();
+    // A domain whose MX or SPF could not be read was not seen whole: never all clear.
+    let unseen: Vec<String> = found
+        .iter()
+        .filter(|f| !f.setup.complete)
+        .map(|f| f.setup.domain.clone())
+        .collect();
     let total = check::address_count(&targets, &resolutions);
     if total > MAX_ADDRESSES && !args.force {
         return Err(too_many(&targets, total));
@@ -87,7 +152,8 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
             resolvers,
             warnings: &warnings,
             notes: &selection.notes,
-            targets: &args.targets,
+            targets: &target_texts,
+            domains: &found.iter().map(report::domain::doc).collect::<Vec<_>>(),
         };
         let mut doc = json::Stream::begin(&mut out, &ctx)?;
         let mut failed: Option<std::io::Error> = None;
@@ -95,7 +161,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         let run = check::stream(&dns, request, &mut |o| {
             summary.add(&o);
             if failed.is_none() {
-                failed = doc.result(&o).err();
+                failed = doc.result(&o, &members).err();
             }
             if failed.is_none() && flushed.elapsed() >= FLUSH_EVERY {
                 failed = doc.flush().err();
@@ -107,7 +173,8 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         if let Some(err) = failed {
             return Err(err.into());
         }
-        summary.finish(&args.targets);
+        summary.finish(&target_texts);
+        summary.unanswered_targets.extend(unseen.iter().cloned());
         let notes: Vec<String> = selection.notes.iter().chain(&run.notes).cloned().collect();
         ctx.notes = &notes;
         doc.end(&run, &summary, &ctx)?;
@@ -128,7 +195,9 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         })
         .await;
         drop(bar);
-        summary.finish(&args.targets);
+        summary.finish(&target_texts);
+        summary.unanswered_targets.extend(unseen.iter().cloned());
+        let found_domains = std::mem::take(&mut found);
         let found = check::CheckReport {
             outcomes: kept,
             lists: run.lists,
@@ -156,7 +225,12 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
                 color,
                 verbose: args.verbose,
             };
-            table::write(&mut out, &found, &summary, style, &warnings, &notes)?;
+            for domain in &found_domains {
+                report::domain::write(&mut out, domain)?;
+            }
+            table::write(
+                &mut out, &found, &summary, style, &warnings, &notes, &members,
+            )?;
             summary.exit_code()
         } else {
             let mut err = std::io::stderr().lock();

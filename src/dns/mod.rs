@@ -6,8 +6,9 @@ pub mod name;
 pub mod public;
 pub mod recursive;
 pub mod resolver;
+pub mod reverse;
 mod tcp;
 pub mod udp;
 
 pub use classify::{Answer, Health, Status, Verdict};
-pub use resolver::{Dns, ResolverSettings};
+pub use resolver::{Dns, Records, ResolverSettings};

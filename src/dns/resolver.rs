@@ -296,6 +296,52 @@ impl Dns {
         }
     }
 
+    /// The MX records of a domain, by preference then name (`.` for a null MX, RFC 7505).
+    pub async fn mx(&self, domain: &str) -> Result<Records<(u16, String)>, String> {
+        let name = format!("{}.", domain.trim_end_matches('.'));
+        let found = self.lookup(name.as_str(), RecordType::MX).await;
+        records(found, |r| match r {
+            RData::MX(mx) => {
+                let host = mx.exchange.to_ascii().to_ascii_lowercase();
+                let host = host.trim_end_matches('.');
+                Some((
+                    mx.preference,
+                    if host.is_empty() {
+                        ".".into()
+                    } else {
+                        host.into()
+                    },
+                ))
+            }
+            _ => None,
+        })
+        .map(|mut found| {
+            if let Records::Found(list) = &mut found {
+                list.sort();
+                list.dedup();
+            }
+            found
+        })
+    }
+
+    /// The TXT records of a name, each one's strings joined as RFC 7208 section 3.3 says
+    /// (no separator), as text (invalid UTF-8 replaced).
+    pub async fn txt_records(&self, name: &str) -> Result<Records<String>, String> {
+        let name = format!("{}.", name.trim_end_matches('.'));
+        let found = self.lookup(name.as_str(), RecordType::TXT).await;
+        records(found, |r| match r {
+            RData::TXT(txt) => {
+                let bytes: Vec<u8> = txt
+                    .txt_data
+                    .iter()
+                    .flat_map(|s| s.iter().copied())
+                    .collect();
+                Some(String::from_utf8_lossy(&bytes).into_owned())
+            }
+            _ => None,
+        })
+    }
+
     /// The A and AAAA addresses of a host name.
     pub async fn addresses(&self, host: &str) -> Result<Vec<IpAddr>, String> {
         let name = format!("{}.", host.trim_end_matches('.'));
@@ -330,6 +376,39 @@ impl Dns {
             });
         }
         Ok(found)
+    }
+}
+
+/// What a lookup of one record type found: the records, or which negative answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Records<T> {
+    /// These records (at least one).
+    Found(Vec<T>),
+    /// The name exists without records of the type (NODATA).
+    NoData,
+    /// The name does not exist (NXDOMAIN).
+    NxDomain,
+}
+
+/// Decodes a lookup's records with `pick`; a failure (timeout, SERVFAIL, REFUSED) is an error
+/// with why, never an empty answer.
+fn records<T>(
+    found: Result<Vec<RData>, Answer>,
+    pick: impl Fn(&RData) -> Option<T>,
+) -> Result<Records<T>, String> {
+    match found {
+        Ok(data) => {
+            let list: Vec<T> = data.iter().filter_map(pick).collect();
+            Ok(if list.is_empty() {
+                Records::NoData
+            } else {
+                Records::Found(list)
+            })
+        }
+        Err(Answer::NxDomain) => Ok(Records::NxDomain),
+        Err(Answer::NoData | Answer::Addresses(_)) => Ok(Records::NoData),
+        Err(Answer::Refused) => Err("the DNS server answered REFUSED".into()),
+        Err(Answer::Failure(why)) => Err(why),
     }
 }
 

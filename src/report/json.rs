@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::{Summary, delist_procedure};
 use crate::check::{Outcome, RunSummary};
 use crate::dns::{Health, Status};
+use crate::domain::{Member, Role};
 use crate::lists::Policy;
 
 /// Everything besides the report that the document carries.
@@ -19,6 +20,16 @@ pub struct Context<'a> {
     pub notes: &'a [String],
     /// Targets as typed.
     pub targets: &'a [String],
+    /// The mail domains checked (`check --domain`): their setup as found in DNS.
+    pub domains: &'a [serde_json::Value],
+}
+
+/// One role a result plays in a mail domain, and how it got there.
+#[derive(Serialize)]
+struct RoleDoc<'a> {
+    domain: &'a str,
+    role: Role,
+    path: &'a str,
 }
 
 #[derive(Serialize)]
@@ -44,6 +55,8 @@ struct ResultDoc<'a> {
     delist: Option<String>,
     detail: Option<&'a str>,
     elapsed_ms: u64,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    roles: Vec<RoleDoc<'a>>,
 }
 
 #[derive(Serialize)]
@@ -92,8 +105,17 @@ impl<'a> Stream<'a> {
         Ok(Stream { out, first: true })
     }
 
-    /// Writes one result.
-    pub fn result(&mut self, o: &Outcome) -> io::Result<()> {
+    /// Writes one result, with the roles it plays in the mail domains checked.
+    pub fn result(&mut self, o: &Outcome, members: &[Member]) -> io::Result<()> {
+        let roles = members
+            .iter()
+            .filter(|m| m.covers(&o.target, &o.address))
+            .map(|m| RoleDoc {
+                domain: &m.domain,
+                role: m.role,
+                path: &m.path,
+            })
+            .collect();
         let doc = ResultDoc {
             target: &o.target,
             address: &o.address,
@@ -111,6 +133,7 @@ impl<'a> Stream<'a> {
                 .flatten(),
             detail: o.detail.as_deref(),
             elapsed_ms: millis(o.elapsed),
+            roles,
         };
         self.out
             .write_all(if self.first { b"\n" } else { b",\n" })?;
@@ -176,10 +199,15 @@ impl<'a> Stream<'a> {
         let json = |v: &dyn erased::Json| v.to_json();
         writeln!(
             self.out,
-            "\n],\n\"resolver_fault\": {},\n\"notes\": {},\n\"targets\": {},\n\"lists\": {},\n\"summary\": {}\n}}",
+            "\n],\n\"resolver_fault\": {},\n\"notes\": {},\n\"targets\": {},{}\n\"lists\": {},\n\"summary\": {}\n}}",
             json(&fault),
             json(&ctx.notes),
             json(&targets),
+            if ctx.domains.is_empty() {
+                String::new()
+            } else {
+                format!("\n\"domains\": {},", json(&ctx.domains))
+            },
             json(&lists),
             json(&summary)
         )

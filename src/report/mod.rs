@@ -4,6 +4,7 @@
 //! Writers take any `io::Write`, so tests read what a user would see.
 
 pub mod catalog;
+pub mod domain;
 pub mod json;
 pub mod nagios;
 pub mod progress;

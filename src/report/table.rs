@@ -7,6 +7,7 @@ use super::safe::{clean, join};
 use super::{Summary, delist_procedure};
 use crate::check::{CheckReport, Outcome};
 use crate::dns::Status;
+use crate::domain::{Member, Role};
 use crate::lists::Policy;
 
 /// How the table is drawn.
@@ -55,7 +56,70 @@ fn rank(outcome: &Outcome) -> u8 {
     }
 }
 
-/// Writes the table for a run, with the setup warnings and notes first.
+/// How the rows line up.
+struct Row {
+    style: Style,
+    width: usize,
+    list_width: usize,
+    indent: String,
+}
+
+impl Row {
+    /// One result row, with its reason, delisting link and procedure under it.
+    fn write(&self, out: &mut dyn Write, o: &Outcome) -> io::Result<()> {
+        let (style, width, list_width, indent) =
+            (self.style, self.width, self.list_width, &self.indent);
+        // Code meanings only for a definite answer: an answer not believed (unhealthy, bogus,
+        // refused) says why instead, not what a listing would mean.
+        let answer = if !o.meanings.is_empty() && (o.status.is_definite() || o.detail.is_none()) {
+            join(&o.meanings, "; ")
+        } else if let Some(detail) = &o.detail {
+            clean(detail).into_owned()
+        } else {
+            format!("not listed ({})", o.list.zone)
+        };
+        writeln!(
+            out,
+            "{}  {:<width$}  {:<list_width$}  {answer}",
+            status_word(style, o),
+            o.address,
+            o.list.id
+        )?;
+        if o.status == Status::Listed || o.status == Status::Refused {
+            if o.status == Status::Listed && o.detail.is_some() {
+                writeln!(
+                    out,
+                    "{indent}{}",
+                    clean(o.detail.as_deref().unwrap_or_default())
+                )?;
+            }
+            for txt in &o.txt {
+                writeln!(out, "{indent}reason: {}", clean(txt))?;
+            }
+        }
+        if o.is_block_listing() {
+            if let Some(url) = &o.delist_url {
+                writeln!(out, "{indent}delist: {}", clean(url))?;
+            }
+            if let Some(how) = delist_procedure(&o.list, o) {
+                writeln!(out, "{indent}how:    {how}")?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The heading of a mail domain's rows of one role.
+fn role_heading(role: Role) -> &'static str {
+    match role {
+        Role::Sending => "Sending (addresses the SPF record authorises):",
+        Role::Receiving => "Receiving (MX hosts):",
+        Role::Domain => "Domain:",
+    }
+}
+
+/// Writes the table for a run, with the setup warnings and notes first; the rows of a mail
+/// domain's `members` come by role, each with how it belongs to the domain.
 pub fn write(
     out: &mut dyn Write,
     report: &CheckReport,
@@ -63,6 +127,7 @@ pub fn write(
     style: Style,
     warnings: &[String],
     notes: &[String],
+    members: &[Member],
 ) -> io::Result<()> {
     // Said once, up front: when the resolver is at fault, the rows below are its doing.
     if let Some(fault) = &report.fault {
@@ -80,7 +145,13 @@ pub fn write(
     for note in notes {
         writeln!(out, "note: {}", clean(note))?;
     }
-    for resolution in &report.resolutions {
+    // A mail domain's names were resolved by its setup, which is shown on its own.
+    let setup_names = |target: &str| members.iter().any(|m| m.target == target);
+    for resolution in report
+        .resolutions
+        .iter()
+        .filter(|r| !setup_names(&r.target))
+    {
         match &resolution.error {
             Some(why) => writeln!(
                 out,
@@ -119,42 +190,43 @@ pub fn write(
     rows.sort_by_key(|o| rank(o));
     let width = rows.iter().map(|o| o.address.len()).max().unwrap_or(0);
     let list_width = rows.iter().map(|o| o.list.id.len()).max().unwrap_or(0);
-    let indent = " ".repeat(11 + 2 + width + 2 + list_width + 2);
-    for o in rows {
-        // Code meanings only for a definite answer: an answer not believed (unhealthy, bogus,
-        // refused) says why instead, not what a listing would mean.
-        let answer = if !o.meanings.is_empty() && (o.status.is_definite() || o.detail.is_none()) {
-            join(&o.meanings, "; ")
-        } else if let Some(detail) = &o.detail {
-            clean(detail).into_owned()
-        } else {
-            format!("not listed ({})", o.list.zone)
-        };
-        writeln!(
-            out,
-            "{}  {:<width$}  {:<list_width$}  {answer}",
-            status_word(style, o),
-            o.address,
-            o.list.id
-        )?;
-        if o.status == Status::Listed || o.status == Status::Refused {
-            if o.status == Status::Listed && o.detail.is_some() {
+    let row = Row {
+        style,
+        width,
+        list_width,
+        indent: " ".repeat(11 + 2 + width + 2 + list_width + 2),
+    };
+    // A mail domain's rows by role, each with the path that made it part of the domain;
+    // the other targets' rows first, as always.
+    let roles = |o: &Outcome| -> Vec<&Member> {
+        members
+            .iter()
+            .filter(|m| m.covers(&o.target, &o.address))
+            .collect()
+    };
+    for o in rows.iter().filter(|o| roles(o).is_empty()) {
+        row.write(out, o)?;
+    }
+    for role in [Role::Sending, Role::Receiving, Role::Domain] {
+        let mut header = false;
+        for o in &rows {
+            let paths: Vec<&Member> = roles(o).into_iter().filter(|m| m.role == role).collect();
+            if paths.is_empty() {
+                continue;
+            }
+            if !header {
+                writeln!(out, "{}", role_heading(role))?;
+                header = true;
+            }
+            row.write(out, o)?;
+            for m in paths {
                 writeln!(
                     out,
-                    "{indent}{}",
-                    clean(o.detail.as_deref().unwrap_or_default())
+                    "{}of {}: {}",
+                    row.indent,
+                    clean(&m.domain),
+                    clean(&m.path)
                 )?;
-            }
-            for txt in &o.txt {
-                writeln!(out, "{indent}reason: {}", clean(txt))?;
-            }
-        }
-        if o.is_block_listing() {
-            if let Some(url) = &o.delist_url {
-                writeln!(out, "{indent}delist: {}", clean(url))?;
-            }
-            if let Some(how) = delist_procedure(&o.list, o) {
-                writeln!(out, "{indent}how:    {how}")?;
             }
         }
     }

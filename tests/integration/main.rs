@@ -8,6 +8,7 @@ mod check;
 mod config;
 mod daemon;
 mod doctor;
+mod domain;
 mod fault;
 mod health;
 mod hostile;

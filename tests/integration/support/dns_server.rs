@@ -32,6 +32,8 @@ pub(crate) enum Reply {
     Silent,
     /// The reply after a pause.
     Delayed(Duration, Box<Reply>),
+    /// NOERROR with those of these records whose type was asked (none: NODATA).
+    Records(Vec<RData>),
 }
 
 type Rule = dyn Fn(&str) -> Reply + Send + Sync;
@@ -82,6 +84,11 @@ impl RequestHandler for Handler {
                     RData::PTR(PTR(target)),
                 )]
             }
+            Reply::Records(data) => data
+                .iter()
+                .filter(|d| d.record_type() == query.query_type())
+                .map(|d| Record::from_rdata(name.clone(), 60, d.clone()))
+                .collect(),
             _ => Vec::new(),
         };
         let sent = match reply {
@@ -96,7 +103,7 @@ impl RequestHandler for Handler {
                     .send_response(builder.error_msg(&request.metadata, ResponseCode::NXDomain))
                     .await
             }
-            Reply::A(_) | Reply::Ptr(_) | Reply::NoData => {
+            Reply::A(_) | Reply::Ptr(_) | Reply::NoData | Reply::Records(_) => {
                 response
                     .send_response(builder.build(metadata, records.iter(), [], [], []))
                     .await

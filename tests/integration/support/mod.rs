@@ -7,6 +7,7 @@ pub(crate) mod postfix;
 pub(crate) mod raw_dns;
 pub(crate) mod rbldnsd;
 pub(crate) mod servers;
+pub(crate) mod split_dns;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,0 +1,344 @@
+//! `check --domain`: a mail domain's MX hosts, SPF sending addresses and name, against a real
+//! rbldnsd for the lists, with the domain's records from an in-process hickory-server, both
+//! behind one loopback front (`SplitDns`).
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use hickory_server::proto::rr::rdata::{A, AAAA, MX, PTR, TXT};
+use hickory_server::proto::rr::{Name, RData};
+
+use crate::support::dns_server::{FakeDns, Reply};
+use crate::support::rbldnsd::{Rbldnsd, SOA};
+use crate::support::split_dns::SplitDns;
+use crate::support::{CODES, Run, entry, rblwatch, shared_dir, write_file};
+
+fn name(host: &str) -> Name {
+    if host == "." {
+        return Name::root();
+    }
+    Name::from_ascii(format!("{host}.")).expect("name")
+}
+fn mx(pref: u16, host: &str) -> RData {
+    RData::MX(MX::new(pref, name(host)))
+}
+/// A TXT record, in strings of at most 255 bytes as DNS requires (a long SPF record is
+/// published this way and read back joined).
+fn txt(text: &str) -> RData {
+    let strings = text
+        .as_bytes()
+        .chunks(255)
+        .map(|c| String::from_utf8_lossy(c).into_owned())
+        .collect();
+    RData::TXT(TXT::new(strings))
+}
+fn a(ip: &str) -> RData {
+    RData::A(A(ip.parse::<Ipv4Addr>().expect("ipv4")))
+}
+fn aaaa(ip: &str) -> RData {
+    RData::AAAA(AAAA(ip.parse::<Ipv6Addr>().expect("ipv6")))
+}
+fn ptr(host: &str) -> RData {
+    RData::PTR(PTR(name(host)))
+}
+
+/// The mail domains of the tests, as a zone: name -> records.
+fn zone() -> HashMap<String, Reply> {
+    let mut z: HashMap<String, Vec<RData>> = HashMap::new();
+    let mut add = |n: &str, r: RData| z.entry(n.to_string()).or_default().push(r);
+    // shop.example: two MX hosts, an SPF record with an include chain, `a:` and an ip4 range.
+    add("shop.example", mx(10, "mx1.shop.example"));
+    add("shop.example", mx(20, "mx2.shop.example"));
+    add(
+        "shop.example",
+        txt("v=spf1 ip4:198.51.100.0/30 a:out.shop.example include:_spf.provider.example -all"),
+    );
+    add("shop.example", txt("google-site-verification=abc"));
+    add("shop.example", a("192.0.2.80"));
+    add("mx1.shop.example", a("192.0.2.25"));
+    add("mx1.shop.example", aaaa("2001:db8::25"));
+    add("mx2.shop.example", a("192.0.2.26"));
+    add("out.shop.example", a("192.0.2.30"));
+    add(
+        "_spf.provider.example",
+        txt("v=spf1 ip4:203.0.113.0/30 include:_spf2.provider.example ~all"),
+    );
+    add("_spf2.provider.example", txt("v=spf1 ip4:203.0.113.8 ?all"));
+    add("_dmarc.shop.example", txt("v=DMARC1; p=reject"));
+    add("25.2.0.192.in-addr.arpa", ptr("mx1.shop.example"));
+    add("26.2.0.192.in-addr.arpa", ptr("elsewhere.example"));
+    // An include loop; more than 10 lookups; macros and exists.
+    add("loop.example", txt("v=spf1 include:loop2.example -all"));
+    add(
+        "loop2.example",
+        txt("v=spf1 ip4:192.0.2.60 include:loop.example -all"),
+    );
+    let includes: String = (1..=11)
+        .map(|n| format!(" include:i{n}.many.example"))
+        .collect();
+    add("many.example", txt(&format!("v=spf1{includes} -all")));
+    for n in 1..=11 {
+        add(
+            &format!("i{n}.many.example"),
+            txt(&format!("v=spf1 ip4:198.18.0.{n} -all")),
+        );
+    }
+    add(
+        "macro.example",
+        txt("v=spf1 exists:%{i}.spf.macro.example include:%{d}.x.example ip4:192.0.2.99 +all"),
+    );
+    // A null MX; no MX at all (mail goes to the domain's own address).
+    add("null.example", mx(0, "."));
+    add("null.example", txt("v=spf1 -all"));
+    add("implicit.example", a("192.0.2.77"));
+    let mut replies: HashMap<String, Reply> =
+        z.into_iter().map(|(k, v)| (k, Reply::Records(v))).collect();
+    replies.insert("broken.example".into(), Reply::ServFail);
+    replies
+}
+
+/// rbldnsd with the lists, the mail zone in-process, one front for both.
+struct MailLab {
+    front: SplitDns,
+    catalog: std::path::PathBuf,
+    _rbl: Rbldnsd,
+    _zone: FakeDns,
+    _dir: tempfile::TempDir,
+}
+
+impl MailLab {
+    fn start() -> MailLab {
+        let rbl = Rbldnsd::start(&[
+            (
+                "bl.test",
+                "ip4set",
+                &format!(
+                    "{SOA}:127.0.0.2:Listed, see https://bl.test/?ip=$\n127.0.0.2\n192.0.2.25\n203.0.113.8\n192.0.2.77\n"
+                ),
+            ),
+            (
+                "dom.test",
+                "dnset",
+                &format!("{SOA}:127.0.1.2:Domain listed\ntest\nmacro.example\n"),
+            ),
+        ]);
+        let replies = zone();
+        let zone = FakeDns::start(move |n| replies.get(n).cloned().unwrap_or(Reply::NxDomain));
+        let rbl_addr: SocketAddr = rbl.addr().parse().expect("addr");
+        let zone_addr: SocketAddr = zone.addr().parse().expect("addr");
+        let front = SplitDns::start(
+            vec![("bl.test".into(), rbl_addr), ("dom.test".into(), rbl_addr)],
+            zone_addr,
+        );
+        let dir = shared_dir();
+        let dom_codes = "codes = [ { code = \"127.0.1.2\", meaning = \"spam domain\" } ]";
+        let catalog = [
+            entry("bl", "bl.test", "\"ipv4\"", CODES),
+            entry("dom", "dom.test", "\"domain\"", dom_codes),
+        ]
+        .concat();
+        let catalog = write_file(dir.path(), "lists.toml", &catalog);
+        MailLab {
+            front,
+            catalog,
+            _rbl: rbl,
+            _zone: zone,
+            _dir: dir,
+        }
+    }
+
+    fn check(&self, args: &[&str]) -> Run {
+        let catalog = self.catalog.to_string_lossy().into_owned();
+        let server = self.front.addr();
+        let mut all = vec!["--lists", catalog.as_str(), "check"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--nameserver", server.as_str(), "--timeout", "2"]);
+        rblwatch(&all, &[])
+    }
+
+    fn json(&self, domain: &str) -> (i32, serde_json::Value) {
+        let run = self.check(&["--domain", domain, "--format", "json", "-v"]);
+        let doc = run.json();
+        (run.code, doc)
+    }
+}
+
+/// The result rows about `address` on `list`.
+fn rows<'a>(doc: &'a serde_json::Value, address: &str, list: &str) -> Vec<&'a serde_json::Value> {
+    doc["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .filter(|r| r["address"] == address && r["list"] == list)
+        .collect()
+}
+
+#[test]
+fn a_domain_is_checked_by_role_with_the_path_to_each_address() {
+    let lab = MailLab::start();
+    let (code, doc) = lab.json("shop.example");
+    assert_eq!(code, 1, "{doc:#}");
+    let setup = &doc["domains"][0];
+    assert_eq!(setup["domain"], "shop.example");
+    let sources: Vec<&str> = setup["spf"]["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|s| s["target"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        sources,
+        [
+            "198.51.100.0/30",
+            "192.0.2.30",
+            "203.0.113.0/30",
+            "203.0.113.8"
+        ],
+        "{setup:#}"
+    );
+    assert_eq!(setup["spf"]["lookups"], 3, "a:, include:, include:");
+    assert_eq!(setup["complete"], true);
+
+    // The outbound address, listed, reached through two includes.
+    let r = rows(&doc, "203.0.113.8", "bl");
+    assert_eq!(r.len(), 1, "{doc:#}");
+    assert_eq!(r[0]["status"], "listed");
+    assert_eq!(
+        r[0]["roles"],
+        serde_json::json!([{
+            "domain": "shop.example",
+            "role": "sending",
+            "path": "spf: include:_spf.provider.example include:_spf2.provider.example ip4:203.0.113.8"
+        }])
+    );
+    // An MX host's address, listed, as receiving; its IPv6 address is asked too (no IPv6
+    // list here) and the host name goes to the domain list.
+    let r = rows(&doc, "192.0.2.25", "bl");
+    assert_eq!(r[0]["status"], "listed");
+    assert_eq!(r[0]["roles"][0]["role"], "receiving");
+    assert_eq!(r[0]["roles"][0]["path"], "mx 10 mx1.shop.example");
+    assert_eq!(rows(&doc, "mx1.shop.example", "dom")[0]["status"], "clear");
+    // The domain itself, on the domain list only: its web server (192.0.2.80) is not a mail
+    // server and is not asked.
+    let r = rows(&doc, "shop.example", "dom");
+    assert_eq!(r[0]["status"], "clear");
+    assert_eq!(r[0]["roles"][0]["role"], "domain");
+    assert!(rows(&doc, "192.0.2.80", "bl").is_empty(), "{doc:#}");
+    // Every address of the SPF range is asked, with the range's path.
+    let r = rows(&doc, "198.51.100.2", "bl");
+    assert_eq!(r[0]["roles"][0]["path"], "spf: ip4:198.51.100.0/30");
+    // Reverse DNS: confirmed for mx1, not for mx2.
+    let reverse = setup["reverse_dns"].as_array().expect("reverse");
+    let of = |ip: &str| {
+        reverse
+            .iter()
+            .find(|r| r["address"] == ip)
+            .map(|r| r["reverse"].clone())
+            .unwrap_or_else(|| panic!("no reverse DNS for {ip}: {setup:#}"))
+    };
+    assert_eq!(
+        of("192.0.2.25"),
+        serde_json::json!({"state": "confirmed", "names": "mx1.shop.example"})
+    );
+    assert_eq!(of("192.0.2.26")["state"], "unconfirmed");
+    assert_eq!(of("192.0.2.30")["state"], "missing");
+
+    // The table groups by role and names the path.
+    let run = lab.check(&["--domain", "shop.example"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let out = &run.stdout;
+    for want in [
+        "Mail domain shop.example:",
+        "receives: MX 10 mx1.shop.example 192.0.2.25, 2001:db8::25",
+        "Sending (addresses the SPF record authorises):",
+        "of shop.example: spf: include:_spf.provider.example include:_spf2.provider.example ip4:203.0.113.8",
+        "Receiving (MX hosts):",
+        "of shop.example: mx 10 mx1.shop.example",
+        "reverse DNS: 192.0.2.26  elsewhere.example (does not resolve back to it)",
+    ] {
+        assert!(out.contains(want), "want `{want}` in:\n{out}");
+    }
+    let sending = out.find("Sending").expect("sending");
+    let receiving = out.find("Receiving").expect("receiving");
+    assert!(sending < receiving, "{out}");
+}
+
+#[test]
+fn spf_loops_limits_and_macros_are_said_and_what_was_found_is_checked() {
+    let lab = MailLab::start();
+    let notes = |doc: &serde_json::Value| doc["domains"][0]["spf"]["notes"].to_string();
+
+    let (_, doc) = lab.json("loop.example");
+    assert!(
+        notes(&doc).contains("loops back to loop.example"),
+        "{doc:#}"
+    );
+    assert_eq!(
+        rows(&doc, "192.0.2.60", "bl").len(),
+        1,
+        "found before the loop: {doc:#}"
+    );
+
+    let (_, doc) = lab.json("many.example");
+    assert!(notes(&doc).contains("more than 10 DNS lookups"), "{doc:#}");
+    let sources = doc["domains"][0]["spf"]["sources"]
+        .as_array()
+        .expect("sources")
+        .len();
+    assert_eq!(sources, 10, "the first ten includes are followed: {doc:#}");
+    assert!(rows(&doc, "198.18.0.11", "bl").is_empty());
+
+    let (code, doc) = lab.json("macro.example");
+    let said = notes(&doc);
+    assert!(
+        said.contains("exists:%{i}.spf.macro.example") && said.contains("not expandable"),
+        "{said}"
+    );
+    assert!(
+        said.contains("include:%{d}.x.example") && said.contains("macro"),
+        "{said}"
+    );
+    assert!(
+        said.contains("lets any host on the internet send"),
+        "+all: {said}"
+    );
+    assert_eq!(rows(&doc, "192.0.2.99", "bl").len(), 1);
+    assert_eq!(rows(&doc, "macro.example", "dom")[0]["status"], "listed");
+    assert_eq!(code, 1);
+}
+
+#[test]
+fn null_mx_implicit_mx_and_a_failing_domain_are_told_apart() {
+    let lab = MailLab::start();
+    let (_, doc) = lab.json("null.example");
+    assert_eq!(doc["domains"][0]["mx"]["kind"], "null", "{doc:#}");
+    assert!(
+        doc["domains"][0]["notes"]
+            .to_string()
+            .contains("accepts no mail")
+    );
+
+    // No MX: the domain's own address receives its mail, and is checked as such.
+    let (code, doc) = lab.json("implicit.example");
+    assert_eq!(doc["domains"][0]["mx"]["kind"], "implicit", "{doc:#}");
+    let r = rows(&doc, "192.0.2.77", "bl");
+    assert_eq!(r[0]["status"], "listed", "{doc:#}");
+    assert!(
+        r[0]["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .any(|role| role["role"] == "receiving"),
+        "{doc:#}"
+    );
+    assert_eq!(code, 1);
+
+    // A domain whose lookups fail is not taken for one without mail servers.
+    let (code, doc) = lab.json("broken.example");
+    assert_eq!(doc["domains"][0]["mx"]["kind"], "failed", "{doc:#}");
+    assert_eq!(doc["domains"][0]["complete"], false);
+    assert_ne!(
+        code, 0,
+        "a setup that could not be seen is not all clear: {doc:#}"
+    );
+}
