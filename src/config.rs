@@ -15,7 +15,7 @@ use toml::Spanned;
 use crate::error::Error;
 use crate::lists::{Catalog, SelectionRequest};
 use crate::location::Problem;
-use crate::target::Target;
+use crate::target::{Target, TargetKind};
 
 /// The environment variable naming the config file.
 pub const CONFIG_VAR: &str = "RBLWATCH_CONFIG";
@@ -37,7 +37,7 @@ struct RawConfig {
     #[serde(default)]
     run: RawRun,
     #[serde(default, rename = "target")]
-    targets: Vec<RawTarget>,
+    targets: Vec<Spanned<RawTarget>>,
     #[serde(default)]
     notify: RawNotify,
     schedule: Option<RawSchedule>,
@@ -230,7 +230,8 @@ struct RawRun {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTarget {
-    address: Spanned<String>,
+    address: Option<Spanned<String>>,
+    domain: Option<Spanned<String>>,
     label: Option<String>,
     #[serde(default)]
     contacts: Vec<Spanned<String>>,
@@ -264,6 +265,10 @@ pub struct WatchTarget {
     pub label: Option<String>,
     /// Who hears about this target's changes.
     pub contacts: Vec<String>,
+    /// `domain = "..."`: a mail domain, whose MX and SPF are read again each pass.
+    pub mail_domain: bool,
+    /// For a target a pass found in a watched mail domain: which domains and roles it plays.
+    pub member_of: Vec<crate::domain::Member>,
 }
 
 /// A validated config.
@@ -512,11 +517,37 @@ impl Config {
         };
 
         let mut targets = Vec::new();
-        for raw_target in &raw.targets {
-            let text_value = raw_target.address.get_ref();
+        for spanned in &raw.targets {
+            let raw_target = spanned.get_ref();
+            let (given, mail_domain) = match (&raw_target.address, &raw_target.domain) {
+                (Some(address), None) => (address, false),
+                (None, Some(domain)) => (domain, true),
+                (Some(address), Some(_)) => {
+                    at(
+                        address.span(),
+                        "a [[target]] has either `address` or `domain` (a mail domain), not both"
+                            .into(),
+                    );
+                    continue;
+                }
+                (None, None) => {
+                    at(
+                        spanned.span(),
+                        "a [[target]] needs `address` (an address, range or host name) or `domain` (a mail domain)".into(),
+                    );
+                    continue;
+                }
+            };
+            let text_value = given.get_ref();
             match Target::parse(text_value) {
+                Ok(target) if mail_domain && !matches!(target.kind, TargetKind::Name(_)) => at(
+                    given.span(),
+                    format!(
+                        "`{text_value}` is not a domain name: a mail domain is a name such as example.com"
+                    ),
+                ),
                 Ok(target) if target.address_count() > MAX_TARGET_ADDRESSES => at(
-                    raw_target.address.span(),
+                    given.span(),
                     format!(
                         "`{text_value}` holds {} addresses; at most {MAX_TARGET_ADDRESSES} (a /16) per target",
                         target.address_count()
@@ -540,9 +571,11 @@ impl Config {
                             .iter()
                             .map(|c| c.get_ref().clone())
                             .collect(),
+                        mail_domain,
+                        member_of: Vec::new(),
                     });
                 }
-                Err(err) => at(raw_target.address.span(), err.to_string()),
+                Err(err) => at(given.span(), err.to_string()),
             }
         }
         if raw.targets.is_empty() {

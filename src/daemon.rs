@@ -160,7 +160,25 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
             for note in &done.notes {
                 warn!("{}", clean(note));
             }
-            for e in &done.events {
+            for e in done
+                .events
+                .iter()
+                .filter(|e| e.policy == crate::store::SETUP_POLICY)
+            {
+                info!(
+                    domain = %clean(&e.target),
+                    member = %clean(&e.address),
+                    role = %clean(&e.list),
+                    change = %e.new_status,
+                    path = %clean(&e.meanings.join("; ")),
+                    "mail setup changed"
+                );
+            }
+            for e in done
+                .events
+                .iter()
+                .filter(|e| e.policy != crate::store::SETUP_POLICY)
+            {
                 info!(
                     target_name = %e.target,
                     address = %e.address,

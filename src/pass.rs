@@ -17,6 +17,7 @@ use crate::notify::render::Templates;
 use crate::notify::{self, Known, outbox};
 use crate::report::watch::Timing;
 use crate::store::{Event, PassLock, RunRecord, Store, StoredState};
+use crate::target::Target;
 use crate::watch::{Evaluator, PassSettings};
 
 /// What one pass did.
@@ -79,23 +80,39 @@ pub async fn run(
         .collect();
 
     let dns_started = Instant::now();
+    // Mail domains are read again: what their MX and SPF hold now is what this pass watches.
+    let expanded = crate::domain::watch::expand(
+        &dns,
+        &config.targets,
+        |domain| store.domain_members(domain),
+        started,
+    )
+    .await?;
+    let targets: Vec<Target> = expanded.targets.iter().map(|t| t.target.clone()).collect();
+    let mut resolutions = expanded.resolutions;
+    let unresolved: Vec<Target> = targets
+        .iter()
+        .filter(|t| !resolutions.iter().any(|r| r.target == t.text))
+        .cloned()
+        .collect();
+    resolutions.extend(check::resolve(&dns, &unresolved, settings.concurrency).await);
     let request = CheckRequest {
-        targets: config.targets.iter().map(|t| t.target.clone()).collect(),
+        targets,
         lists: selection.lists,
         verify,
         concurrency: settings.concurrency,
         progress: progress.clone(),
         used_today: used_today.clone(),
-        resolutions: None,
+        resolutions: Some(resolutions),
     };
     // Each answer is compared with its stored state as it comes and its new state staged in
     // the store, so a pass over a whole range holds only changes, listings and counts.
-    let labels: HashMap<String, Option<String>> = config
+    let labels: HashMap<String, Option<String>> = expanded
         .targets
         .iter()
         .map(|t| (t.target.text.clone(), t.label.clone()))
         .collect();
-    let watched: Vec<String> = config
+    let watched: Vec<String> = expanded
         .targets
         .iter()
         .map(|t| t.target.text.clone())
@@ -148,7 +165,18 @@ pub async fn run(
 
     let store_started = Instant::now();
     let notify_config = config.notify.clone();
-    let watched_targets = config.targets.clone();
+    let watched_targets = expanded.targets.clone();
+    let watched_domains: Vec<String> = config
+        .targets
+        .iter()
+        .filter(|t| t.mail_domain)
+        .map(|t| t.target.text.trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    // A domain read only in part is a problem of the pass: it could not see all of it.
+    result.write.run.problems.extend(expanded.notes);
+    result.write.events.extend(expanded.events);
+    result.write.domains = expanded.domains;
+    result.write.watched_domains = Some(watched_domains);
     let catalog = setup.catalog.clone();
     // SQLite is blocking: plan and commit on a blocking thread.
     let watched_texts = watched.clone();

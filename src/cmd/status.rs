@@ -20,12 +20,10 @@ pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
     } else {
         store.listings()?
     };
-    // A target no longer in the config is history, not status.
-    let watched: HashSet<&str> = config
-        .targets
-        .iter()
-        .map(|t| t.target.text.as_str())
-        .collect();
+    // A target no longer in the config is history, not status; a mail domain stands for
+    // what its last reading held.
+    let targets = crate::domain::watch::as_stored(&config.targets, |d| store.domain_members(d))?;
+    let watched: HashSet<&str> = targets.iter().map(|t| t.target.text.as_str()).collect();
     states.retain(|s| watched.contains(s.target.as_str()));
     states.sort_by(|a, b| {
         (a.status != "listed", &a.target, &a.address, &a.list).cmp(&(
@@ -37,8 +35,7 @@ pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
     });
     let last = store.runs(1)?.into_iter().next();
     let checked = store.last_checked()?;
-    let targets: Vec<watch::TargetCheck> = config
-        .targets
+    let targets: Vec<watch::TargetCheck> = targets
         .iter()
         .map(|t| {
             let at = checked.get(&t.target.text).copied();

@@ -5,6 +5,7 @@
 
 pub mod dmarc;
 pub mod spf;
+pub mod watch;
 
 use std::net::IpAddr;
 

@@ -528,8 +528,14 @@ mod tests {
         assert_eq!(
             terms,
             vec![
-                Term::Mechanism('+', Mechanism::Ip4("198.51.100.0".parse().expect("address"), 28)),
-                Term::Mechanism('+', Mechanism::Ip6("2001:db8::".parse().expect("address"), 32)),
+                Term::Mechanism(
+                    '+',
+                    Mechanism::Ip4("198.51.100.0".parse().expect("address"), 28)
+                ),
+                Term::Mechanism(
+                    '+',
+                    Mechanism::Ip6("2001:db8::".parse().expect("address"), 32)
+                ),
                 Term::Mechanism('+', Mechanism::A(None, 32, 128)),
                 Term::Mechanism('+', Mechanism::Mx(Some("mail.example.com".into()), 24, 128)),
                 Term::Mechanism('+', Mechanism::Include("_spf.example.net".into())),
@@ -568,7 +574,10 @@ mod tests {
             net("198.51.100.7".parse().expect("address"), 28, 32),
             "198.51.100.0/28"
         );
-        assert_eq!(net("198.51.100.7".parse().expect("address"), 32, 32), "198.51.100.7");
+        assert_eq!(
+            net("198.51.100.7".parse().expect("address"), 32, 32),
+            "198.51.100.7"
+        );
         assert_eq!(
             net("2001:db8::1".parse().expect("address"), 64, 128),
             "2001:db8::/64"

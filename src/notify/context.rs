@@ -75,6 +75,45 @@ pub struct DelistInfo {
     pub paid_express: bool,
 }
 
+/// A part the listed address plays in a watched mail domain.
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleInfo {
+    /// The domain.
+    pub domain: String,
+    /// `sending`, `receiving` or `domain`.
+    pub role: String,
+    /// How it belongs to the domain: `spf: include:_spf.example.net ip4:198.51.100.0/28`.
+    pub path: String,
+}
+
+/// An address or name that joined or left a watched domain's mail setup.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetupChange {
+    /// The domain.
+    pub domain: String,
+    /// The address, network or name.
+    pub address: String,
+    /// `sending`, `receiving` or `domain`.
+    pub role: String,
+    /// How it belongs (or belonged) to the domain.
+    pub path: String,
+    /// `added` or `removed`.
+    pub change: String,
+}
+
+impl SetupChange {
+    /// The change recorded by a pass as a setup event.
+    pub fn from_event(e: &Event) -> SetupChange {
+        SetupChange {
+            domain: e.target.clone(),
+            address: e.address.clone(),
+            role: e.list.clone(),
+            path: e.meanings.join("; "),
+            change: e.new_status.clone(),
+        }
+    }
+}
+
 /// One listing, delisting or change.
 #[derive(Debug, Clone, Serialize)]
 pub struct Item {
@@ -106,6 +145,8 @@ pub struct Item {
     pub took: Option<String>,
     /// Still listed after the list's own stated period (reminders).
     pub overdue: bool,
+    /// The parts it plays in watched mail domains (empty for a plain target).
+    pub roles: Vec<RoleInfo>,
 }
 
 /// Everything a template sees.
@@ -125,6 +166,8 @@ pub struct Context {
     pub changes: Vec<Item>,
     /// Listings that went away.
     pub delistings: Vec<Item>,
+    /// Addresses and names that joined or left a watched mail domain's setup.
+    pub setup_changes: Vec<SetupChange>,
 }
 
 impl Context {
@@ -169,6 +212,10 @@ impl Context {
                 "[rblwatch] {about} no longer listed on {}{more}",
                 first.map_or("a blocklist", |i| i.list.name.as_str())
             ),
+            Kind::Digest if first.is_none() => match self.setup_changes.first() {
+                Some(c) => format!("[rblwatch] mail setup of {} changed", c.domain),
+                None => "[rblwatch] blocklist changes".into(),
+            },
             Kind::Digest => format!("[rblwatch] blocklist changes: {about}{more}"),
             Kind::Reminder => format!("[rblwatch] still listed: {about}{more}"),
         }
@@ -220,6 +267,11 @@ impl Context {
         scbl.old_codes = vec![];
         scbl.requested_at = Some(clock::format(1_795_827_600));
         scbl.took = Some("1 day".into());
+        scbl.roles = vec![RoleInfo {
+            domain: "example.com".into(),
+            role: "sending".into(),
+            path: "spf: include:_spf.provider.example ip4:192.0.2.0/28".into(),
+        }];
         let items = vec![sbl, scbl];
         Context {
             kind,
@@ -229,6 +281,13 @@ impl Context {
             listings: items.clone(),
             changes: items.clone(),
             delistings: items,
+            setup_changes: vec![SetupChange {
+                domain: "example.com".into(),
+                address: "198.51.100.9".into(),
+                role: "sending".into(),
+                path: "spf: ip4:198.51.100.9".into(),
+                change: "added".into(),
+            }],
         }
     }
 }
@@ -324,6 +383,7 @@ impl Item {
             requested_at: None,
             took: None,
             overdue: false,
+            roles: Vec::new(),
         }
     }
 }

@@ -14,7 +14,7 @@ pub mod webhook;
 
 use std::collections::{BTreeMap, HashMap};
 
-use context::{Context, Item, Kind};
+use context::{Context, Item, Kind, RoleInfo, SetupChange};
 use render::Templates;
 
 use crate::clock;
@@ -56,8 +56,25 @@ pub fn plan(
     now: i64,
 ) -> Result<Plan, Error> {
     let mut plan = Plan::default();
+    let roles: HashMap<&str, &[crate::domain::Member]> = targets
+        .iter()
+        .map(|t| (t.target.text.as_str(), t.member_of.as_slice()))
+        .collect();
     let item = |e: &Event| {
         let mut item = Item::from_event(e, catalog.get(&e.list));
+        item.roles = roles
+            .get(e.target.as_str())
+            .map(|members| {
+                members
+                    .iter()
+                    .map(|m| RoleInfo {
+                        domain: m.domain.clone(),
+                        role: m.role.to_string(),
+                        path: m.path.clone(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
         if let Some(requested) = known.requests.get(&(e.address.clone(), e.list.clone())) {
             item.requested_at = Some(clock::format(*requested));
             if e.new_status == "clear" {
@@ -74,8 +91,12 @@ pub fn plan(
             plan.requests_done.push((e.address.clone(), e.list.clone()));
         }
     }
-    // Allowlist changes are good news for reports, not alerts.
-    let alerts: Vec<&Event> = events.iter().filter(|e| e.policy == "block").collect();
+    // Allowlist changes are good news for reports, not alerts; a watched mail domain's
+    // setup changes are told to the same people as its listings.
+    let alerts: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.policy == "block" || e.policy == crate::store::SETUP_POLICY)
+        .collect();
 
     let contacts: HashMap<&str, &[String]> = targets
         .iter()
@@ -121,17 +142,29 @@ pub fn plan(
             .collect();
         let delistings: Vec<Item> = events
             .iter()
-            .filter(|e| e.new_status == "clear")
+            .filter(|e| e.new_status == "clear" && e.policy != crate::store::SETUP_POLICY)
             .map(|e| item(e))
             .collect();
+        let setup_changes: Vec<SetupChange> = events
+            .iter()
+            .filter(|e| e.policy == crate::store::SETUP_POLICY)
+            .map(|e| SetupChange::from_event(e))
+            .collect();
+        // A setup change goes in a digest, with whatever listings came with it.
+        let kind = if setup_changes.is_empty() {
+            Context::kind_of(listings.len(), changes.len(), delistings.len())
+        } else {
+            Kind::Digest
+        };
         Context {
-            kind: Context::kind_of(listings.len(), changes.len(), delistings.len()),
+            kind,
             generated_at: clock::format(now),
             hostname: context::hostname(),
             recipient: recipient.to_string(),
             listings,
             changes,
             delistings,
+            setup_changes,
         }
     };
     for (recipient, events) in per_recipient.values() {
@@ -194,6 +227,7 @@ pub fn plan(
                 listings,
                 changes: Vec::new(),
                 delistings: Vec::new(),
+                setup_changes: Vec::new(),
             };
             plan.outbox.push(mail_item(templates, &ctx, now)?);
         }

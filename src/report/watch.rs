@@ -65,6 +65,22 @@ fn event_line(out: &mut dyn Write, e: &Event, with_time: bool) -> io::Result<()>
     } else {
         String::new()
     };
+    if e.policy == crate::store::SETUP_POLICY {
+        let word = if e.new_status == crate::store::SETUP_ADDED {
+            "ADDED"
+        } else {
+            "REMOVED"
+        };
+        let to = if word == "ADDED" { "to" } else { "from" };
+        return writeln!(
+            out,
+            "{time}{word:<8} {} {to} {}'s mail setup as {}: {}",
+            clean(&e.address),
+            clean(&e.target),
+            clean(&e.list),
+            clean(&join(&e.meanings, "; "))
+        );
+    }
     if e.new_status == crate::store::UNWATCHED {
         return writeln!(
             out,

@@ -170,10 +170,35 @@ pub struct PassWrite {
     pub streaks: Vec<Streak>,
     /// Each list's health in this pass, by id: replaces the last pass's (None: keep it).
     pub health: Option<Vec<(String, String)>>,
+    /// The members of watched mail domains read whole this pass: each domain's replace its
+    /// stored ones (a domain read only in part is not here, and keeps what it had).
+    pub domains: Vec<(String, Vec<DomainMember>)>,
+    /// The mail domains the config watches: members of any other are dropped (None: keep all).
+    pub watched_domains: Option<Vec<String>>,
     /// The targets of the config, as written: the states of any other target are retired
     /// (kept apart as history, an event each). None: leave every target as it is.
     pub watched: Option<Vec<String>>,
 }
+
+/// One member of a watched mail domain, as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DomainMember {
+    /// `sending`, `receiving` or `domain`.
+    pub role: String,
+    /// The name, address or network.
+    pub target: String,
+    /// How it was reached.
+    pub path: String,
+    /// Part of the domain's mail setup since (Unix seconds).
+    pub since: i64,
+}
+
+/// Event statuses of a mail domain's setup: a member joined or left it.
+pub const SETUP_ADDED: &str = "added";
+/// A member left the domain's setup.
+pub const SETUP_REMOVED: &str = "removed";
+/// The policy word of setup events (they are not listings: never alerts about lists).
+pub const SETUP_POLICY: &str = "setup";
 
 /// What a committed pass wrote besides what it was given.
 #[derive(Debug, Clone, Default)]
@@ -434,6 +459,27 @@ impl Store {
         Ok(())
     }
 
+    /// The stored members of a watched mail domain (none: never read whole yet).
+    pub fn domain_members(&self, domain: &str) -> Result<Vec<DomainMember>, Error> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT role, target, path, since FROM domain_members WHERE domain = ?1 ORDER BY role, target",
+            )
+            .map_err(|e| self.error(e))?;
+        let rows = stmt
+            .query_map([domain], |r| {
+                Ok(DomainMember {
+                    role: r.get(0)?,
+                    target: r.get(1)?,
+                    path: r.get(2)?,
+                    since: r.get(3)?,
+                })
+            })
+            .map_err(|e| self.error(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+    }
+
     /// Each list's health in the last pass, by id.
     pub fn list_health(&self) -> Result<Vec<(String, String)>, Error> {
         let mut stmt = self
@@ -578,6 +624,34 @@ impl Store {
                 streak
                     .execute(params![s.list, s.passes, s.since, s.detail])
                     .map_err(e)?;
+            }
+            if let Some(domains) = &pass.watched_domains {
+                let mut stored = tx
+                    .prepare("SELECT DISTINCT domain FROM domain_members")
+                    .map_err(e)?;
+                let gone: Vec<String> = stored
+                    .query_map([], |row| row.get::<_, String>(0))
+                    .map_err(e)?
+                    .filter_map(Result::ok)
+                    .filter(|d| !domains.contains(d))
+                    .collect();
+                for domain in gone {
+                    tx.execute("DELETE FROM domain_members WHERE domain = ?1", [&domain])
+                        .map_err(e)?;
+                }
+            }
+            for (domain, members) in &pass.domains {
+                tx.execute("DELETE FROM domain_members WHERE domain = ?1", [domain])
+                    .map_err(e)?;
+                let mut put = tx
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO domain_members (domain, role, target, path, since) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    )
+                    .map_err(e)?;
+                for m in members {
+                    put.execute(params![domain, m.role, m.target, m.path, m.since])
+                        .map_err(e)?;
+                }
             }
             if let Some(health) = &pass.health {
                 tx.execute("DELETE FROM list_health", []).map_err(e)?;

@@ -132,6 +132,17 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         checked  INTEGER NOT NULL
     );
     "#,
+    // 5 -> 6: what each watched mail domain's MX and SPF held at its last complete reading.
+    r#"
+    CREATE TABLE domain_members (
+        domain  TEXT NOT NULL,
+        role    TEXT NOT NULL,
+        target  TEXT NOT NULL,
+        path    TEXT NOT NULL,
+        since   INTEGER NOT NULL,
+        PRIMARY KEY (domain, role, target)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 
 use hickory_server::proto::rr::rdata::{A, AAAA, MX, PTR, TXT};
 use hickory_server::proto::rr::{Name, RData};
@@ -97,13 +98,15 @@ fn zone() -> HashMap<String, Reply> {
     replies
 }
 
-/// rbldnsd with the lists, the mail zone in-process, one front for both.
+/// rbldnsd with the lists, the mail zone in-process (changeable while it runs), one front
+/// for both.
 struct MailLab {
     front: SplitDns,
     catalog: std::path::PathBuf,
+    zone: Arc<Mutex<HashMap<String, Reply>>>,
     _rbl: Rbldnsd,
-    _zone: FakeDns,
-    _dir: tempfile::TempDir,
+    _server: FakeDns,
+    dir: tempfile::TempDir,
 }
 
 impl MailLab {
@@ -122,10 +125,18 @@ impl MailLab {
                 &format!("{SOA}:127.0.1.2:Domain listed\ntest\nmacro.example\n"),
             ),
         ]);
-        let replies = zone();
-        let zone = FakeDns::start(move |n| replies.get(n).cloned().unwrap_or(Reply::NxDomain));
+        let zone = Arc::new(Mutex::new(zone()));
+        let replies = zone.clone();
+        let server = FakeDns::start(move |n| {
+            replies
+                .lock()
+                .expect("zone")
+                .get(n)
+                .cloned()
+                .unwrap_or(Reply::NxDomain)
+        });
         let rbl_addr: SocketAddr = rbl.addr().parse().expect("addr");
-        let zone_addr: SocketAddr = zone.addr().parse().expect("addr");
+        let zone_addr: SocketAddr = server.addr().parse().expect("addr");
         let front = SplitDns::start(
             vec![("bl.test".into(), rbl_addr), ("dom.test".into(), rbl_addr)],
             zone_addr,
@@ -141,10 +152,25 @@ impl MailLab {
         MailLab {
             front,
             catalog,
+            zone,
             _rbl: rbl,
-            _zone: zone,
-            _dir: dir,
+            _server: server,
+            dir,
         }
+    }
+
+    /// Replaces the records of `name`.
+    fn set(&self, name: &str, reply: Reply) {
+        self.zone.lock().expect("zone").insert(name.into(), reply);
+    }
+
+    /// Runs `rblwatch --lists LAB --config CONFIG ARGS...` with the lab's config.
+    fn watch(&self, config: &std::path::Path, args: &[&str]) -> Run {
+        let catalog = self.catalog.to_string_lossy().into_owned();
+        let config = config.to_string_lossy().into_owned();
+        let mut all = vec!["--lists", catalog.as_str(), "--config", config.as_str()];
+        all.extend_from_slice(args);
+        rblwatch(&all, &[])
     }
 
     fn check(&self, args: &[&str]) -> Run {
@@ -341,4 +367,128 @@ fn null_mx_implicit_mx_and_a_failing_domain_are_told_apart() {
         code, 0,
         "a setup that could not be seen is not all clear: {doc:#}"
     );
+}
+
+#[test]
+fn a_watched_domain_records_who_joins_and_leaves_its_setup_and_names_the_role_in_alerts() {
+    let lab = MailLab::start();
+    let hook = crate::support::servers::Webhook::start(crate::support::servers::free_tcp_port());
+    let config = write_file(
+        lab.dir.path(),
+        "rblwatch.toml",
+        &format!(
+            "store = \"state.db\"\n[resolver]\nnameservers = [\"{}\"]\ntimeout = 2\n\
+             [[target]]\ndomain = \"shop.example\"\nlabel = \"shop\"\n\
+             [notify]\n[[notify.webhook]]\nurl = \"http://127.0.0.1:{}/hook\"\n",
+            lab.front.addr(),
+            hook.port
+        ),
+    );
+    // First pass: the setup is the baseline, the listings are alerted with their role.
+    let run = lab.watch(&config, &["run", "--format", "json"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc = run.json();
+    let events = doc["events"].as_array().expect("events");
+    assert!(
+        !events.iter().any(|e| e["policy"] == "setup"),
+        "the first reading is no change: {doc:#}"
+    );
+    let posts = hook.posts();
+    assert_eq!(posts.len(), 1, "{posts:?}");
+    let listings = posts[0].1["event"]["listings"]
+        .as_array()
+        .expect("listings")
+        .clone();
+    let outbound = listings
+        .iter()
+        .find(|i| i["address"] == "203.0.113.8")
+        .unwrap_or_else(|| panic!("{listings:#?}"));
+    assert_eq!(outbound["label"], "shop");
+    assert_eq!(
+        outbound["roles"],
+        serde_json::json!([{
+            "domain": "shop.example",
+            "role": "sending",
+            "path": "spf: include:_spf.provider.example include:_spf2.provider.example ip4:203.0.113.8"
+        }])
+    );
+
+    // The SPF record changes: 192.0.2.30 (a:) leaves, 198.51.100.9 joins.
+    lab.set(
+        "shop.example",
+        Reply::Records(vec![
+            mx(10, "mx1.shop.example"),
+            mx(20, "mx2.shop.example"),
+            txt("v=spf1 ip4:198.51.100.0/30 ip4:198.51.100.9 include:_spf.provider.example -all"),
+        ]),
+    );
+    let run = lab.watch(&config, &["run"]);
+    assert!(
+        run.stdout.contains(
+            "ADDED    198.51.100.9 to shop.example's mail setup as sending: spf: ip4:198.51.100.9"
+        ),
+        "{run:?}"
+    );
+    assert!(
+        run.stdout
+            .contains("REMOVED  192.0.2.30 from shop.example's mail setup as sending"),
+        "{run:?}"
+    );
+    let posts = hook.posts();
+    let last = &posts.last().expect("a post").1["event"];
+    assert_eq!(last["kind"], "digest", "{last:#}");
+    let changes = last["setup_changes"].as_array().expect("setup changes");
+    assert!(
+        changes.iter().any(|c| c["address"] == "198.51.100.9"
+            && c["change"] == "added"
+            && c["role"] == "sending"),
+        "{changes:#?}"
+    );
+    let history = lab.watch(&config, &["history"]);
+    assert!(
+        history.stdout.contains("ADDED    198.51.100.9"),
+        "{history:?}"
+    );
+
+    // The provider's SPF cannot be read: nothing is taken as gone, and it is said.
+    lab.set("_spf.provider.example", Reply::ServFail);
+    let run = lab.watch(&config, &["run", "--format", "json"]);
+    let doc = run.json();
+    assert!(
+        !doc["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|e| e["new_status"] == "removed" || e["new_status"] == "unwatched"),
+        "{doc:#}"
+    );
+    assert!(
+        doc.to_string().contains("could not be read whole"),
+        "{doc:#}"
+    );
+    // Its last known outbound address is still checked (and still listed).
+    assert_eq!(run.code, 1, "{run:?}");
+    let status = lab.watch(&config, &["status"]);
+    assert!(status.stdout.contains("203.0.113.8"), "{status:?}");
+}
+
+#[test]
+fn a_domain_target_in_the_config_is_checked_for_what_it_is() {
+    let lab = MailLab::start();
+    for (text, want) in [
+        (
+            "[[target]]\ndomain = \"192.0.2.1\"\n",
+            "is not a domain name",
+        ),
+        (
+            "[[target]]\ndomain = \"shop.example\"\naddress = \"192.0.2.1\"\n",
+            "either `address` or `domain`",
+        ),
+        ("[[target]]\nlabel = \"x\"\n", "needs `address`"),
+    ] {
+        let config = write_file(lab.dir.path(), "bad.toml", text);
+        let run = lab.watch(&config, &["config", "check"]);
+        assert_eq!(run.code, 2, "{text}: {run:?}");
+        assert!(run.stderr.contains(want), "{text}: {}", run.stderr);
+    }
 }
