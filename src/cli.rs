@@ -80,6 +80,20 @@ pub struct DoctorArgs {
     #[arg(long, value_name = "PORT", default_value_t = 25, requires = "relay")]
     pub relay_port: u16,
 
+    /// Also check this mail domain (SPF, DMARC, MX hosts, their reverse DNS) besides the
+    /// config's watched domains; repeatable.
+    #[arg(long = "domain", value_name = "DOMAIN")]
+    pub domains: Vec<String>,
+
+    /// Connect to each MX host of the checked domains and compare the name in its greeting
+    /// with its reverse DNS (no mail is sent).
+    #[arg(long)]
+    pub smtp: bool,
+
+    /// The port `--smtp` connects to.
+    #[arg(long, value_name = "PORT", default_value_t = 25, requires = "smtp")]
+    pub smtp_port: u16,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = ListFormat::Table)]
     pub format: ListFormat,

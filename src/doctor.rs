@@ -66,7 +66,7 @@ fn finding(
 pub async fn relay(dns: &Dns, config: &Config, port: u16) -> Vec<Finding> {
     use crate::relay::{self, Request, Verdict, smtp};
     let mut servers: Vec<(String, IpAddr)> = Vec::new();
-    for watched in &config.targets {
+    for watched in config.targets.iter().filter(|t| !t.mail_domain) {
         let target = &watched.target;
         match &target.kind {
             TargetKind::Ip(ip) => servers.push((target.text.clone(), *ip)),
@@ -350,7 +350,8 @@ fn list_findings(
 async fn reverse_dns(dns: &Dns, config: &Config) -> Vec<Finding> {
     let mut out = Vec::new();
     let mut addresses: Vec<IpAddr> = Vec::new();
-    for target in &config.targets {
+    // A mail domain's own address is not its mail server: its MX hosts are checked with it.
+    for target in config.targets.iter().filter(|t| !t.mail_domain) {
         match &target.target.kind {
             TargetKind::Ip(ip) => addresses.push(ip.to_canonical()),
             TargetKind::Net(cidr) => {

@@ -74,6 +74,26 @@ pub async fn run(
     let (settings, _) = setup.resolver(Some(&args.dns))?;
     let dns = Dns::new(&settings)?;
     findings.extend(doctor::examine(&dns, &selection.lists, setup.config.as_ref()).await);
+    // Mail domains: the config's watched ones, then those named on the command line.
+    let mut domains: Vec<String> = setup
+        .config
+        .iter()
+        .flat_map(|c| c.targets.iter().filter(|t| t.mail_domain))
+        .map(|t| t.target.text.trim_end_matches('.').to_ascii_lowercase())
+        .collect();
+    for given in &args.domains {
+        let domain = crate::target::to_ascii_name(given).map_err(|why| Error::Usage {
+            arg: given.clone(),
+            message: format!("not a mail domain: {why}"),
+        })?;
+        if !domains.contains(&domain) {
+            domains.push(domain);
+        }
+    }
+    let smtp_port = args.smtp.then_some(args.smtp_port);
+    for domain in &domains {
+        findings.extend(crate::domain::doctor::examine(&dns, domain, smtp_port).await);
+    }
     if args.relay {
         match &setup.config {
             Some(config) => findings.extend(doctor::relay(&dns, config, args.relay_port).await),

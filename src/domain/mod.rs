@@ -4,6 +4,7 @@
 //! any other target.
 
 pub mod dmarc;
+pub mod doctor;
 pub mod spf;
 pub mod watch;
 

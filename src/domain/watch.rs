@@ -148,7 +148,11 @@ pub fn as_stored(
             add(&mut out, watched.clone());
             continue;
         }
-        let domain = watched.target.text.trim_end_matches('.').to_ascii_lowercase();
+        let domain = watched
+            .target
+            .text
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
         let members = stored(&domain)?;
         if members.is_empty() {
             add(&mut out, watched.clone());

@@ -82,9 +82,9 @@ pub struct Endpoint {
 }
 
 impl Session {
-    /// Connects, reads the greeting and says EHLO `helo` (HELO if EHLO is refused); with
-    /// STARTTLS, upgrades and says EHLO again. Returns the session and the greeting.
-    pub async fn open(endpoint: &Endpoint, helo: &str) -> Result<(Session, Reply), String> {
+    /// Connects and reads the server's greeting (220), nothing more: what `doctor` compares
+    /// with the server's reverse DNS. Over TLS from the first byte on such an endpoint.
+    pub async fn greet(endpoint: &Endpoint) -> Result<(Session, Reply), String> {
         let tcp = tokio::time::timeout(endpoint.timeout, TcpStream::connect(endpoint.addr))
             .await
             .map_err(|_| {
@@ -114,6 +114,13 @@ impl Session {
                 greeting.line()
             ));
         }
+        Ok((session, greeting))
+    }
+
+    /// Connects, reads the greeting and says EHLO `helo` (HELO if EHLO is refused); with
+    /// STARTTLS, upgrades and says EHLO again. Returns the session and the greeting.
+    pub async fn open(endpoint: &Endpoint, helo: &str) -> Result<(Session, Reply), String> {
+        let (mut session, greeting) = Session::greet(endpoint).await?;
         session.hello(helo).await?;
         if endpoint.security == Security::Starttls {
             let reply = session.command("STARTTLS").await?;

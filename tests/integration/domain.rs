@@ -88,10 +88,22 @@ fn zone() -> HashMap<String, Reply> {
         "macro.example",
         txt("v=spf1 exists:%{i}.spf.macro.example include:%{d}.x.example ip4:192.0.2.99 +all"),
     );
+    // An SPF range wider than a check takes without --force.
+    add("wide.example", txt("v=spf1 ip4:198.18.0.0/22 -all"));
     // A null MX; no MX at all (mail goes to the domain's own address).
     add("null.example", mx(0, "."));
     add("null.example", txt("v=spf1 -all"));
     add("implicit.example", a("192.0.2.77"));
+    // greet.example: its MX is on loopback, where the doctor's greeting check can reach it.
+    add("greet.example", mx(10, "mx.greet.example"));
+    add("greet.example", txt("v=spf1 mx ~all"));
+    add("greet.example", txt("v=spf1 -all"));
+    add(
+        "_dmarc.greet.example",
+        txt("v=DMARC1; rua=mailto:d@greet.example"),
+    );
+    add("mx.greet.example", a("127.0.0.1"));
+    add("1.0.0.127.in-addr.arpa", ptr("mx.greet.example"));
     let mut replies: HashMap<String, Reply> =
         z.into_iter().map(|(k, v)| (k, Reply::Records(v))).collect();
     replies.insert("broken.example".into(), Reply::ServFail);
@@ -491,4 +503,146 @@ fn a_domain_target_in_the_config_is_checked_for_what_it_is() {
         assert_eq!(run.code, 2, "{text}: {run:?}");
         assert!(run.stderr.contains(want), "{text}: {}", run.stderr);
     }
+}
+
+#[test]
+fn doctor_says_what_is_wrong_with_a_domain_and_why() {
+    use crate::support::servers::{Smtp, SmtpOptions, free_tcp_port};
+    let lab = MailLab::start();
+    let doctor = |args: &[&str]| {
+        let catalog = lab.catalog.to_string_lossy().into_owned();
+        let server = lab.front.addr();
+        let mut all = vec![
+            "--lists",
+            catalog.as_str(),
+            "doctor",
+            "--nameserver",
+            server.as_str(),
+            "--timeout",
+            "2",
+            "--format",
+            "json",
+        ];
+        all.extend_from_slice(args);
+        let run = rblwatch(&all, &[]);
+        let doc = run.json();
+        let findings: Vec<(String, String, String)> = doc["findings"]
+            .as_array()
+            .expect("findings")
+            .iter()
+            .filter(|f| f["area"] == "domain")
+            .map(|f| {
+                (
+                    f["level"].as_str().unwrap_or_default().to_string(),
+                    f["subject"].as_str().unwrap_or_default().to_string(),
+                    f["message"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect();
+        (run.code, findings)
+    };
+    let has = |found: &[(String, String, String)], level: &str, subject: &str, text: &str| {
+        assert!(
+            found
+                .iter()
+                .any(|(l, s, m)| l == level && s == subject && m.contains(text)),
+            "want {level} {subject} `{text}` in {found:#?}"
+        );
+    };
+
+    // A good setup, with one MX whose reverse DNS does not lead back.
+    let (_, found) = doctor(&["--domain", "shop.example"]);
+    has(
+        &found,
+        "ok",
+        "shop.example",
+        "one SPF record, 3 of 10 DNS lookups, ending in -all",
+    );
+    has(&found, "ok", "_dmarc.shop.example", "p=reject");
+    has(
+        &found,
+        "ok",
+        "mx1.shop.example",
+        "MX 10 resolves to 192.0.2.25, 2001:db8::25",
+    );
+    has(
+        &found,
+        "ok",
+        "mx1.shop.example (192.0.2.25)",
+        "forward-confirmed",
+    );
+    has(
+        &found,
+        "warning",
+        "mx2.shop.example (192.0.2.26)",
+        "does not resolve back",
+    );
+
+    // Two SPF records, a DMARC record without p=, and the greeting checked against the PTR.
+    let smtp = Smtp::start(
+        free_tcp_port(),
+        &SmtpOptions {
+            server_name: Some("wrong.greet.example"),
+            ..SmtpOptions::default()
+        },
+    );
+    let port = smtp.port.to_string();
+    let (code, found) = doctor(&["--domain", "greet.example", "--smtp", "--smtp-port", &port]);
+    has(&found, "error", "greet.example", "2 SPF records");
+    has(&found, "error", "_dmarc.greet.example", "no p= tag");
+    has(
+        &found,
+        "ok",
+        "mx.greet.example (127.0.0.1)",
+        "forward-confirmed",
+    );
+    has(
+        &found,
+        "warning",
+        "mx.greet.example (127.0.0.1)",
+        "greets as wrong.greet.example, but its reverse DNS says localhost",
+    );
+    assert_eq!(code, 2, "errors: {found:#?}");
+    drop(smtp);
+    let smtp = Smtp::start(
+        free_tcp_port(),
+        &SmtpOptions {
+            server_name: Some("localhost"),
+            ..SmtpOptions::default()
+        },
+    );
+    let port = smtp.port.to_string();
+    let (_, found) = doctor(&["--domain", "greet.example", "--smtp", "--smtp-port", &port]);
+    has(
+        &found,
+        "ok",
+        "mx.greet.example (127.0.0.1)",
+        "greets as localhost, the name its reverse DNS gives",
+    );
+
+    // +all, more than 10 lookups, no DMARC.
+    let (_, found) = doctor(&["--domain", "macro.example", "--domain", "many.example"]);
+    has(
+        &found,
+        "error",
+        "macro.example",
+        "lets any host on the internet send",
+    );
+    has(&found, "error", "many.example", "more than 10 DNS lookups");
+    has(&found, "warning", "_dmarc.many.example", "no DMARC record");
+}
+
+#[test]
+fn spf_ranges_count_toward_the_force_limit() {
+    let lab = MailLab::start();
+    let run = lab.check(&["--domain", "wide.example"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("198.18.0.0/22") && run.stderr.contains("--force"),
+        "{}",
+        run.stderr
+    );
+    let run = lab.check(&["--domain", "wide.example", "--force", "--format", "json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(rows(&run.json(), "198.18.3.255", "bl").len(), 1);
 }

@@ -42,6 +42,8 @@ pub(crate) struct SmtpOptions {
     pub(crate) tls: Option<(PathBuf, PathBuf)>,
     /// With `tls`: TLS from the first byte instead of STARTTLS.
     pub(crate) implicit_tls: bool,
+    /// The name the server greets with.
+    pub(crate) server_name: Option<&'static str>,
 }
 
 /// A running SMTP server that keeps what it accepts in a maildir.
@@ -64,6 +66,10 @@ impl Smtp {
         if let Some(auth) = options.auth {
             args.push("--auth".into());
             args.push(auth.into());
+        }
+        if let Some(name) = options.server_name {
+            args.push("--server-name".into());
+            args.push(name.into());
         }
         if let Some((cert, key)) = &options.tls {
             args.extend([

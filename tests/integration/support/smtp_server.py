@@ -40,8 +40,11 @@ def main():
     parser.add_argument("--tls-cert")
     parser.add_argument("--tls-key")
     parser.add_argument("--implicit-tls", action="store_true")
+    parser.add_argument("--server-name", help="the name in the greeting (220 NAME ...)")
     args = parser.parse_args()
     kwargs = {}
+    if args.server_name:
+        kwargs.update({"server_hostname": args.server_name})
     if args.tls_cert:
         import ssl
 
