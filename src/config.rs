@@ -24,7 +24,7 @@ pub const CONFIG_VAR: &str = "RBLWATCH_CONFIG";
 pub const EXAMPLE: &str = include_str!("config.example.toml");
 
 /// The largest range one target may hold: a /16.
-const MAX_TARGET_ADDRESSES: u128 = 65_536;
+pub(crate) const MAX_TARGET_ADDRESSES: u128 = 65_536;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

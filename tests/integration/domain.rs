@@ -88,6 +88,11 @@ fn zone() -> HashMap<String, Reply> {
         "macro.example",
         txt("v=spf1 exists:%{i}.spf.macro.example include:%{d}.x.example ip4:192.0.2.99 +all"),
     );
+    // An SPF range wider than a pass checks per target.
+    add(
+        "huge.example",
+        txt("v=spf1 ip4:198.18.0.0/15 ip4:192.0.2.99 -all"),
+    );
     // An SPF range wider than a check takes without --force.
     add("wide.example", txt("v=spf1 ip4:198.18.0.0/22 -all"));
     // A null MX; no MX at all (mail goes to the domain's own address).
@@ -128,7 +133,7 @@ impl MailLab {
                 "bl.test",
                 "ip4set",
                 &format!(
-                    "{SOA}:127.0.0.2:Listed, see https://bl.test/?ip=$\n127.0.0.2\n192.0.2.25\n203.0.113.8\n192.0.2.77\n"
+                    "{SOA}:127.0.0.2:Listed, see https://bl.test/?ip=$\n127.0.0.2\n192.0.2.25\n203.0.113.8\n192.0.2.77\n192.0.2.99\n"
                 ),
             ),
             (
@@ -645,4 +650,30 @@ fn spf_ranges_count_toward_the_force_limit() {
     let run = lab.check(&["--domain", "wide.example", "--force", "--format", "json"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(rows(&run.json(), "198.18.3.255", "bl").len(), 1);
+}
+
+#[test]
+fn a_watched_domain_never_walks_a_range_wider_than_a_target_may_hold() {
+    let lab = MailLab::start();
+    let config = write_file(
+        lab.dir.path(),
+        "rblwatch.toml",
+        &format!(
+            "store = \"state.db\"\n[resolver]\nnameservers = [\"{}\"]\ntimeout = 2\n\
+             [[target]]\ndomain = \"huge.example\"\n",
+            lab.front.addr()
+        ),
+    );
+    let run = lab.watch(&config, &["run", "--format", "json"]);
+    let doc = run.json();
+    let problems = doc["run"]["problems"].to_string();
+    assert!(
+        problems.contains("198.18.0.0/15") && problems.contains("not checked"),
+        "{doc:#}"
+    );
+    assert!(
+        doc["run"]["answers"].as_u64().unwrap_or(u64::MAX) < 100,
+        "{doc:#}"
+    );
+    assert_eq!(run.code, 1, "192.0.2.99 is checked and listed: {run:?}");
 }
