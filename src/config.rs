@@ -15,6 +15,7 @@ use toml::Spanned;
 use crate::error::Error;
 use crate::lists::{Catalog, SelectionRequest};
 use crate::location::Problem;
+use crate::store::postgres::{Location as PgLocation, Password as PgPassword};
 use crate::target::{Target, TargetKind};
 
 /// The environment variable naming the config file.
@@ -30,6 +31,7 @@ pub(crate) const MAX_TARGET_ADDRESSES: u128 = 65_536;
 #[serde(deny_unknown_fields)]
 struct RawConfig {
     store: Option<Spanned<String>>,
+    postgres: Option<Spanned<RawPostgres>>,
     #[serde(default)]
     lists: RawLists,
     #[serde(default)]
@@ -42,6 +44,14 @@ struct RawConfig {
     notify: RawNotify,
     schedule: Option<RawSchedule>,
     metrics: Option<RawMetrics>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPostgres {
+    password_env: Option<String>,
+    password_file: Option<String>,
+    ca_file: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -276,8 +286,10 @@ pub struct WatchTarget {
 pub struct Config {
     /// The file it was read from.
     pub path: PathBuf,
-    /// The store file.
+    /// The store file (SQLite), when `postgres` is not set.
     pub store: PathBuf,
+    /// `store = "postgresql://..."`: the store is on PostgreSQL.
+    pub postgres: Option<PgLocation>,
     /// Which lists to use.
     pub selection: SelectionRequest,
     /// The built-in catalog plus the extra catalog files.
@@ -402,14 +414,37 @@ impl Config {
             problems.push(Problem::at(text, &origin, span, message))
         };
 
+        let mut postgres = None;
         let store = match &raw.store {
             Some(store) if store.get_ref().trim().is_empty() => {
-                at(store.span(), "store must be a file path".into());
+                at(
+                    store.span(),
+                    "store must be a file path or a postgresql:// URL".into(),
+                );
+                default_store()
+            }
+            Some(store) if PgLocation::is_url(store.get_ref()) => {
+                let url = store.get_ref();
+                match PgLocation::check_url(url) {
+                    Err(why) => at(store.span(), format!("store {why}")),
+                    Ok(()) => {
+                        postgres = Some(pg_location(url, raw.postgres.as_ref(), base, &mut at))
+                    }
+                }
                 default_store()
             }
             Some(store) => base.join(store.get_ref()),
             None => default_store(),
         };
+        if postgres.is_none()
+            && let Some(section) = &raw.postgres
+        {
+            at(
+                section.span(),
+                "[postgres] is for a store = \"postgresql://...\"; this store is a SQLite file"
+                    .into(),
+            );
+        }
 
         // The catalog: built-in plus extra files, each problem placed in its own file.
         let mut catalog = Catalog::builtin()?;
@@ -641,6 +676,7 @@ impl Config {
         Ok(Config {
             path: path.to_path_buf(),
             store,
+            postgres,
             selection,
             catalog,
             resolver,
@@ -650,6 +686,53 @@ impl Config {
             schedule,
             metrics_listen,
         })
+    }
+}
+
+/// The PostgreSQL store of `url`, with the password's source and CA from `[postgres]`.
+fn pg_location(
+    url: &str,
+    section: Option<&Spanned<RawPostgres>>,
+    base: &Path,
+    at: &mut impl FnMut(Range<usize>, String),
+) -> PgLocation {
+    let mut location = PgLocation {
+        url: url.to_string(),
+        password: None,
+        ca_file: None,
+    };
+    let Some(section) = section else {
+        return location;
+    };
+    let raw = section.get_ref();
+    location.password = match (&raw.password_env, &raw.password_file) {
+        (Some(_), Some(_)) => {
+            at(
+                section.span(),
+                "[postgres] takes password_env or password_file, not both".into(),
+            );
+            None
+        }
+        (Some(var), None) => Some(PgPassword::Env(var.clone())),
+        (None, Some(file)) => Some(PgPassword::File(base.join(file))),
+        (None, None) => None,
+    };
+    location.ca_file = raw.ca_file.as_ref().map(|f| base.join(f));
+    location
+}
+
+impl Config {
+    /// The SQLite store file, for a command that has no PostgreSQL support yet.
+    pub fn sqlite_store(&self, command: &str) -> Result<&Path, Error> {
+        match &self.postgres {
+            None => Ok(&self.store),
+            Some(pg) => Err(Error::Store {
+                path: pg.url.clone(),
+                message: format!(
+                    "`rblwatch {command}` does not run on a PostgreSQL store yet: `config check` and `doctor` create and check its schema; use a SQLite store for the watch"
+                ),
+            }),
+        }
     }
 }
 

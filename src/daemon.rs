@@ -39,6 +39,7 @@ pub async fn run(
     mut signals: mpsc::Receiver<Signal>,
 ) -> Result<(), Error> {
     let mut setup = load()?;
+    setup.config()?.sqlite_store("daemon")?;
     let schedule_of = |setup: &Setup| -> Result<crate::config::ScheduleConfig, Error> {
         let config = setup.config()?;
         config.schedule.clone().ok_or_else(|| Error::Usage {

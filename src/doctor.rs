@@ -418,7 +418,38 @@ fn rdns_finding(ip: IpAddr, found: &Reverse) -> Finding {
     }
 }
 
+/// What opening a PostgreSQL store says, as a finding (it creates or migrates the schema).
+pub fn postgres_store(location: &crate::store::postgres::Location) -> Finding {
+    match crate::store::postgres::open(location) {
+        Ok(opened) if opened.was == 0 => finding(
+            Level::Ok,
+            "store",
+            location.url.clone(),
+            format!("connected; schema created (version {})", opened.version),
+        ),
+        Ok(opened) if opened.was < opened.version => finding(
+            Level::Ok,
+            "store",
+            location.url.clone(),
+            format!(
+                "connected; schema migrated from version {} to {}",
+                opened.was, opened.version
+            ),
+        ),
+        Ok(opened) => finding(
+            Level::Ok,
+            "store",
+            location.url.clone(),
+            format!("connected; schema current (version {})", opened.version),
+        ),
+        Err(err) => finding(Level::Error, "store", location.url.clone(), err.to_string()),
+    }
+}
+
 fn store(config: &Config) -> Finding {
+    if let Some(location) = &config.postgres {
+        return postgres_store(location);
+    }
     let subject = config.store.display().to_string();
     if !config.store.exists() {
         let dir = config

@@ -65,8 +65,9 @@ pub async fn run(
     }
     let templates = Templates::load(config.notify.templates.as_deref())?;
     // The lock comes first: it also keeps two first passes from creating the schema at once.
-    let _lock = PassLock::acquire(&config.store, wait)?;
-    let store = Store::open(&config.store)?;
+    let file = config.sqlite_store("run")?;
+    let _lock = PassLock::acquire(file, wait)?;
+    let store = Store::open(file)?;
     let started = clock::now();
     // Daily limits count the queries of every pass of the UTC day, not only this one.
     let day = started.div_euclid(86_400);

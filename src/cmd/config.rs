@@ -86,7 +86,20 @@ pub fn run(setup: &Setup, args: &ConfigArgs) -> Result<u8, Error> {
         settings.concurrency,
         if verify { "on" } else { "off" }
     )?;
-    writeln!(out, "  store:   {}", config.store.display())?;
+    match &config.postgres {
+        // Connecting is part of the check: the schema is created or brought up to date.
+        Some(location) => {
+            let found = crate::doctor::postgres_store(location);
+            writeln!(out, "  store:   {}: {}", location.url, found.message)?;
+            if found.level == crate::doctor::Level::Error {
+                return Err(Error::Store {
+                    path: location.url.clone(),
+                    message: found.message,
+                });
+            }
+        }
+        None => writeln!(out, "  store:   {}", config.store.display())?,
+    }
     if let Some(schedule) = &config.schedule {
         writeln!(
             out,

@@ -20,7 +20,7 @@ pub fn run(setup: &Setup, args: &HistoryArgs) -> Result<u8, Error> {
         })
         .transpose()?;
     let config = setup.config()?;
-    let store = Store::open(&config.store)?;
+    let store = Store::open(config.sqlite_store("history")?)?;
     let filter = HistoryFilter {
         target: args.target.clone(),
         list: args.list.clone(),

@@ -235,7 +235,7 @@ async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
     })
 }
 
-fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
+pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, String> {
     let mut roots = RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     if let Some(path) = ca_file {

@@ -14,6 +14,7 @@ mod commit;
 mod events;
 mod lock;
 mod outbox;
+pub mod postgres;
 mod runs;
 mod schema;
 mod states;

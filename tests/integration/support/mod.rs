@@ -3,6 +3,7 @@
 
 pub(crate) mod auth_dns;
 pub(crate) mod dns_server;
+pub(crate) mod pg;
 pub(crate) mod postfix;
 pub(crate) mod raw_dns;
 pub(crate) mod rbldnsd;

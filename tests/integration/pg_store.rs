@@ -1,0 +1,200 @@
+//! `store = "postgresql://..."` against a real PostgreSQL: the schema created and migrated like
+//! SQLite's, a newer or foreign database refused, the password taken from where the config
+//! says, and the commands that do not run on it yet saying so.
+
+use crate::support::pg::{PASSWORD, Postgres};
+use crate::support::{Run, rblwatch, shared_dir, write_file};
+
+/// A config with this store and `[postgres]` section, and one target.
+fn config(dir: &std::path::Path, store: &str, section: &str) -> String {
+    write_file(
+        dir,
+        "rblwatch.toml",
+        &format!("store = \"{store}\"\n{section}\n[[target]]\naddress = \"192.0.2.1\"\n"),
+    )
+    .to_string_lossy()
+    .into_owned()
+}
+
+fn with_env(config: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut all = vec!["--config", config];
+    all.extend_from_slice(args);
+    rblwatch(&all, env)
+}
+
+const FROM_ENV: &str = "[postgres]\npassword_env = \"TEST_PG_PASSWORD\"\n";
+
+#[test]
+fn config_check_creates_the_schema_once_and_says_so() {
+    let pg = Postgres::start();
+    let dir = shared_dir();
+    let cfg = config(dir.path(), &pg.url("rblwatch"), FROM_ENV);
+    let env = [("TEST_PG_PASSWORD", PASSWORD)];
+    let run = with_env(&cfg, &["config", "check"], &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("schema created (version 6)"), "{run:?}");
+    let mut db = pg.client("rblwatch");
+    let tables: Vec<String> = db
+        .query(
+            "SELECT table_name::text FROM information_schema.tables WHERE table_schema = 'public' ORDER BY 1",
+            &[],
+        )
+        .expect("tables")
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for want in [
+        "domain_members",
+        "events",
+        "list_health",
+        "outbox",
+        "rblwatch_schema",
+        "state",
+        "usage",
+    ] {
+        assert!(tables.iter().any(|t| t == want), "no {want} in {tables:?}");
+    }
+    let version: i64 = db
+        .query_one("SELECT version FROM rblwatch_schema", &[])
+        .expect("version")
+        .get(0);
+    assert_eq!(version, 6);
+    // Again: nothing to do. Two at once (workers starting together): one creates, both fine.
+    let run = with_env(&cfg, &["config", "check"], &env);
+    assert!(run.stdout.contains("schema current (version 6)"), "{run:?}");
+    let other = config(dir.path(), &pg.url("other"), FROM_ENV);
+    let both: Vec<std::thread::JoinHandle<Run>> = (0..2)
+        .map(|_| {
+            let other = other.clone();
+            std::thread::spawn(move || {
+                with_env(
+                    &other,
+                    &["config", "check"],
+                    &[("TEST_PG_PASSWORD", PASSWORD)],
+                )
+            })
+        })
+        .collect();
+    for run in both.into_iter().map(|h| h.join().expect("thread")) {
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    // doctor says the same.
+    let run = with_env(
+        &cfg,
+        &["doctor", "--format", "json", "--nameserver", "127.0.0.1:9"],
+        &env,
+    );
+    let doc = run.json();
+    let store = doc["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["area"] == "store")
+        .cloned()
+        .expect("a store finding");
+    assert_eq!(store["level"], "ok", "{store:#}");
+    assert!(
+        store["message"]
+            .as_str()
+            .unwrap_or("")
+            .contains("schema current"),
+        "{store:#}"
+    );
+}
+
+#[test]
+fn a_newer_or_foreign_database_and_a_wrong_login_are_refused_with_why() {
+    let pg = Postgres::start();
+    let dir = shared_dir();
+    let env = [("TEST_PG_PASSWORD", PASSWORD)];
+    let cfg = config(dir.path(), &pg.url("rblwatch"), FROM_ENV);
+    assert_eq!(with_env(&cfg, &["config", "check"], &env).code, 0);
+    pg.client("rblwatch")
+        .execute("UPDATE rblwatch_schema SET version = 99", &[])
+        .expect("bump");
+    let run = with_env(&cfg, &["config", "check"], &env);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(
+        run.stderr.contains("newer than this rblwatch knows (6)"),
+        "{run:?}"
+    );
+
+    // Another application's `state` table: never written into.
+    pg.client("other")
+        .batch_execute("CREATE TABLE state (x int)")
+        .expect("foreign table");
+    let cfg = config(dir.path(), &pg.url("other"), FROM_ENV);
+    let run = with_env(&cfg, &["config", "check"], &env);
+    assert!(
+        run.stderr.contains("another application's; refused"),
+        "{run:?}"
+    );
+
+    // A wrong password, an unset variable, a password in the URL.
+    let run = with_env(&cfg, &["config", "check"], &[("TEST_PG_PASSWORD", "nope")]);
+    assert!(
+        run.stderr.contains("password authentication failed"),
+        "{run:?}"
+    );
+    let run = with_env(&cfg, &["config", "check"], &[]);
+    assert!(
+        run.stderr
+            .contains("$TEST_PG_PASSWORD (password_env) is not set"),
+        "{run:?}"
+    );
+    let with_password = pg.url("rblwatch").replace("rblwatch@", "rblwatch:secret@");
+    let cfg = config(dir.path(), &with_password, FROM_ENV);
+    let run = with_env(&cfg, &["config", "check"], &env);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(run.stderr.contains("holds a password"), "{run:?}");
+
+    // From a file instead.
+    let file = write_file(dir.path(), "pgpass", &format!("{PASSWORD}\n"));
+    let cfg = config(
+        dir.path(),
+        &pg.url("postgres"),
+        &format!("[postgres]\npassword_file = \"{}\"\n", file.display()),
+    );
+    let run = with_env(&cfg, &["config", "check"], &[]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+#[test]
+fn commands_that_do_not_run_on_postgresql_yet_say_so_and_touch_nothing() {
+    let pg = Postgres::start();
+    let dir = shared_dir();
+    let cfg = config(dir.path(), &pg.url("rblwatch"), FROM_ENV);
+    let env = [("TEST_PG_PASSWORD", PASSWORD)];
+    for args in [vec!["run"], vec!["status"], vec!["history"], vec!["daemon"]] {
+        let run = with_env(&cfg, &args, &env);
+        assert_ne!(run.code, 0, "{args:?}: {run:?}");
+        assert!(
+            run.stderr
+                .contains("does not run on a PostgreSQL store yet"),
+            "{args:?}: {run:?}"
+        );
+    }
+    assert!(!dir.path().join("state.db").exists());
+}
+
+#[test]
+fn tls_is_verified_against_the_configured_ca() {
+    let ca = crate::support::servers::TestCa::new();
+    let pg = Postgres::start_tls(&ca.cert, &ca.key);
+    let dir = shared_dir();
+    let env = [("TEST_PG_PASSWORD", PASSWORD)];
+    let url = pg
+        .url("rblwatch")
+        .replace("sslmode=disable", "sslmode=require");
+    // The server's certificate is signed by a CA the public roots do not hold: refused.
+    let cfg = config(dir.path(), &url, FROM_ENV);
+    let run = with_env(&cfg, &["config", "check"], &env);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.to_lowercase().contains("certificate"), "{run:?}");
+    // With the CA named, it is verified and used.
+    let section = format!("{FROM_ENV}ca_file = \"{}\"\n", ca.ca.display());
+    let cfg = config(dir.path(), &url, &section);
+    let run = with_env(&cfg, &["config", "check"], &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("schema created"), "{run:?}");
+}
