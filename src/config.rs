@@ -722,16 +722,11 @@ fn pg_location(
 }
 
 impl Config {
-    /// The SQLite store file, for a command that has no PostgreSQL support yet.
-    pub fn sqlite_store(&self, command: &str) -> Result<&Path, Error> {
+    /// Where the store is: the SQLite file, or the PostgreSQL database.
+    pub fn store_location(&self) -> crate::store::Location {
         match &self.postgres {
-            None => Ok(&self.store),
-            Some(pg) => Err(Error::Store {
-                path: pg.url.clone(),
-                message: format!(
-                    "`rblwatch {command}` does not run on a PostgreSQL store yet: `config check` and `doctor` create and check its schema; use a SQLite store for the watch"
-                ),
-            }),
+            Some(pg) => crate::store::Location::Postgres(pg.clone()),
+            None => crate::store::Location::Sqlite(self.store.clone()),
         }
     }
 }

@@ -39,7 +39,6 @@ pub async fn run(
     mut signals: mpsc::Receiver<Signal>,
 ) -> Result<(), Error> {
     let mut setup = load()?;
-    setup.config()?.sqlite_store("daemon")?;
     let schedule_of = |setup: &Setup| -> Result<crate::config::ScheduleConfig, Error> {
         let config = setup.config()?;
         config.schedule.clone().ok_or_else(|| Error::Usage {
@@ -254,10 +253,10 @@ fn store_picture(setup: &Setup) -> StoredPicture {
     let Ok(config) = setup.config() else {
         return StoredPicture::default();
     };
-    if !config.store.exists() {
+    if config.postgres.is_none() && !config.store.exists() {
         return StoredPicture::default();
     }
-    let Ok(store) = Store::open(&config.store) else {
+    let Ok(store) = Store::open_at(&config.store_location()) else {
         return StoredPicture::default();
     };
     StoredPicture {
@@ -276,7 +275,7 @@ fn store_picture(setup: &Setup) -> StoredPicture {
 
 async fn flush_outbox(setup: &Setup, metrics: &Metrics) {
     let Ok(config) = setup.config() else { return };
-    let Ok(mut store) = Store::open(&config.store) else {
+    let Ok(mut store) = Store::open_at(&config.store_location()) else {
         return;
     };
     match outbox::flush(&mut store, &config.notify, clock::now(), false).await {

@@ -16,7 +16,7 @@ use crate::notify::outbox::FlushReport;
 use crate::notify::render::Templates;
 use crate::notify::{self, Known, outbox};
 use crate::report::watch::Timing;
-use crate::store::{Event, PassLock, RunRecord, Store, StoredState};
+use crate::store::{Event, RunRecord, Store, StoredState};
 use crate::target::Target;
 use crate::watch::{Evaluator, PassSettings};
 
@@ -65,9 +65,7 @@ pub async fn run(
     }
     let templates = Templates::load(config.notify.templates.as_deref())?;
     // The lock comes first: it also keeps two first passes from creating the schema at once.
-    let file = config.sqlite_store("run")?;
-    let _lock = PassLock::acquire(file, wait)?;
-    let store = Store::open(file)?;
+    let (store, _lock) = Store::open_for_pass(&config.store_location(), wait)?;
     let started = clock::now();
     // Daily limits count the queries of every pass of the UTC day, not only this one.
     let day = started.div_euclid(86_400);
@@ -238,7 +236,7 @@ pub async fn run(
         })
         .await
         .map_err(|e| Error::Store {
-            path: config.store.display().to_string(),
+            path: config.store_location().describe(),
             message: format!("the pass was interrupted: {e}"),
         })??;
     let timing = Timing {

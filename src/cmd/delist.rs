@@ -26,7 +26,7 @@ fn rank(item: &Item) -> u8 {
 /// Prints the steps, or records a request.
 pub fn run(setup: &Setup, args: &DelistArgs) -> Result<u8, Error> {
     let config = setup.config()?;
-    let mut store = Store::open(config.sqlite_store("delist")?)?;
+    let mut store = Store::open_at(&config.store_location())?;
     let matches = |s: &crate::store::StoredState| {
         args.target
             .as_deref()

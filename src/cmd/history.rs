@@ -20,7 +20,7 @@ pub fn run(setup: &Setup, args: &HistoryArgs) -> Result<u8, Error> {
         })
         .transpose()?;
     let config = setup.config()?;
-    let store = Store::open(config.sqlite_store("history")?)?;
+    let store = Store::open_at(&config.store_location())?;
     let filter = HistoryFilter {
         target: args.target.clone(),
         list: args.list.clone(),

@@ -96,7 +96,7 @@ pub async fn run(setup: &Setup, args: &NotifyArgs) -> Result<u8, Error> {
         }
         NotifyAction::Flush { all } => {
             let config = setup.config()?;
-            let mut store = Store::open(config.sqlite_store("notify flush")?)?;
+            let mut store = Store::open_at(&config.store_location())?;
             let report = outbox::flush(&mut store, &config.notify, clock::now(), *all).await?;
             for line in &report.sent {
                 writeln!(out, "sent: {line}")?;

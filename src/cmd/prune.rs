@@ -22,7 +22,7 @@ pub fn run(setup: &Setup, args: &PruneArgs) -> Result<u8, Error> {
             message: "must be a number of days, e.g. 90 or 90d".into(),
         })?;
     let config = setup.config()?;
-    let mut store = Store::open(config.sqlite_store("prune")?)?;
+    let mut store = Store::open_at(&config.store_location())?;
     let before = clock::now() - days * 86_400;
     let (runs, events, retired) = store.prune(before, args.events)?;
     let mut out = std::io::stdout().lock();

@@ -13,7 +13,7 @@ use crate::store::Store;
 /// else 0.
 pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
     let config = setup.config()?;
-    let store = Store::open(config.sqlite_store("status")?)?;
+    let store = Store::open_at(&config.store_location())?;
     // Without --all only listings are read: a watched range's clear pairs stay on disk.
     let mut states: Vec<_> = if args.all {
         store.states()?.into_values().collect()

@@ -1,8 +1,8 @@
 //! A whole pass written in one transaction: the run, states, events, streaks, outbox, usage,
 //! mail domain members and list health.
 
-use rusqlite::params;
-
+use super::sql::{Conn, args};
+use super::states::update_all;
 use super::*;
 
 /// Everything a pass changes, written at once.
@@ -48,190 +48,165 @@ pub struct Committed {
 }
 
 impl Store {
-    /// Writes a whole pass in one transaction; returns the run's id and what it retired.
+    /// Writes a pass in one transaction: the run row, the states staged during the pass and
+    /// those given, the events, streaks, queued notifications, reminders, usage, mail domain
+    /// members and list health. A pass killed before this leaves the store as it was.
     pub fn commit_pass(&mut self, pass: &PassWrite) -> Result<Committed, Error> {
         self.flush_staged()?;
-        let staging = self
-            .conn
-            .query_row(
-                "SELECT count(*) FROM temp.sqlite_master WHERE name = 'pass_state'",
-                [],
-                |r| r.get::<_, i64>(0),
-            )
-            .map_err(|e| self.error(e))?
-            > 0;
-        let path = self.path.clone();
-        let e = |err: rusqlite::Error| store_err(&path, err);
-        let tx = self.conn.transaction().map_err(e)?;
-        let r = &pass.run;
-        let count =
-            |s: &str| i64::try_from(r.counts.get(s).copied().unwrap_or(0)).unwrap_or(i64::MAX);
-        tx.execute(
+        let staging = self.staging;
+        let written = self.conn.transaction(|conn| write(conn, pass, staging));
+        let committed = written.map_err(|e| self.error(e))?;
+        if staging {
+            self.conn
+                .batch("DELETE FROM temp.pass_state")
+                .map_err(|e| self.error(e))?;
+        }
+        Ok(committed)
+    }
+}
+
+fn write(conn: &Conn, pass: &PassWrite, staging: bool) -> Result<Committed, String> {
+    let r = &pass.run;
+    let count = |s: &str| i64::try_from(r.counts.get(s).copied().unwrap_or(0)).unwrap_or(i64::MAX);
+    let size = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+    let run = conn
+        .query_one(
             "INSERT INTO runs (started, finished, targets, answers, listed, clear, refused, bogus, error, unhealthy, events, unknown, problems)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            params![
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
+            args![
                 r.started,
                 r.finished,
-                i64::try_from(r.targets).unwrap_or(i64::MAX),
-                i64::try_from(r.answers).unwrap_or(i64::MAX),
+                size(r.targets),
+                size(r.answers),
                 count("listed"),
                 count("clear"),
                 count("refused"),
                 count("bogus"),
                 count("error"),
                 count("unhealthy"),
-                i64::try_from(pass.events.len()).unwrap_or(i64::MAX),
+                size(pass.events.len()),
                 to_json(&r.unknown),
                 to_json(&r.problems),
             ],
-        )
-        .map_err(e)?;
-        let run = tx.last_insert_rowid();
-        let retired = match &pass.watched {
-            Some(watched) => retire(&tx, watched, run, r.finished).map_err(e)?,
-            None => Vec::new(),
-        };
-        {
-            let mut put = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO state (address, list, target, label, policy, status, codes, meanings, txt, since, checked)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(e)?;
-            for s in &pass.states {
-                put_state(&mut put, s).map_err(e)?;
-            }
-            if staging {
-                tx.execute_batch(&format!(
-                    "INSERT OR REPLACE INTO main.state ({STATE_COLUMNS}) SELECT {STATE_COLUMNS} FROM temp.pass_state;
-                     DELETE FROM temp.pass_state;"
-                ))
-                .map_err(e)?;
-            }
-            let mut add = tx
-                .prepare_cached(
-                    "INSERT INTO events (run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-                )
-                .map_err(e)?;
-            for ev in &pass.events {
-                add.execute(params![
-                    run,
-                    ev.at,
-                    ev.target,
-                    ev.label,
-                    ev.address,
-                    ev.list,
-                    ev.policy,
-                    ev.old_status,
-                    ev.new_status,
-                    to_json(&ev.old_codes),
-                    to_json(&ev.codes),
-                    to_json(&ev.meanings),
-                    to_json(&ev.txt),
-                    ev.delist_url
-                ])
-                .map_err(e)?;
-            }
-            let mut streak = tx
-                .prepare_cached("INSERT OR REPLACE INTO list_streaks (list, passes, since, detail) VALUES (?1, ?2, ?3, ?4)")
-                .map_err(e)?;
-            for s in &pass.streaks {
-                streak
-                    .execute(params![s.list, s.passes, s.since, s.detail])
-                    .map_err(e)?;
-            }
-            if let Some(domains) = &pass.watched_domains {
-                let mut stored = tx
-                    .prepare("SELECT DISTINCT domain FROM domain_members")
-                    .map_err(e)?;
-                let gone: Vec<String> = stored
-                    .query_map([], |row| row.get::<_, String>(0))
-                    .map_err(e)?
-                    .filter_map(Result::ok)
-                    .filter(|d| !domains.contains(d))
-                    .collect();
-                for domain in gone {
-                    tx.execute("DELETE FROM domain_members WHERE domain = ?1", [&domain])
-                        .map_err(e)?;
-                }
-            }
-            for (domain, members) in &pass.domains {
-                tx.execute("DELETE FROM domain_members WHERE domain = ?1", [domain])
-                    .map_err(e)?;
-                let mut put = tx
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO domain_members (domain, role, target, path, since) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    )
-                    .map_err(e)?;
-                for m in members {
-                    put.execute(params![domain, m.role, m.target, m.path, m.since])
-                        .map_err(e)?;
-                }
-            }
-            if let Some(health) = &pass.health {
-                tx.execute("DELETE FROM list_health", []).map_err(e)?;
-                let mut put = tx
-                    .prepare_cached(
-                        "INSERT OR REPLACE INTO list_health (list, health, checked) VALUES (?1, ?2, ?3)",
-                    )
-                    .map_err(e)?;
-                for (list, state) in health {
-                    put.execute(params![list, state, r.finished]).map_err(e)?;
-                }
-            }
-            let mut queue = tx
-                .prepare_cached(
-                    "INSERT INTO outbox (run, created, channel, recipient, subject, body_text, body_html, attempts, next_attempt)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
-                )
-                .map_err(e)?;
-            for item in &pass.outbox {
-                queue
-                    .execute(params![
-                        run,
-                        item.created,
-                        item.channel,
-                        item.recipient,
-                        item.subject,
-                        item.text,
-                        item.html,
-                        item.next_attempt
-                    ])
-                    .map_err(e)?;
-            }
-            let mut remind = tx
-                .prepare_cached(
-                    "INSERT OR REPLACE INTO reminders (address, list, at) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(e)?;
-            for (address, list) in &pass.reminded {
-                remind
-                    .execute(params![address, list, r.finished])
-                    .map_err(e)?;
-            }
-            let mut used = tx
-                .prepare_cached(
-                    "INSERT INTO usage (list, day, queries) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (list, day) DO UPDATE SET queries = queries + excluded.queries",
-                )
-                .map_err(e)?;
-            for (list, queries) in pass.usage.iter().filter(|(_, q)| *q > 0) {
-                used.execute(params![
-                    list,
-                    pass.day,
-                    i64::try_from(*queries).unwrap_or(i64::MAX)
-                ])
-                .map_err(e)?;
-            }
-            let mut done = tx
-                .prepare_cached("DELETE FROM requests WHERE address = ?1 AND list = ?2")
-                .map_err(e)?;
-            for (address, list) in &pass.requests_done {
-                done.execute(params![address, list]).map_err(e)?;
-            }
-        }
-        tx.commit().map_err(e)?;
-        Ok(Committed { run, retired })
+        )?
+        .map_or(0, |row| row.int(0));
+    let retired = match &pass.watched {
+        Some(watched) => retire(conn, watched, run, r.finished)?,
+        None => Vec::new(),
+    };
+    for s in &pass.states {
+        put_state(conn, "main.state", s)?;
     }
+    if staging {
+        conn.execute(
+            &format!(
+                "INSERT INTO main.state ({STATE_COLUMNS}) SELECT {STATE_COLUMNS} FROM temp.pass_state WHERE true
+                 ON CONFLICT (address, list) DO UPDATE SET {}",
+                update_all()
+            ),
+            &[],
+        )?;
+    }
+    for ev in &pass.events {
+        conn.execute(
+            "INSERT INTO events (run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            args![
+                run,
+                ev.at,
+                &ev.target,
+                &ev.label,
+                &ev.address,
+                &ev.list,
+                &ev.policy,
+                &ev.old_status,
+                &ev.new_status,
+                to_json(&ev.old_codes),
+                to_json(&ev.codes),
+                to_json(&ev.meanings),
+                to_json(&ev.txt),
+                &ev.delist_url
+            ],
+        )?;
+    }
+    for s in &pass.streaks {
+        conn.execute(
+            "INSERT INTO list_streaks (list, passes, since, detail) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (list) DO UPDATE SET passes = excluded.passes, since = excluded.since, detail = excluded.detail",
+            args![&s.list, s.passes, s.since, &s.detail],
+        )?;
+    }
+    if let Some(domains) = &pass.watched_domains {
+        let stored = conn.query("SELECT DISTINCT domain FROM domain_members", &[])?;
+        for domain in stored
+            .iter()
+            .map(|r| r.text(0))
+            .filter(|d| !domains.contains(d))
+        {
+            conn.execute(
+                "DELETE FROM domain_members WHERE domain = ?1",
+                args![domain],
+            )?;
+        }
+    }
+    for (domain, members) in &pass.domains {
+        conn.execute(
+            "DELETE FROM domain_members WHERE domain = ?1",
+            args![domain],
+        )?;
+        for m in members {
+            conn.execute(
+                "INSERT INTO domain_members (domain, role, target, path, since) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (domain, role, target) DO UPDATE SET path = excluded.path, since = excluded.since",
+                args![domain, &m.role, &m.target, &m.path, m.since],
+            )?;
+        }
+    }
+    if let Some(health) = &pass.health {
+        conn.execute("DELETE FROM list_health", &[])?;
+        for (list, state) in health {
+            conn.execute(
+                "INSERT INTO list_health (list, health, checked) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (list) DO UPDATE SET health = excluded.health, checked = excluded.checked",
+                args![list, state, r.finished],
+            )?;
+        }
+    }
+    for item in &pass.outbox {
+        conn.execute(
+            "INSERT INTO outbox (run, created, channel, recipient, subject, body_text, body_html, attempts, next_attempt)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0, ?8)",
+            args![
+                run,
+                item.created,
+                &item.channel,
+                &item.recipient,
+                &item.subject,
+                &item.text,
+                &item.html,
+                item.next_attempt
+            ],
+        )?;
+    }
+    for (address, list) in &pass.reminded {
+        conn.execute(
+            "INSERT INTO reminders (address, list, at) VALUES (?1, ?2, ?3)
+             ON CONFLICT (address, list) DO UPDATE SET at = excluded.at",
+            args![address, list, r.finished],
+        )?;
+    }
+    for (list, queries) in pass.usage.iter().filter(|(_, q)| *q > 0) {
+        conn.execute(
+            "INSERT INTO usage (list, day, queries) VALUES (?1, ?2, ?3)
+             ON CONFLICT (list, day) DO UPDATE SET queries = usage.queries + excluded.queries",
+            args![list, pass.day, i64::try_from(*queries).unwrap_or(i64::MAX)],
+        )?;
+    }
+    for (address, list) in &pass.requests_done {
+        conn.execute(
+            "DELETE FROM requests WHERE address = ?1 AND list = ?2",
+            args![address, list],
+        )?;
+    }
+    Ok(Committed { run, retired })
 }

@@ -1,9 +1,9 @@
 //! The append-only event log (listing changes, targets no longer watched, mail setup changes),
 //! the members of watched mail domains, and pruning old records.
 
-use rusqlite::params;
 use serde::Serialize;
 
+use super::sql::args;
 use super::*;
 
 /// One change of state.
@@ -77,86 +77,83 @@ pub struct HistoryFilter {
 impl Store {
     /// The stored members of a watched mail domain (none: never read whole yet).
     pub fn domain_members(&self, domain: &str) -> Result<Vec<DomainMember>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare(
+            .query(
                 "SELECT role, target, path, since FROM domain_members WHERE domain = ?1 ORDER BY role, target",
+                args![domain],
             )
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([domain], |r| {
-                Ok(DomainMember {
-                    role: r.get(0)?,
-                    target: r.get(1)?,
-                    path: r.get(2)?,
-                    since: r.get(3)?,
-                })
+        Ok(rows
+            .iter()
+            .map(|r| DomainMember {
+                role: r.text(0),
+                target: r.text(1),
+                path: r.text(2),
+                since: r.int(3),
             })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+            .collect())
     }
 
     /// The event log, newest first.
     pub fn history(&self, filter: &HistoryFilter) -> Result<Vec<Event>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare(
+            .query(
                 "SELECT id, run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url
                  FROM events
-                 WHERE (?1 IS NULL OR target = ?1 OR address = ?1 OR label = ?1)
-                   AND (?2 IS NULL OR list = ?2)
-                   AND (?3 IS NULL OR at >= ?3)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR target = ?1 OR address = ?1 OR label = ?1)
+                   AND (CAST(?2 AS TEXT) IS NULL OR list = ?2)
+                   AND (CAST(?3 AS BIGINT) IS NULL OR at >= ?3)
                  ORDER BY at DESC, id DESC",
+                args![
+                    filter.target.as_deref(),
+                    filter.list.as_deref(),
+                    filter.since
+                ],
             )
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map(params![filter.target, filter.list, filter.since], |r| {
-                Ok(Event {
-                    id: r.get(0)?,
-                    run: r.get(1)?,
-                    at: r.get(2)?,
-                    target: r.get(3)?,
-                    label: r.get(4)?,
-                    address: r.get(5)?,
-                    list: r.get(6)?,
-                    policy: r.get(7)?,
-                    old_status: r.get(8)?,
-                    new_status: r.get(9)?,
-                    old_codes: json_list(&r.get::<_, String>(10)?),
-                    codes: json_list(&r.get::<_, String>(11)?),
-                    meanings: json_list(&r.get::<_, String>(12)?),
-                    txt: json_list(&r.get::<_, String>(13)?),
-                    delist_url: r.get(14)?,
-                })
+        Ok(rows
+            .iter()
+            .map(|r| Event {
+                id: r.int(0),
+                run: r.int(1),
+                at: r.int(2),
+                target: r.text(3),
+                label: r.opt_text(4),
+                address: r.text(5),
+                list: r.text(6),
+                policy: r.text(7),
+                old_status: r.opt_text(8),
+                new_status: r.text(9),
+                old_codes: json_list(&r.text(10)),
+                codes: json_list(&r.text(11)),
+                meanings: json_list(&r.text(12)),
+                txt: json_list(&r.text(13)),
+                delist_url: r.opt_text(14),
             })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.error(e))
+            .collect())
     }
 
     /// Deletes run rows older than `before`, the states of targets retired before then, and
     /// events too when `events` is set. Returns how many runs, events and retired states were
     /// deleted.
     pub fn prune(&mut self, before: i64, events: bool) -> Result<(usize, usize, usize), Error> {
-        let path = self.path.clone();
-        let e = |err: rusqlite::Error| store_err(&path, err);
-        let tx = self.conn.transaction().map_err(e)?;
-        let runs = tx
-            .execute("DELETE FROM runs WHERE finished < ?1", params![before])
-            .map_err(e)?;
-        let gone = if events {
-            tx.execute("DELETE FROM events WHERE at < ?1", params![before])
-                .map_err(e)?
-        } else {
-            0
-        };
-        let retired = tx
-            .execute(
-                "DELETE FROM retired_state WHERE retired < ?1",
-                params![before],
-            )
-            .map_err(e)?;
-        tx.commit().map_err(e)?;
-        Ok((runs, gone, retired))
+        let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
+        self.conn
+            .transaction(|conn| {
+                let runs = conn.execute("DELETE FROM runs WHERE finished < ?1", args![before])?;
+                let gone = if events {
+                    conn.execute("DELETE FROM events WHERE at < ?1", args![before])?
+                } else {
+                    0
+                };
+                let retired = conn.execute(
+                    "DELETE FROM retired_state WHERE retired < ?1",
+                    args![before],
+                )?;
+                Ok((count(runs), count(gone), count(retired)))
+            })
+            .map_err(|e| self.error(e))
     }
 }

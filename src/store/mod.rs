@@ -17,6 +17,7 @@ mod outbox;
 pub mod postgres;
 mod runs;
 mod schema;
+mod sql;
 mod states;
 mod usage;
 
@@ -24,6 +25,8 @@ use std::path::{Path, PathBuf};
 
 use rusqlite::{Connection, OpenFlags};
 use serde::Serialize;
+
+use sql::Conn;
 
 pub use commit::{Committed, PassWrite};
 pub use events::{DomainMember, Event, HistoryFilter, SETUP_ADDED, SETUP_POLICY, SETUP_REMOVED};
@@ -36,25 +39,39 @@ use states::{STATE_COLUMNS, put_state, retire};
 
 use crate::error::Error;
 
+/// Where a store is: a SQLite file, or a PostgreSQL database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database.
+    Postgres(postgres::Location),
+}
+
+impl Location {
+    /// The file, or the URL, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            Location::Sqlite(path) => path.display().to_string(),
+            Location::Postgres(pg) => pg.url.clone(),
+        }
+    }
+}
+
 /// An open store.
 pub struct Store {
-    conn: Connection,
+    conn: Conn,
+    /// The file (or the PostgreSQL URL), for messages.
     path: PathBuf,
     /// States of the pass under way, not yet in the temporary table (see `stage`).
     staged: Vec<StoredState>,
+    /// Whether a pass's staging table exists on this connection.
+    staging: bool,
 }
 
-fn count_at(row: &rusqlite::Row<'_>, index: usize) -> rusqlite::Result<usize> {
-    row.get::<_, i64>(index)
-        .map(|n| usize::try_from(n).unwrap_or(0))
-}
-
-fn store_err(path: &Path, e: rusqlite::Error) -> Error {
-    Error::Store {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    }
-}
+/// One pass at a time on a PostgreSQL store: a session advisory lock, released when the
+/// connection closes (the pass ends, or its process dies).
+const PASS_LOCK: i64 = 0x5242_4c58;
 
 fn to_json<T: Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
@@ -126,50 +143,113 @@ impl Store {
                 Some(rusqlite::ErrorCode::DiskFull) => err(format!("the disk is full: {e}")),
                 _ => err(format!("cannot write: {e}")),
             })?;
-        let mut store = Store {
-            conn,
+        let mut conn = conn;
+        migrate(&mut conn, version).map_err(|e| err(e.to_string()))?;
+        Ok(Store {
+            conn: Conn::Sqlite(conn),
             path: path.to_path_buf(),
             staged: Vec::new(),
-        };
-        store.migrate(version)?;
-        Ok(store)
+            staging: false,
+        })
     }
 
-    fn error(&self, e: rusqlite::Error) -> Error {
+    /// Opens the store at `location`: a SQLite file (see `open`) or a PostgreSQL database,
+    /// whose schema is brought up to date the same way.
+    pub fn open_at(location: &Location) -> Result<Store, Error> {
+        match location {
+            Location::Sqlite(path) => Store::open(path),
+            Location::Postgres(pg) => {
+                postgres::open(pg)?;
+                Ok(Store {
+                    conn: Conn::Postgres(sql::PgConn::connect(pg)?),
+                    path: PathBuf::from(&pg.url),
+                    staged: Vec::new(),
+                    staging: false,
+                })
+            }
+        }
+    }
+
+    /// Opens the store for a pass, which holds it alone: a SQLite store's lock file is taken
+    /// first (it also keeps two first passes from creating the schema at once); a PostgreSQL
+    /// store's session lock once connected. With `wait`, waits for a running pass to end;
+    /// without, a running pass is `Error::Busy`.
+    pub fn open_for_pass(
+        location: &Location,
+        wait: bool,
+    ) -> Result<(Store, Option<PassLock>), Error> {
+        match location {
+            Location::Sqlite(path) => {
+                let lock = PassLock::acquire(path, wait)?;
+                Ok((Store::open(path)?, Some(lock)))
+            }
+            Location::Postgres(pg) => {
+                let store = Store::open_at(location)?;
+                let taken = store
+                    .conn
+                    .query_one("SELECT pg_try_advisory_lock(?1)", sql::args![PASS_LOCK])
+                    .map_err(|e| store.error(e))?
+                    .is_some_and(|r| r.int(0) == 1);
+                if !taken {
+                    if !wait {
+                        // The holder's session is named after its process (`rblwatch PID`).
+                        let holder = store
+                            .conn
+                            .query_one(
+                                "SELECT a.application_name FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+                                 WHERE l.locktype = 'advisory' AND l.granted AND l.objid::bigint = ?1",
+                                sql::args![PASS_LOCK & 0xffff_ffff],
+                            )
+                            .ok()
+                            .flatten()
+                            .map(|r| r.text(0))
+                            .map(|name| name.trim_start_matches("rblwatch ").to_string())
+                            .unwrap_or_default();
+                        return Err(Error::Busy {
+                            path: pg.url.clone(),
+                            holder,
+                        });
+                    }
+                    store
+                        .conn
+                        .query("SELECT pg_advisory_lock(?1)", sql::args![PASS_LOCK])
+                        .map_err(|e| store.error(e))?;
+                }
+                Ok((store, None))
+            }
+        }
+    }
+
+    fn error(&self, message: String) -> Error {
         Error::Store {
             path: self.path.display().to_string(),
-            message: e.to_string(),
+            message,
         }
     }
 
-    fn migrate(&mut self, from: i64) -> Result<(), Error> {
-        let start = usize::try_from(from).unwrap_or(0);
-        if start >= schema::MIGRATIONS.len() {
-            return Ok(());
-        }
-        let tx = self
-            .conn
-            .transaction()
-            .map_err(|e| store_err(&self.path, e))?;
-        for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(start) {
-            tx.execute_batch(sql)
-                .map_err(|e| store_err(&self.path, e))?;
-            tx.pragma_update(
-                None,
-                "user_version",
-                i64::try_from(index + 1).unwrap_or(i64::MAX),
-            )
-            .map_err(|e| store_err(&self.path, e))?;
-        }
-        tx.pragma_update(None, "application_id", schema::APPLICATION_ID)
-            .map_err(|e| store_err(&self.path, e))?;
-        tx.commit().map_err(|e| store_err(&self.path, e))
-    }
-
-    /// The store file.
+    /// The store file (or the PostgreSQL URL).
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Brings a SQLite store's schema from version `from` to the current one, in one transaction.
+fn migrate(conn: &mut Connection, from: i64) -> rusqlite::Result<()> {
+    let start = usize::try_from(from).unwrap_or(0);
+    if start >= schema::MIGRATIONS.len() {
+        return Ok(());
+    }
+    let tx = conn.transaction()?;
+    for (index, sql) in schema::MIGRATIONS.iter().enumerate().skip(start) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(index + 1).unwrap_or(i64::MAX),
+        )?;
+    }
+    tx.pragma_update(None, "application_id", schema::APPLICATION_ID)?;
+    tx.commit()
 }
 
 #[cfg(test)]

@@ -1,9 +1,9 @@
 //! Notifications waiting to be sent, sent or given up on; removal requests and reminders.
 
-use rusqlite::params;
 use serde::Serialize;
 use std::collections::HashMap;
 
+use super::sql::args;
 use super::*;
 
 /// One notification waiting to be sent (or sent, or given up on).
@@ -37,50 +37,52 @@ pub struct OutboxItem {
     pub failed: Option<i64>,
 }
 
-fn outbox_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxItem> {
-    Ok(OutboxItem {
-        id: r.get(0)?,
-        run: r.get(1)?,
-        created: r.get(2)?,
-        channel: r.get(3)?,
-        recipient: r.get(4)?,
-        subject: r.get(5)?,
-        text: r.get(6)?,
-        html: r.get(7)?,
-        attempts: r.get(8)?,
-        next_attempt: r.get(9)?,
-        last_error: r.get(10)?,
-        sent: r.get(11)?,
-        failed: r.get(12)?,
-    })
+const OUTBOX_COLUMNS: &str = "id, run, created, channel, recipient, subject, body_text, body_html, attempts, next_attempt, last_error, sent, failed";
+
+fn outbox_row(r: &super::sql::Row) -> OutboxItem {
+    OutboxItem {
+        id: r.int(0),
+        run: r.int(1),
+        created: r.int(2),
+        channel: r.text(3),
+        recipient: r.text(4),
+        subject: r.text(5),
+        text: r.text(6),
+        html: r.text(7),
+        attempts: u32::try_from(r.int(8)).unwrap_or(u32::MAX),
+        next_attempt: r.int(9),
+        last_error: r.opt_text(10),
+        sent: r.opt_int(11),
+        failed: r.opt_int(12),
+    }
 }
 
 impl Store {
-    /// Removal requests by (address, list): when each was made.
+    /// Removal requests recorded with `delist --requested`, by (address, list).
     pub fn requests(&self) -> Result<HashMap<(String, String), i64>, Error> {
         self.pairs("SELECT address, list, requested FROM requests")
     }
 
-    /// When each (address, list) was last reminded of.
+    /// When each listed pair was last reminded of.
     pub fn reminders(&self) -> Result<HashMap<(String, String), i64>, Error> {
         self.pairs("SELECT address, list, at FROM reminders")
     }
 
     fn pairs(&self, sql: &str) -> Result<HashMap<(String, String), i64>, Error> {
-        let mut stmt = self.conn.prepare(sql).map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok(((r.get(0)?, r.get(1)?), r.get(2)?)))
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<HashMap<_, _>, _>>()
-            .map_err(|e| self.error(e))
+        let rows = self.conn.query(sql, &[]).map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| ((r.text(0), r.text(1)), r.int(2)))
+            .collect())
     }
 
-    /// Records that removal of a listing was requested.
+    /// Records that removal of `address` from `list` was requested at `at`.
     pub fn add_request(&mut self, address: &str, list: &str, at: i64) -> Result<(), Error> {
         self.conn
             .execute(
-                "INSERT OR REPLACE INTO requests (address, list, requested) VALUES (?1, ?2, ?3)",
-                params![address, list, at],
+                "INSERT INTO requests (address, list, requested) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (address, list) DO UPDATE SET requested = excluded.requested",
+                args![address, list, at],
             )
             .map(|_| ())
             .map_err(|e| self.error(e))
@@ -88,43 +90,46 @@ impl Store {
 
     /// Notifications not sent and not given up on; only those due by `now` when given.
     pub fn outbox_pending(&self, due_by: Option<i64>) -> Result<Vec<OutboxItem>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare(
-                "SELECT id, run, created, channel, recipient, subject, body_text, body_html, attempts, next_attempt, last_error, sent, failed
-                 FROM outbox WHERE sent IS NULL AND failed IS NULL AND (?1 IS NULL OR next_attempt <= ?1) ORDER BY id",
+            .query(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox
+                     WHERE sent IS NULL AND failed IS NULL AND (CAST(?1 AS BIGINT) IS NULL OR next_attempt <= ?1) ORDER BY id"
+                ),
+                args![due_by],
             )
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map(params![due_by], outbox_row)
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.error(e))
+        Ok(rows.iter().map(outbox_row).collect())
     }
 
     /// Notifications given up on, newest first.
     pub fn outbox_failed(&self) -> Result<Vec<OutboxItem>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare(
-                "SELECT id, run, created, channel, recipient, subject, body_text, body_html, attempts, next_attempt, last_error, sent, failed
-                 FROM outbox WHERE failed IS NOT NULL ORDER BY id DESC",
+            .query(
+                &format!(
+                    "SELECT {OUTBOX_COLUMNS} FROM outbox WHERE failed IS NOT NULL ORDER BY id DESC"
+                ),
+                &[],
             )
             .map_err(|e| self.error(e))?;
-        let rows = stmt.query_map([], outbox_row).map_err(|e| self.error(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.error(e))
+        Ok(rows.iter().map(outbox_row).collect())
     }
 
-    /// Marks a notification accepted by its server: it is never sent again.
+    /// Marks a notification sent.
     pub fn outbox_sent(&mut self, id: i64, at: i64) -> Result<(), Error> {
         self.conn
-            .execute("UPDATE outbox SET sent = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1", params![id, at])
+            .execute(
+                "UPDATE outbox SET sent = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                args![id, at],
+            )
             .map(|_| ())
             .map_err(|e| self.error(e))
     }
 
-    /// Records a failed attempt; `give_up` marks it failed (kept, never dropped).
+    /// Records a failed attempt: the error, when to try again, and (when `give_up` is set)
+    /// that no more attempts will be made.
     pub fn outbox_attempt_failed(
         &mut self,
         id: i64,
@@ -135,7 +140,7 @@ impl Store {
         self.conn
             .execute(
                 "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3, failed = ?4 WHERE id = ?1",
-                params![id, error, next_attempt, give_up],
+                args![id, error, next_attempt, give_up],
             )
             .map(|_| ())
             .map_err(|e| self.error(e))

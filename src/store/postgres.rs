@@ -222,13 +222,14 @@ impl Location {
     }
 
     /// Connects, on the calling thread (which must not drive async tasks).
-    fn connect(&self) -> Result<Client, Error> {
+    pub(super) fn client(&self) -> Result<Client, Error> {
         let mut config: postgres::Config = self
             .url
             .parse()
             .map_err(|e| self.error(format!("not a PostgreSQL URL: {e}")))?;
         config.connect_timeout(CONNECT_TIMEOUT);
-        config.application_name("rblwatch");
+        // The process behind a session, for "another pass is running as pid N".
+        config.application_name(&format!("rblwatch {}", std::process::id()));
         match &self.password {
             Some(Password::Env(var)) => match std::env::var(var) {
                 Ok(password) => {
@@ -267,7 +268,7 @@ pub struct Opened {
 /// newer rblwatch is refused untouched.
 pub fn open(location: &Location) -> Result<Opened, Error> {
     on_own_thread(location, |location| {
-        let mut client = location.connect()?;
+        let mut client = location.client()?;
         let fail = |e: postgres::Error| location.error(describe(&e));
         let mut tx = client.transaction().map_err(fail)?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
@@ -366,7 +367,7 @@ fn on_own_thread<T: Send + 'static>(
 }
 
 /// A PostgreSQL error in one line: the server's own message where there is one.
-fn describe(e: &postgres::Error) -> String {
+pub(super) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
         None => {

@@ -1,10 +1,10 @@
 //! One row per pass, each list's streak of passes without a definite answer, and each list's
 //! health in the last pass.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 
+use super::sql::args;
 use super::*;
 
 /// A list's run of passes without any definite answer.
@@ -46,83 +46,72 @@ pub struct RunRecord {
 impl Store {
     /// Each list's health in the last pass, by id.
     pub fn list_health(&self) -> Result<Vec<(String, String)>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT list, health FROM list_health ORDER BY list")
+            .query("SELECT list, health FROM list_health ORDER BY list", &[])
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<_, _>>().map_err(|e| self.error(e))
+        Ok(rows.iter().map(|r| (r.text(0), r.text(1))).collect())
     }
 
     /// Every list's streak of passes without a definite answer.
     pub fn streaks(&self) -> Result<HashMap<String, Streak>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT list, passes, since, detail FROM list_streaks")
+            .query("SELECT list, passes, since, detail FROM list_streaks", &[])
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(Streak {
-                    list: r.get(0)?,
-                    passes: r.get(1)?,
-                    since: r.get(2)?,
-                    detail: r.get(3)?,
-                })
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let streak = Streak {
+                    list: r.text(0),
+                    passes: u32::try_from(r.int(1)).unwrap_or(u32::MAX),
+                    since: r.int(2),
+                    detail: r.text(3),
+                };
+                (streak.list.clone(), streak)
             })
-            .map_err(|e| self.error(e))?;
-        let mut out = HashMap::new();
-        for row in rows {
-            let streak = row.map_err(|e| self.error(e))?;
-            out.insert(streak.list.clone(), streak);
-        }
-        Ok(out)
+            .collect())
     }
 
     /// The last `limit` runs, newest first.
     pub fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare(
+            .query(
                 "SELECT id, started, finished, targets, answers, listed, clear, refused, bogus, error, unhealthy, events, unknown, problems
                  FROM runs ORDER BY id DESC LIMIT ?1",
+                args![i64::try_from(limit).unwrap_or(i64::MAX)],
             )
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], |r| {
-                let mut counts = BTreeMap::new();
-                for (i, name) in ["listed", "clear", "refused", "bogus", "error", "unhealthy"]
+        let count = |r: &super::sql::Row, i: usize| usize::try_from(r.int(i)).unwrap_or(0);
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let counts = ["listed", "clear", "refused", "bogus", "error", "unhealthy"]
                     .iter()
                     .enumerate()
-                {
-                    counts.insert(name.to_string(), count_at(r, 5 + i)?);
-                }
-                Ok(RunRecord {
-                    id: r.get(0)?,
-                    started: r.get(1)?,
-                    finished: r.get(2)?,
-                    targets: count_at(r, 3)?,
-                    answers: count_at(r, 4)?,
+                    .map(|(i, name)| (name.to_string(), count(r, 5 + i)))
+                    .collect();
+                RunRecord {
+                    id: r.int(0),
+                    started: r.int(1),
+                    finished: r.int(2),
+                    targets: count(r, 3),
+                    answers: count(r, 4),
                     counts,
-                    events: count_at(r, 11)?,
-                    unknown: serde_json::from_str(&r.get::<_, String>(12)?).unwrap_or_default(),
-                    problems: json_list(&r.get::<_, String>(13)?),
-                })
+                    events: count(r, 11),
+                    unknown: serde_json::from_str(&r.text(12)).unwrap_or_default(),
+                    problems: json_list(&r.text(13)),
+                }
             })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.error(e))
+            .collect())
     }
 
     /// The id of the newest run, if any.
     pub fn last_run(&self) -> Result<Option<i64>, Error> {
         self.conn
-            .query_row("SELECT max(id) FROM runs", [], |r| {
-                r.get::<_, Option<i64>>(0)
-            })
-            .optional()
-            .map(Option::flatten)
+            .query_one("SELECT max(id) FROM runs", &[])
+            .map(|row| row.and_then(|r| r.opt_int(0)))
             .map_err(|e| self.error(e))
     }
 }

@@ -1,10 +1,10 @@
 //! The current state of each (address, list) pair: reading it, staging a pass's new states in
 //! a temporary table as answers come, and setting aside the states of targets no longer watched.
 
-use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use std::collections::HashMap;
 
+use super::sql::{Conn, Row, args};
 use super::*;
 
 /// The stored state of one (address, list) pair.
@@ -41,94 +41,85 @@ pub(super) const STATE_COLUMNS: &str =
 /// States staged per write to the temporary table.
 pub(super) const STAGE_BATCH: usize = 4096;
 
-fn state_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredState> {
-    Ok(StoredState {
-        address: r.get(0)?,
-        list: r.get(1)?,
-        target: r.get(2)?,
-        label: r.get(3)?,
-        policy: r.get(4)?,
-        status: r.get(5)?,
-        codes: json_list(&r.get::<_, String>(6)?),
-        meanings: json_list(&r.get::<_, String>(7)?),
-        txt: json_list(&r.get::<_, String>(8)?),
-        since: r.get(9)?,
-        checked: r.get(10)?,
-    })
+fn state_row(r: &Row) -> StoredState {
+    StoredState {
+        address: r.text(0),
+        list: r.text(1),
+        target: r.text(2),
+        label: r.opt_text(3),
+        policy: r.text(4),
+        status: r.text(5),
+        codes: json_list(&r.text(6)),
+        meanings: json_list(&r.text(7)),
+        txt: json_list(&r.text(8)),
+        since: r.int(9),
+        checked: r.int(10),
+    }
 }
 
-/// Writes one state row with `stmt` (an INSERT of `STATE_COLUMNS`).
 /// The new status of the event that records a target leaving the config.
 pub const UNWATCHED: &str = "unwatched";
 
 /// Fills `temp.watched` with the config's targets.
-fn fill_watched(tx: &rusqlite::Transaction<'_>, watched: &[String]) -> rusqlite::Result<()> {
-    tx.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS watched (target TEXT PRIMARY KEY); DELETE FROM temp.watched;",
-    )?;
-    let mut put = tx.prepare_cached("INSERT OR IGNORE INTO temp.watched (target) VALUES (?1)")?;
+fn fill_watched(conn: &Conn, watched: &[String]) -> Result<(), String> {
+    conn.batch("CREATE TEMP TABLE IF NOT EXISTS watched (target TEXT PRIMARY KEY); DELETE FROM temp.watched;")?;
     for target in watched {
-        put.execute(params![target])?;
+        conn.execute(
+            "INSERT INTO temp.watched (target) VALUES (?1) ON CONFLICT DO NOTHING",
+            args![target],
+        )?;
     }
     Ok(())
 }
 
 /// Moves the states of targets not in `watched` to `retired_state` and records an event
-/// for each such target; returns the events.
+/// for each such target; returns the events. Runs inside the caller's transaction.
 pub(super) fn retire(
-    tx: &rusqlite::Transaction<'_>,
+    conn: &Conn,
     watched: &[String],
     run: i64,
     at: i64,
-) -> rusqlite::Result<Vec<Event>> {
-    fill_watched(tx, watched)?;
-    let gone: Vec<(String, Option<String>, usize)> = {
-        let mut stmt = tx.prepare(
+) -> Result<Vec<Event>, String> {
+    fill_watched(conn, watched)?;
+    let gone: Vec<(String, Option<String>, i64)> = conn
+        .query(
             "SELECT target, MAX(label), count(*) FROM main.state
              WHERE target NOT IN (SELECT target FROM temp.watched) GROUP BY target ORDER BY target",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0),
-            ))
-        })?;
-        rows.collect::<rusqlite::Result<_>>()?
-    };
+            &[],
+        )?
+        .iter()
+        .map(|r| (r.text(0), r.opt_text(1), r.int(2)))
+        .collect();
     if gone.is_empty() {
         return Ok(Vec::new());
     }
-    tx.execute(
+    conn.execute(
         &format!(
-            "INSERT OR REPLACE INTO main.retired_state ({STATE_COLUMNS}, retired)
-               SELECT {STATE_COLUMNS}, ?1 FROM main.state WHERE target NOT IN (SELECT target FROM temp.watched)"
+            "INSERT INTO main.retired_state ({STATE_COLUMNS}, retired)
+               SELECT {STATE_COLUMNS}, ?1 FROM main.state WHERE target NOT IN (SELECT target FROM temp.watched)
+             ON CONFLICT (address, list) DO UPDATE SET {}, retired = excluded.retired",
+            update_all()
         ),
-        params![at],
+        args![at],
     )?;
-    tx.execute(
+    conn.execute(
         "DELETE FROM main.state WHERE target NOT IN (SELECT target FROM temp.watched)",
-        [],
-    )?;
-    let mut add = tx.prepare_cached(
-        "INSERT INTO events (run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url)
-         VALUES (?1, ?2, ?3, ?4, ?3, '-', '-', 'watched', ?5, '[]', '[]', ?6, '[]', NULL)",
+        &[],
     )?;
     let mut events = Vec::new();
     for (target, label, pairs) in gone {
         let meanings = vec![format!(
             "no longer in the config; its {pairs} stored state(s) are kept until `rblwatch prune`"
         )];
-        add.execute(params![
-            run,
-            at,
-            target,
-            label,
-            UNWATCHED,
-            to_json(&meanings)
-        ])?;
+        let id = conn
+            .query_one(
+                "INSERT INTO events (run, at, target, label, address, list, policy, old_status, new_status, old_codes, codes, meanings, txt, delist_url)
+                 VALUES (?1, ?2, ?3, ?4, ?3, '-', '-', 'watched', ?5, '[]', '[]', ?6, '[]', NULL) RETURNING id",
+                args![run, at, &target, &label, UNWATCHED, to_json(&meanings)],
+            )?
+            .map_or(0, |r| r.int(0));
         events.push(Event {
-            id: tx.last_insert_rowid(),
+            id,
             run,
             at,
             target: target.clone(),
@@ -148,23 +139,38 @@ pub(super) fn retire(
     Ok(events)
 }
 
-pub(super) fn put_state(
-    stmt: &mut rusqlite::CachedStatement<'_>,
-    s: &StoredState,
-) -> rusqlite::Result<usize> {
-    stmt.execute(params![
-        s.address,
-        s.list,
-        s.target,
-        s.label,
-        s.policy,
-        s.status,
-        to_json(&s.codes),
-        to_json(&s.meanings),
-        to_json(&s.txt),
-        s.since,
-        s.checked
-    ])
+/// `col = excluded.col` for every state column but the key: an upsert that replaces a row.
+pub(super) fn update_all() -> String {
+    STATE_COLUMNS
+        .split(", ")
+        .filter(|c| *c != "address" && *c != "list")
+        .map(|c| format!("{c} = excluded.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Writes one state row into `table` (replacing the pair's row, if any).
+pub(super) fn put_state(conn: &Conn, table: &str, s: &StoredState) -> Result<u64, String> {
+    conn.execute(
+        &format!(
+            "INSERT INTO {table} ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (address, list) DO UPDATE SET {}",
+            update_all()
+        ),
+        args![
+            &s.address,
+            &s.list,
+            &s.target,
+            &s.label,
+            &s.policy,
+            &s.status,
+            to_json(&s.codes),
+            to_json(&s.meanings),
+            to_json(&s.txt),
+            s.since,
+            s.checked
+        ],
+    )
 }
 
 impl Store {
@@ -180,19 +186,19 @@ impl Store {
     /// The states worth a metric series each: every listing, and the clear pairs of targets
     /// that are one address or name (a range's clear addresses would be a series each).
     pub fn watched_states(&self) -> Result<Vec<StoredState>, Error> {
-        self.select_states("WHERE status = 'listed' OR instr(target, '/') = 0")
+        self.select_states("WHERE status = 'listed' OR target NOT LIKE '%/%'")
     }
 
     /// When each target (as written in the config) last got a definite answer from any list.
     pub fn last_checked(&self) -> Result<HashMap<String, i64>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT target, MAX(checked) FROM state GROUP BY target")
+            .query(
+                "SELECT target, MAX(checked) FROM state GROUP BY target",
+                &[],
+            )
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
-            .map_err(|e| self.error(e))?;
-        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+        Ok(rows.iter().map(|r| (r.text(0), r.int(1))).collect())
     }
 
     /// Every stored listing, on blocklists and allowlists.
@@ -206,21 +212,21 @@ impl Store {
     }
 
     fn select_states(&self, filter: &str) -> Result<Vec<StoredState>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare(&format!("SELECT {STATE_COLUMNS} FROM state {filter}"))
+            .query(&format!("SELECT {STATE_COLUMNS} FROM state {filter}"), &[])
             .map_err(|e| self.error(e))?;
-        let rows = stmt.query_map([], state_row).map_err(|e| self.error(e))?;
-        rows.map(|row| row.map_err(|e| self.error(e))).collect()
+        Ok(rows.iter().map(state_row).collect())
     }
 
     /// The stored state of one pair.
     pub fn state(&self, address: &str, list: &str) -> Result<Option<StoredState>, Error> {
         self.conn
-            .prepare_cached(&format!(
-                "SELECT {STATE_COLUMNS} FROM state WHERE address = ?1 AND list = ?2"
-            ))
-            .and_then(|mut stmt| stmt.query_row(params![address, list], state_row).optional())
+            .query_one(
+                &format!("SELECT {STATE_COLUMNS} FROM state WHERE address = ?1 AND list = ?2"),
+                args![address, list],
+            )
+            .map(|row| row.as_ref().map(state_row))
             .map_err(|e| self.error(e))
     }
 
@@ -228,11 +234,20 @@ impl Store {
     pub fn begin_staging(&mut self) -> Result<(), Error> {
         self.staged.clear();
         self.conn
-            .execute_batch(
-                "CREATE TEMP TABLE IF NOT EXISTS pass_state AS SELECT * FROM main.state WHERE 0;
+            .batch(
+                "CREATE TEMP TABLE IF NOT EXISTS pass_state AS SELECT * FROM main.state WHERE false;
                  DELETE FROM temp.pass_state;",
             )
-            .map_err(|e| self.error(e))
+            .map_err(|e| self.error(e))?;
+        // A table made AS SELECT has no key, and the upserts need one.
+        let key = if self.conn.is_postgres() {
+            "CREATE UNIQUE INDEX IF NOT EXISTS pass_state_key ON pg_temp.pass_state (address, list)"
+        } else {
+            "CREATE UNIQUE INDEX IF NOT EXISTS temp.pass_state_key ON pass_state (address, list)"
+        };
+        self.conn.batch(key).map_err(|e| self.error(e))?;
+        self.staging = true;
+        Ok(())
     }
 
     /// Keeps a state to be written by the next `commit_pass`, in a temporary table rather
@@ -250,38 +265,38 @@ impl Store {
         if self.staged.is_empty() {
             return Ok(());
         }
-        let path = self.path.clone();
-        let e = |err: rusqlite::Error| store_err(&path, err);
-        // Only the temporary database is written here: the store's file is not locked.
-        let tx = self.conn.transaction().map_err(e)?;
-        {
-            let mut put = tx
-                .prepare_cached(&format!(
-                    "INSERT INTO temp.pass_state ({STATE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
-                ))
-                .map_err(e)?;
-            for s in &self.staged {
-                put_state(&mut put, s).map_err(e)?;
-            }
-        }
-        tx.commit().map_err(e)?;
-        self.staged.clear();
-        Ok(())
+        // Only the connection's temporary table is written here: the store is not locked.
+        let staged = std::mem::take(&mut self.staged);
+        self.conn
+            .transaction(|conn| {
+                for s in &staged {
+                    put_state(conn, "temp.pass_state", s)?;
+                }
+                Ok(())
+            })
+            .map_err(|e| self.error(e))
     }
 
     /// Puts back the retired states of targets that are in the config again, so a target
     /// removed and added back keeps its history (and is not alerted as newly listed).
     pub fn restore_watched(&mut self, watched: &[String]) -> Result<(), Error> {
-        let path = self.path.clone();
-        let e = |err: rusqlite::Error| store_err(&path, err);
-        let tx = self.conn.transaction().map_err(e)?;
-        fill_watched(&tx, watched).map_err(e)?;
-        tx.execute_batch(&format!(
-            "INSERT OR IGNORE INTO main.state ({STATE_COLUMNS})
-               SELECT {STATE_COLUMNS} FROM main.retired_state WHERE target IN (SELECT target FROM temp.watched);
-             DELETE FROM main.retired_state WHERE target IN (SELECT target FROM temp.watched);"
-        ))
-        .map_err(e)?;
-        tx.commit().map_err(e)
+        self.conn
+            .transaction(|conn| {
+                fill_watched(conn, watched)?;
+                conn.execute(
+                    &format!(
+                        "INSERT INTO main.state ({STATE_COLUMNS})
+                           SELECT {STATE_COLUMNS} FROM main.retired_state WHERE target IN (SELECT target FROM temp.watched)
+                         ON CONFLICT (address, list) DO NOTHING"
+                    ),
+                    &[],
+                )?;
+                conn.execute(
+                    "DELETE FROM main.retired_state WHERE target IN (SELECT target FROM temp.watched)",
+                    &[],
+                )?;
+                Ok(())
+            })
+            .map_err(|e| self.error(e))
     }
 }

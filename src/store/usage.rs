@@ -1,26 +1,20 @@
 //! Queries sent to each list per UTC day, counted against the lists' daily limits.
 
-use rusqlite::params;
 use std::collections::HashMap;
 
+use super::sql::args;
 use super::*;
 
 impl Store {
-    /// Queries sent to each list on `day` (UTC days since 1970) by earlier passes.
+    /// Queries sent to each list on `day` (UTC days since 1970), by all passes so far.
     pub fn usage(&self, day: i64) -> Result<HashMap<String, u64>, Error> {
-        let mut stmt = self
+        let rows = self
             .conn
-            .prepare("SELECT list, queries FROM usage WHERE day = ?1")
+            .query("SELECT list, queries FROM usage WHERE day = ?1", args![day])
             .map_err(|e| self.error(e))?;
-        let rows = stmt
-            .query_map(params![day], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    u64::try_from(r.get::<_, i64>(1)?).unwrap_or(0),
-                ))
-            })
-            .map_err(|e| self.error(e))?;
-        rows.collect::<Result<HashMap<_, _>, _>>()
-            .map_err(|e| self.error(e))
+        Ok(rows
+            .iter()
+            .map(|r| (r.text(0), u64::try_from(r.int(1)).unwrap_or(0)))
+            .collect())
     }
 }

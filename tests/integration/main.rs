@@ -23,3 +23,8 @@ mod silent;
 mod store;
 mod strict;
 mod watch;
+// The watch tests again, on a PostgreSQL store (`watch.rs` tells the two apart); the helpers
+// other modules use come from `watch`.
+#[allow(clippy::duplicate_mod, dead_code)]
+#[path = "watch.rs"]
+mod watch_pg;

@@ -1,6 +1,7 @@
 //! `store = "postgresql://..."` against a real PostgreSQL: the schema created and migrated like
 //! SQLite's, a newer or foreign database refused, the password taken from where the config
-//! says, and the commands that do not run on it yet saying so.
+//! says, TLS verified, and every command running on it. (The watch tests run on it too:
+//! `watch_pg`.)
 
 use crate::support::pg::{PASSWORD, Postgres};
 use crate::support::{Run, rblwatch, shared_dir, write_file};
@@ -160,19 +161,35 @@ fn a_newer_or_foreign_database_and_a_wrong_login_are_refused_with_why() {
 }
 
 #[test]
-fn commands_that_do_not_run_on_postgresql_yet_say_so_and_touch_nothing() {
+fn every_command_runs_on_postgresql_and_no_sqlite_file_is_made() {
     let pg = Postgres::start();
     let dir = shared_dir();
-    let cfg = config(dir.path(), &pg.url("rblwatch"), FROM_ENV);
+    // A resolver that answers nothing: the pass cannot see, and says so, but it is recorded.
+    let cfg = config(
+        dir.path(),
+        &pg.url("rblwatch"),
+        &format!(
+            "{FROM_ENV}[resolver]\nnameservers = [\"127.0.0.1:9\"]\ntimeout = 0.3\nattempts = 1\n"
+        ),
+    );
     let env = [("TEST_PG_PASSWORD", PASSWORD)];
-    for args in [vec!["run"], vec!["status"], vec!["history"], vec!["daemon"]] {
+    let run = with_env(&cfg, &["run", "--format", "json"], &env);
+    assert_eq!(run.code, 3, "{run:?}");
+    let runs: i64 = pg
+        .client("rblwatch")
+        .query_one("SELECT count(*) FROM runs", &[])
+        .expect("runs")
+        .get(0);
+    assert_eq!(runs, 1);
+    for (args, code) in [
+        (vec!["status"], 3),
+        (vec!["history"], 0),
+        (vec!["delist"], 0),
+        (vec!["notify", "flush"], 0),
+        (vec!["prune", "--older-than", "1"], 0),
+    ] {
         let run = with_env(&cfg, &args, &env);
-        assert_ne!(run.code, 0, "{args:?}: {run:?}");
-        assert!(
-            run.stderr
-                .contains("does not run on a PostgreSQL store yet"),
-            "{args:?}: {run:?}"
-        );
+        assert_eq!(run.code, code, "{args:?}: {run:?}");
     }
     assert!(!dir.path().join("state.db").exists());
 }

@@ -1,5 +1,8 @@
 //! The daily watch: `run` against a real rbldnsd whose data changes between passes, the store,
 //! the lock, `status`, `history` and `prune`.
+//!
+//! These tests run twice: as `watch`, on a SQLite store, and as `watch_pg` (this same file),
+//! on a PostgreSQL cluster started for each test.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -13,12 +16,54 @@ use crate::support::{CODES, Run, entry, rblwatch, shared_dir, write_file};
 
 const CLEAN: &str = ":127.0.0.2:Listed by w.test: $\n127.0.0.2\n";
 
+/// Whether these tests run on PostgreSQL (the `watch_pg` copy of this module).
+fn on_postgres() -> bool {
+    module_path!().ends_with("watch_pg")
+}
+
+/// The variable the PostgreSQL password is read from.
+const PG_PASSWORD_ENV: &str = "RBLWATCH_TEST_PG_PASSWORD";
+
+/// The store of a test: a SQLite file in its directory, or a PostgreSQL cluster of its own.
+struct TestStore {
+    pg: Option<crate::support::pg::Postgres>,
+}
+
+impl TestStore {
+    fn start() -> TestStore {
+        TestStore {
+            pg: on_postgres().then(crate::support::pg::Postgres::start),
+        }
+    }
+
+    /// The config's `store` line, and its `[postgres]` section.
+    fn config(&self) -> String {
+        match &self.pg {
+            None => "store = \"state.db\"\n".into(),
+            Some(pg) => format!(
+                "store = \"{}\"\n[postgres]\npassword_env = \"{PG_PASSWORD_ENV}\"\n",
+                pg.url("rblwatch")
+            ),
+        }
+    }
+
+    /// What every run needs in its environment.
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        if self.pg.is_some() {
+            vec![(PG_PASSWORD_ENV, crate::support::pg::PASSWORD)]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
 /// rbldnsd serving `w.test`, a catalog with list `w`, and a config watching 192.0.2.5 (mx1)
-/// and 192.0.2.6, with the store in a temporary directory.
+/// and 192.0.2.6, with the store in a temporary directory (or on PostgreSQL).
 pub(crate) struct Watch {
     dns: Rbldnsd,
     dir: tempfile::TempDir,
     config: PathBuf,
+    store: TestStore,
 }
 
 impl Watch {
@@ -30,12 +75,18 @@ impl Watch {
             "lists.toml",
             &entry("w", "w.test", "\"ipv4\"", CODES),
         );
+        let store = TestStore::start();
         let config = write_file(
             dir.path(),
             "rblwatch.toml",
-            &config_text(&catalog, &dns.addr()),
+            &config_text(&catalog, &dns.addr(), &store),
         );
-        Watch { dns, dir, config }
+        Watch {
+            dns,
+            dir,
+            config,
+            store,
+        }
     }
 
     /// Sets the data of w.test and waits until 192.0.2.5 answers as `listed` says.
@@ -58,7 +109,8 @@ impl Watch {
         let mut all = vec!["--config", config.as_str()];
         all.extend_from_slice(args);
         let now = now.map(|n| n.to_string());
-        let env: Vec<(&str, &str)> = now.iter().map(|n| ("RBLWATCH_NOW", n.as_str())).collect();
+        let mut env: Vec<(&str, &str)> = now.iter().map(|n| ("RBLWATCH_NOW", n.as_str())).collect();
+        env.extend(self.store.env());
         rblwatch(&all, &env)
     }
 
@@ -77,10 +129,9 @@ impl Watch {
     }
 }
 
-fn config_text(catalog: &std::path::Path, server: &str) -> String {
+fn config_text(catalog: &std::path::Path, server: &str, store: &TestStore) -> String {
     format!(
-        r#"store = "state.db"
-[lists]
+        r#"{}[lists]
 catalogs = ["{}"]
 only = ["w"]
 [resolver]
@@ -96,6 +147,7 @@ contacts = ["postmaster@example.com"]
 [[target]]
 address = "192.0.2.6"
 "#,
+        store.config(),
         catalog.display()
     )
 }
@@ -201,7 +253,7 @@ fn refusals_and_timeouts_never_change_a_state_and_a_silent_list_is_a_problem() {
     let catalog = w.dir.path().join("lists.toml");
     std::fs::write(
         &w.config,
-        config_text(&catalog, &format!("127.0.0.1:{dead}")),
+        config_text(&catalog, &format!("127.0.0.1:{dead}"), &w.store),
     )
     .expect("config");
     let doc = w.pass();
@@ -312,6 +364,7 @@ pub(crate) struct Slow {
     pub(crate) listed: Arc<AtomicBool>,
     dir: tempfile::TempDir,
     pub(crate) config: PathBuf,
+    store: TestStore,
 }
 
 impl Slow {
@@ -338,7 +391,9 @@ impl Slow {
             "lists.toml",
             &entry("w", "w.test", "\"ipv4\"", CODES),
         );
-        let text = config_text(&catalog, &server.addr()).replace("timeout = 0.5", "timeout = 10");
+        let store = TestStore::start();
+        let text =
+            config_text(&catalog, &server.addr(), &store).replace("timeout = 0.5", "timeout = 10");
         let config = write_file(dir.path(), "rblwatch.toml", &text);
         Slow {
             _server: server,
@@ -346,6 +401,7 @@ impl Slow {
             listed,
             dir,
             config,
+            store,
         }
     }
 
@@ -354,7 +410,8 @@ impl Slow {
         cmd.arg("--config")
             .arg(&self.config)
             .args(args)
-            .env_remove("RBLWATCH_NOW");
+            .env_remove("RBLWATCH_NOW")
+            .envs(self.store.env());
         cmd
     }
 
@@ -478,7 +535,7 @@ fn a_pass_that_could_not_see_is_not_a_clean_pass() {
     let dead = crate::support::rbldnsd::free_port();
     let blind = format!(
         "{}[[target]]\naddress = \"nowhere.invalid\"\n",
-        config_text(&catalog, &format!("127.0.0.1:{dead}"))
+        config_text(&catalog, &format!("127.0.0.1:{dead}"), &w.store)
     );
     std::fs::write(&w.config, &blind).expect("config");
     let run = w.rblwatch(&["run", "--quiet"]);
@@ -524,7 +581,7 @@ fn a_pass_that_could_not_see_is_not_a_clean_pass() {
     );
 
     // With the resolver back, every address target is seen; the host name still is not.
-    let seeing = config_text(&catalog, &w.dns.addr());
+    let seeing = config_text(&catalog, &w.dns.addr(), &w.store);
     std::fs::write(&w.config, &seeing).expect("config");
     let run = w.rblwatch(&["run", "--quiet"]);
     assert_eq!((run.code, run.stdout.as_str()), (0, ""), "{run:?}");
@@ -555,7 +612,7 @@ fn a_target_removed_from_the_config_is_history_and_comes_back_as_it_was() {
     let w = Watch::start();
     let day = 1_795_824_000; // 2026-11-28T00:00:00Z
     let catalog = w.dir.path().join("lists.toml");
-    let both = config_text(&catalog, &w.dns.addr());
+    let both = config_text(&catalog, &w.dns.addr(), &w.store);
     let only_six = both.replace(
         "[[target]]\naddress = \"192.0.2.5\"\nlabel = \"mx1\"\ncontacts = [\"postmaster@example.com\"]\n",
         "",
@@ -627,7 +684,7 @@ fn a_server_inside_a_watched_range_keeps_its_own_label() {
     let w = Watch::start();
     let catalog = w.dir.path().join("lists.toml");
     // The range comes first in the config; the server inside it is watched on its own too.
-    let config = config_text(&catalog, &w.dns.addr()).replace(
+    let config = config_text(&catalog, &w.dns.addr(), &w.store).replace(
         "[[target]]\naddress = \"192.0.2.5\"",
         "[[target]]\naddress = \"192.0.2.4/30\"\nlabel = \"office\"\n[[target]]\naddress = \"192.0.2.5\"",
     );
