@@ -191,6 +191,9 @@ The Abusix Mail Intelligence key for the \fBabusix\-*\fR lists.
 .B RBLWATCH_SMTP_PASSWORD
 The SMTP password, when the config names it as \fBpassword_env\fR (any variable may be named).
 .TP
+.B RBLWATCH_PG_PASSWORD
+The PostgreSQL store's password, when the config names it as \fB[postgres] password_env\fR.
+.TP
 .BR XDG_CONFIG_HOME ", " XDG_DATA_HOME ", " HOME
 Where the config and the store are looked for when not running as root.
 .TP
@@ -211,7 +214,8 @@ The config when running as root (\fI~/.config/rblwatch/rblwatch.toml\fR otherwis
 .I /var/lib/rblwatch/rblwatch.db
 The store (SQLite) when running as root (\fI~/.local/share/rblwatch/rblwatch.db\fR otherwise;
 the config's \fBstore\fR sets it): the state of every address and list, the log of changes,
-one row per pass and the notification outbox.
+one row per pass and the notification outbox. Or a PostgreSQL database:
+\fBstore = "postgresql://USER@HOST/DATABASE"\fR.
 .TP
 .I STORE.lock
 The lock beside the store: one pass at a time, whether from cron or the daemon.
