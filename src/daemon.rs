@@ -68,6 +68,17 @@ pub async fn run(
         None => None,
     };
     info!(schedule = %schedule.schedule.text, "rblwatch daemon started");
+    // Seen by `status` while it runs: the fleet on one store, one line per worker.
+    let host = crate::notify::context::hostname();
+    let worker = crate::store::Worker {
+        name: format!("{host}:{}", std::process::id()),
+        host,
+        pid: i64::from(std::process::id()),
+        version: env!("CARGO_PKG_VERSION").into(),
+        started: clock::now(),
+        seen: clock::now(),
+    };
+    heartbeat(&setup, &worker);
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.tick().await;
 
@@ -96,7 +107,7 @@ pub async fn run(
         tokio::select! {
             () = &mut sleep => {
                 after = next.max(clock::now());
-                let pass = pass::run(&setup, false, None);
+                let pass = pass::run(&setup, false, None, Some(next));
                 match until_stopped(pass, &mut signals, &mut reload).await {
                     None => {
                         info!("stopping: the pass under way was abandoned before its commit");
@@ -108,6 +119,7 @@ pub async fn run(
             // A server that never answers must not keep the daemon from stopping: an item
             // abandoned mid-send stays queued (it is marked sent only once accepted).
             _ = flush.tick() => {
+                heartbeat(&setup, &worker);
                 let flushing = flush_outbox(&setup, &metrics);
                 if until_stopped(flushing, &mut signals, &mut reload).await.is_none() {
                     info!("stopping");
@@ -233,6 +245,13 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
             );
             metrics.record_pass(&done, store_picture(setup));
         }
+        Err(Error::SlotDone { slot, run }) => {
+            info!(
+                slot = %clock::format(slot),
+                run,
+                "this slot's pass was already run by another worker; nothing to do"
+            )
+        }
         Err(Error::Busy { holder, .. }) => {
             warn!(
                 holder = %clean(&holder),
@@ -245,6 +264,18 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
                 error!("pass failed: {}", clean(line));
             }
         }
+    }
+}
+
+/// Tells the store this worker is alive; a store that cannot be written is logged, not fatal
+/// (the next pass reports it).
+fn heartbeat(setup: &Setup, worker: &crate::store::Worker) {
+    let Ok(config) = setup.config() else { return };
+    let mut worker = worker.clone();
+    worker.seen = clock::now();
+    match Store::open_at(&config.store_location()).and_then(|mut s| s.heartbeat(&worker)) {
+        Ok(()) => debug!(worker = %worker.name, "heartbeat"),
+        Err(err) => warn!("heartbeat: {}", clean(&err.to_string())),
     }
 }
 

@@ -77,6 +77,15 @@ pub enum Error {
         holder: String,
     },
 
+    /// The pass of this schedule slot was already run (by another worker of the fleet).
+    #[error("the pass of slot {slot} was already run (pass {run})")]
+    SlotDone {
+        /// The slot (its scheduled time, Unix seconds).
+        slot: i64,
+        /// The run that did it.
+        run: i64,
+    },
+
     /// The async runtime cannot be started.
     #[error("cannot start the runtime: {0}")]
     Runtime(io::Error),
@@ -108,7 +117,7 @@ impl Error {
             | Error::UnknownList { .. }
             | Error::DefunctList { .. }
             | Error::Read { .. } => 2,
-            Error::Busy { .. } => 4,
+            Error::Busy { .. } | Error::SlotDone { .. } => 4,
             Error::Store { .. }
             | Error::Output(_)
             | Error::Runtime(_)

@@ -46,10 +46,16 @@ pub struct PassOutcome {
 
 /// Runs one whole pass: lock, DNS, evaluate, plan notifications, commit, send. `progress`,
 /// when given, counts the answers as they come.
+///
+/// A daemon's pass names its schedule `slot`: a slot already run (by another worker of the
+/// fleet, on the same store) is `Error::SlotDone` and nothing is done. The check is made
+/// under the pass lock, and the slot is recorded by the pass's commit, so a worker killed
+/// mid-pass leaves its slot to the next worker that wakes for it.
 pub async fn run(
     setup: &Setup,
     wait: bool,
     progress: Option<Arc<Progress>>,
+    slot: Option<i64>,
 ) -> Result<PassOutcome, Error> {
     let config = setup.config()?;
     // A password anyone can replace is not one to send: refused before anything is done.
@@ -66,6 +72,11 @@ pub async fn run(
     let templates = Templates::load(config.notify.templates.as_deref())?;
     // The lock comes first: it also keeps two first passes from creating the schema at once.
     let (store, _lock) = Store::open_for_pass(&config.store_location(), wait)?;
+    if let Some(slot) = slot
+        && let Some(run) = store.slot_run(slot)?
+    {
+        return Err(Error::SlotDone { slot, run });
+    }
     let started = clock::now();
     // Daily limits count the queries of every pass of the UTC day, not only this one.
     let day = started.div_euclid(86_400);
@@ -174,6 +185,7 @@ pub async fn run(
     // A domain read only in part is a problem of the pass: it could not see all of it.
     result.write.run.problems.extend(expanded.notes);
     result.write.events.extend(expanded.events);
+    result.write.slot = slot;
     result.write.domains = expanded.domains;
     result.write.watched_domains = Some(watched_domains);
     let catalog = setup.catalog.clone();

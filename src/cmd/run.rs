@@ -16,7 +16,7 @@ use crate::report::watch as out;
 pub async fn run(setup: &Setup, args: RunArgs) -> Result<u8, Error> {
     let progress = Arc::new(Progress::default());
     let bar = Bar::start(&progress);
-    let done = pass::run(setup, args.wait, Some(progress)).await;
+    let done = pass::run(setup, args.wait, Some(progress), None).await;
     drop(bar);
     let done = done?;
     let mut err = std::io::stderr().lock();

@@ -34,6 +34,8 @@ pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
         ))
     });
     let last = store.runs(1)?.into_iter().next();
+    // The daemons that worked on this store in the last day.
+    let workers = store.workers(crate::clock::now() - 86_400)?;
     let checked = store.last_checked()?;
     let targets: Vec<watch::TargetCheck> = targets
         .iter()
@@ -58,6 +60,7 @@ pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
             targets: &targets,
             catalog: &setup.catalog,
             last_run: last.as_ref(),
+            workers: &workers,
         },
         args.format == ListFormat::Json,
     )?;

@@ -31,6 +31,11 @@ pub fn install_crypto() {
     });
 }
 
+/// How long a worker may take to send one notification before another may try it: well
+/// beyond any SMTP or webhook timeout. A worker killed after the server accepted a message
+/// but before marking it sent leaves it to be sent again after this.
+const CLAIM_SECONDS: i64 = 600;
+
 /// The wait before attempt `attempts + 1`: 5 minutes, doubling, at most 6 hours.
 pub fn backoff(attempts: u32) -> i64 {
     let minutes = 5i64.saturating_mul(1i64 << attempts.min(10));
@@ -47,6 +52,10 @@ pub async fn flush(
     let pending = store.outbox_pending(if all { None } else { Some(now) })?;
     let mut report = FlushReport::default();
     for item in pending {
+        // Another worker (a daemon, a `notify flush`) may be sending it right now.
+        if !store.outbox_claim(item.id, now, now + CLAIM_SECONDS)? {
+            continue;
+        }
         let label = format!("{} to {}", item.channel, item.recipient);
         match deliver(config, &item).await {
             Ok(()) => {

@@ -239,6 +239,8 @@ pub struct StatusView<'a> {
     pub catalog: &'a Catalog,
     /// The last pass, if any.
     pub last_run: Option<&'a RunRecord>,
+    /// The daemons seen working on the store lately.
+    pub workers: &'a [crate::store::Worker],
 }
 
 /// Writes `status`: what is listed now (or every stored pair), and when each target was last
@@ -249,6 +251,7 @@ pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>, json: bool) -> i
         targets,
         catalog,
         last_run,
+        workers,
     } = *view;
     let unseen: Vec<&TargetCheck> = targets.iter().filter(|t| !t.current).collect();
     if json {
@@ -262,6 +265,14 @@ pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>, json: bool) -> i
                 "checked_by_last_pass": t.current,
             })).collect::<Vec<_>>(),
             "states": states.iter().map(|s| state_json(s, catalog)).collect::<Vec<_>>(),
+            "workers": workers.iter().map(|w| json!({
+                "name": w.name,
+                "host": w.host,
+                "pid": w.pid,
+                "version": w.version,
+                "started": clock::format(w.started),
+                "last_seen": clock::format(w.seen),
+            })).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
         return writeln!(out);
@@ -297,6 +308,16 @@ pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>, json: bool) -> i
             out,
             "UNCHECKED {}  not seen by the last pass; {when}",
             who(&t.target, &t.target, t.label.as_deref())
+        )?;
+    }
+    for w in workers {
+        writeln!(
+            out,
+            "WORKER   {}  rblwatch {}, running since {}, last seen {}",
+            clean(&w.name),
+            clean(&w.version),
+            clock::format(w.started),
+            clock::format(w.seen)
         )?;
     }
     let listed = states

@@ -33,6 +33,8 @@ pub struct PassWrite {
     pub domains: Vec<(String, Vec<DomainMember>)>,
     /// The mail domains the config watches: members of any other are dropped (None: keep all).
     pub watched_domains: Option<Vec<String>>,
+    /// The schedule slot this pass ran for (a daemon's), recorded with its run.
+    pub slot: Option<i64>,
     /// The targets of the config, as written: the states of any other target are retired
     /// (kept apart as history, an event each). None: leave every target as it is.
     pub watched: Option<Vec<String>>,
@@ -71,8 +73,8 @@ fn write(conn: &Conn, pass: &PassWrite, staging: bool) -> Result<Committed, Stri
     let size = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
     let run = conn
         .query_one(
-            "INSERT INTO runs (started, finished, targets, answers, listed, clear, refused, bogus, error, unhealthy, events, unknown, problems)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) RETURNING id",
+            "INSERT INTO runs (started, finished, targets, answers, listed, clear, refused, bogus, error, unhealthy, events, unknown, problems, slot)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14) RETURNING id",
             args![
                 r.started,
                 r.finished,
@@ -87,6 +89,7 @@ fn write(conn: &Conn, pass: &PassWrite, staging: bool) -> Result<Committed, Stri
                 size(pass.events.len()),
                 to_json(&r.unknown),
                 to_json(&r.problems),
+                pass.slot,
             ],
         )?
         .map_or(0, |row| row.int(0));

@@ -32,7 +32,7 @@ pub use commit::{Committed, PassWrite};
 pub use events::{DomainMember, Event, HistoryFilter, SETUP_ADDED, SETUP_POLICY, SETUP_REMOVED};
 pub use lock::PassLock;
 pub use outbox::OutboxItem;
-pub use runs::{RunRecord, Streak};
+pub use runs::{RunRecord, Streak, Worker};
 pub use states::{StoredState, UNWATCHED};
 
 use states::{STATE_COLUMNS, put_state, retire};

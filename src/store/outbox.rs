@@ -117,11 +117,25 @@ impl Store {
         Ok(rows.iter().map(outbox_row).collect())
     }
 
+    /// Takes a notification for sending until `until`: false when it is sent, given up on,
+    /// or being sent by another worker whose claim has not expired. One conditional UPDATE,
+    /// so two workers never both take it.
+    pub fn outbox_claim(&mut self, id: i64, now: i64, until: i64) -> Result<bool, Error> {
+        self.conn
+            .execute(
+                "UPDATE outbox SET claimed_until = ?3
+                 WHERE id = ?1 AND sent IS NULL AND failed IS NULL AND (claimed_until IS NULL OR claimed_until < ?2)",
+                args![id, now, until],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.error(e))
+    }
+
     /// Marks a notification sent.
     pub fn outbox_sent(&mut self, id: i64, at: i64) -> Result<(), Error> {
         self.conn
             .execute(
-                "UPDATE outbox SET sent = ?2, attempts = attempts + 1, last_error = NULL WHERE id = ?1",
+                "UPDATE outbox SET sent = ?2, attempts = attempts + 1, last_error = NULL, claimed_until = NULL WHERE id = ?1",
                 args![id, at],
             )
             .map(|_| ())
@@ -139,7 +153,7 @@ impl Store {
     ) -> Result<(), Error> {
         self.conn
             .execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3, failed = ?4 WHERE id = ?1",
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?2, next_attempt = ?3, failed = ?4, claimed_until = NULL WHERE id = ?1",
                 args![id, error, next_attempt, give_up],
             )
             .map(|_| ())

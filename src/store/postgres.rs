@@ -156,6 +156,21 @@ const MIGRATIONS: &[&str] = &[
         since   BIGINT NOT NULL,
         PRIMARY KEY (domain, role, target)
     );
+    "#, // 6 -> 7: the schedule slot a daemon's pass ran for (one pass per slot, whichever worker),
+    // who is sending each notification until when (each sent once, whichever worker), and
+    // the daemons seen working on the store.
+    r#"
+    ALTER TABLE runs ADD COLUMN slot BIGINT;
+    CREATE UNIQUE INDEX runs_slot ON runs (slot);
+    ALTER TABLE outbox ADD COLUMN claimed_until BIGINT;
+    CREATE TABLE workers (
+        name     TEXT PRIMARY KEY,
+        host     TEXT NOT NULL,
+        pid      BIGINT NOT NULL,
+        version  TEXT NOT NULL,
+        started  BIGINT NOT NULL,
+        seen     BIGINT NOT NULL
+    );
     "#,
 ];
 

@@ -43,7 +43,67 @@ pub struct RunRecord {
     pub problems: Vec<String>,
 }
 
+/// A daemon working on the store, as it last said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Worker {
+    /// `host:pid`.
+    pub name: String,
+    /// Its machine.
+    pub host: String,
+    /// Its process.
+    pub pid: i64,
+    /// Its rblwatch version.
+    pub version: String,
+    /// When it started (Unix seconds).
+    pub started: i64,
+    /// When it was last seen.
+    pub seen: i64,
+}
+
+/// Workers not seen for this long are forgotten.
+const WORKER_FORGOTTEN: i64 = 7 * 86_400;
+
 impl Store {
+    /// Records that `worker` is alive at `worker.seen`, and forgets workers long gone.
+    pub fn heartbeat(&mut self, worker: &Worker) -> Result<(), Error> {
+        self.conn
+            .transaction(|conn| {
+                conn.execute(
+                    "INSERT INTO workers (name, host, pid, version, started, seen) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (name) DO UPDATE SET version = excluded.version, started = excluded.started, seen = excluded.seen",
+                    args![&worker.name, &worker.host, worker.pid, &worker.version, worker.started, worker.seen],
+                )?;
+                conn.execute(
+                    "DELETE FROM workers WHERE seen < ?1",
+                    args![worker.seen - WORKER_FORGOTTEN],
+                )?;
+                Ok(())
+            })
+            .map_err(|e| self.error(e))
+    }
+
+    /// The workers seen since `since`, most recently seen first.
+    pub fn workers(&self, since: i64) -> Result<Vec<Worker>, Error> {
+        let rows = self
+            .conn
+            .query(
+                "SELECT name, host, pid, version, started, seen FROM workers WHERE seen >= ?1 ORDER BY seen DESC, name",
+                args![since],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| Worker {
+                name: r.text(0),
+                host: r.text(1),
+                pid: r.int(2),
+                version: r.text(3),
+                started: r.int(4),
+                seen: r.int(5),
+            })
+            .collect())
+    }
+
     /// Each list's health in the last pass, by id.
     pub fn list_health(&self) -> Result<Vec<(String, String)>, Error> {
         let rows = self
@@ -105,6 +165,14 @@ impl Store {
                 }
             })
             .collect())
+    }
+
+    /// The run that was made for schedule slot `slot`, if one was.
+    pub fn slot_run(&self, slot: i64) -> Result<Option<i64>, Error> {
+        self.conn
+            .query_one("SELECT id FROM runs WHERE slot = ?1", args![slot])
+            .map(|row| row.and_then(|r| r.opt_int(0)))
+            .map_err(|e| self.error(e))
     }
 
     /// The id of the newest run, if any.

@@ -21,9 +21,23 @@ impl Daemon {
         Daemon::start_with(config, None, &[])
     }
 
+    /// Starts the daemon with these environment additions (a store's password).
+    fn start_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
+        Daemon::start_with_env(config, None, &[], env)
+    }
+
     /// Starts the daemon with these flags, and at most `files` open file descriptors when
     /// given.
     fn start_with(config: &Path, files: Option<u64>, flags: &[&str]) -> Daemon {
+        Daemon::start_with_env(config, files, flags, &[])
+    }
+
+    fn start_with_env(
+        config: &Path,
+        files: Option<u64>,
+        flags: &[&str],
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let log = tempfile::NamedTempFile::new().expect("log file");
         let mut command = Command::new(env!("CARGO_BIN_EXE_rblwatch"));
         if let Some(files) = files {
@@ -50,6 +64,7 @@ impl Daemon {
             .args(flags)
             .env_remove("RBLWATCH_NOW")
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(log.reopen().expect("log"))
             .spawn()
@@ -284,6 +299,59 @@ fn verbose_logs_each_list_with_its_answers_and_timing() {
     let quiet = Daemon::start(w.config());
     quiet.wait_for("a pass", |log| log.contains("pass finished"));
     assert!(!quiet.log().contains("list answered"), "{}", quiet.log());
+}
+
+#[test]
+fn two_daemons_on_one_postgresql_store_run_one_pass_per_slot() {
+    let w = crate::watch_pg::Watch::start();
+    w.data("192.0.2.5\n", true);
+    add(
+        w.config(),
+        "\n[schedule]\ncron = \"*/2 * * * * *\"\ntimezone = \"UTC\"\n",
+    );
+    let env = w.env();
+    // The second worker wakes up to a second later: sometimes during the first one's pass
+    // (it is skipped as busy), sometimes after it (the slot is already done).
+    let late = w.config().with_file_name("late.toml");
+    let text = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(&late, format!("{text}jitter = 1\n")).expect("late config");
+    let a = Daemon::start_env(w.config(), &env);
+    let b = Daemon::start_env(&late, &env);
+    let passes = |d: &Daemon| d.passes();
+    a.wait_for("passes", |_| passes(&a) + passes(&b) >= 4);
+    // `status` shows both workers.
+    let status = w.rblwatch(&["status"]);
+    let workers = status
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("WORKER "))
+        .count();
+    assert_eq!(workers, 2, "{status:?}");
+    drop(a);
+    drop(b);
+    let mut db = w.database().expect("a PostgreSQL store");
+    let twice: i64 = db
+        .query_one(
+            "SELECT count(*) FROM (SELECT slot FROM runs GROUP BY slot HAVING count(*) > 1) AS d",
+            &[],
+        )
+        .expect("slots")
+        .get(0);
+    assert_eq!(twice, 0, "a slot was run twice");
+    let runs: i64 = db
+        .query_one("SELECT count(*) FROM runs WHERE slot IS NOT NULL", &[])
+        .expect("runs")
+        .get(0);
+    assert!(runs >= 4, "{runs}");
+    // The listing was found once: one event, however many workers.
+    let events: i64 = db
+        .query_one(
+            "SELECT count(*) FROM events WHERE new_status = 'listed'",
+            &[],
+        )
+        .expect("events")
+        .get(0);
+    assert_eq!(events, 1);
 }
 
 #[test]

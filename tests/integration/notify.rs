@@ -593,3 +593,74 @@ fn a_recipient_who_is_also_a_contact_gets_each_listing_once() {
         "the listing once: {text}"
     );
 }
+
+/// A mail queued while the SMTP server is down, then three workers flushing at once once it
+/// is up: on either store, each message is delivered exactly once.
+fn queued_mail_is_sent_once_by_three_workers(
+    config: &std::path::Path,
+    env: &[(&str, &str)],
+    run: impl Fn(&[&str]) -> crate::support::Run,
+    data: impl Fn(),
+) {
+    let port = free_tcp_port();
+    let text = std::fs::read_to_string(config).expect("config");
+    std::fs::write(
+        config,
+        format!(
+            "{text}\n[notify]\nrecipients = [\"ops@example.com\"]\n[notify.smtp]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"rblwatch@example.com\"\ntimeout = 5\n"
+        ),
+    )
+    .expect("config");
+    data();
+    let pass = run(&["run"]);
+    assert_eq!(pass.code, 1, "{pass:?}");
+    assert!(
+        pass.stdout.contains("will be retried"),
+        "the server is down: {pass:?}"
+    );
+    let smtp = Smtp::start(port, &SmtpOptions::default());
+    let workers: Vec<std::process::Child> = (0..3)
+        .map(|_| {
+            std::process::Command::new(env!("CARGO_BIN_EXE_rblwatch"))
+                .arg("--config")
+                .arg(config)
+                .args(["notify", "flush", "--all"])
+                .envs(env.iter().copied())
+                .env_remove("RBLWATCH_NOW")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .expect("a worker")
+        })
+        .collect();
+    for mut worker in workers {
+        worker.wait().expect("worker");
+    }
+    let mails = smtp.messages();
+    // ops@ and the target's contact postmaster@: one mail each, whatever the workers did.
+    assert_eq!(mails.len(), 2, "{mails:#?}");
+    let flush = run(&["notify", "flush", "--all"]);
+    assert!(flush.stdout.contains("0 sent; 0 waiting"), "{flush:?}");
+}
+
+#[test]
+fn three_workers_send_each_queued_mail_once_on_sqlite() {
+    let w = Watch::start();
+    queued_mail_is_sent_once_by_three_workers(
+        w.config(),
+        &w.env(),
+        |args| w.rblwatch(args),
+        || w.data("192.0.2.5\n", true),
+    );
+}
+
+#[test]
+fn three_workers_send_each_queued_mail_once_on_postgresql() {
+    let w = crate::watch_pg::Watch::start();
+    queued_mail_is_sent_once_by_three_workers(
+        w.config(),
+        &w.env(),
+        |args| w.rblwatch(args),
+        || w.data("192.0.2.5\n", true),
+    );
+}

@@ -127,6 +127,17 @@ impl Watch {
     pub(crate) fn config(&self) -> &std::path::Path {
         &self.config
     }
+
+    /// What a process run on this watch's config needs in its environment.
+    pub(crate) fn env(&self) -> Vec<(&'static str, &'static str)> {
+        self.store.env()
+    }
+
+    /// A client of the PostgreSQL store, when the watch is on one.
+    #[allow(dead_code)] // used through the `watch_pg` copy only
+    pub(crate) fn database(&self) -> Option<postgres::Client> {
+        self.store.pg.as_ref().map(|pg| pg.client("rblwatch"))
+    }
 }
 
 fn config_text(catalog: &std::path::Path, server: &str, store: &TestStore) -> String {
