@@ -40,6 +40,8 @@ pub enum Command {
     History(HistoryArgs),
     /// Delete old pass records (and, if asked, old events) from the store.
     Prune(PruneArgs),
+    /// Work with the store itself: copy one into another.
+    Store(StoreArgs),
     /// Write a commented example config.
     Init(InitArgs),
     /// Work with the config file.
@@ -287,6 +289,26 @@ pub struct PruneArgs {
     /// Delete events older than that too (they are kept otherwise).
     #[arg(long)]
     pub events: bool,
+}
+
+/// Flags of `rblwatch store`.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub action: StoreAction,
+}
+
+/// Store actions.
+#[derive(Debug, Subcommand)]
+pub enum StoreAction {
+    /// Copy a SQLite store (states, events, history, the outbox) into the config's store,
+    /// which must hold no pass yet: how a watch moves to PostgreSQL.
+    Copy {
+        /// The SQLite store file to copy from.
+        #[arg(long, value_name = "FILE")]
+        from: PathBuf,
+    },
 }
 
 /// Flags of `rblwatch init`.

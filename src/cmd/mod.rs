@@ -14,6 +14,7 @@ pub mod prune;
 pub mod relay;
 pub mod run;
 pub mod status;
+pub mod store;
 
 use std::path::Path;
 use std::time::Duration;
@@ -36,6 +37,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::History(args) => history::run(&Setup::required(lists, config)?, &args),
         Command::Prune(args) => prune::run(&Setup::required(lists, config)?, &args),
         Command::Init(args) => init::run(&args),
+        Command::Store(args) => store::run(&Setup::required(lists, config)?, &args),
         Command::Config(args) => config::run(&Setup::required(lists, config)?, &args),
         Command::Notify(args) => notify::run(&Setup::optional(lists, config)?, &args).await,
         Command::Delist(args) => delist::run(&Setup::required(lists, config)?, &args),

@@ -11,6 +11,7 @@
 //! (which answers are changes) is decided in `watch`, not here.
 
 mod commit;
+mod copy;
 mod events;
 mod lock;
 mod outbox;

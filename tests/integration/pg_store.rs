@@ -215,3 +215,53 @@ fn tls_is_verified_against_the_configured_ca() {
     assert_eq!(run.code, 0, "{run:?}");
     assert!(run.stdout.contains("schema created"), "{run:?}");
 }
+
+#[test]
+fn a_sqlite_store_copied_to_postgresql_keeps_its_states_events_and_history() {
+    let w = crate::watch::Watch::start();
+    w.data("192.0.2.5\n", true);
+    assert_eq!(w.rblwatch(&["run"]).code, 1);
+    w.data("", false);
+    assert_eq!(w.rblwatch(&["run"]).code, 0);
+    w.data("192.0.2.5\n", true);
+    assert_eq!(w.rblwatch(&["run"]).code, 1);
+    let history = w.rblwatch(&["history"]).stdout;
+    let status = w.rblwatch(&["status"]).stdout;
+
+    // The same config, with its store moved to PostgreSQL.
+    let pg = Postgres::start();
+    let text = std::fs::read_to_string(w.config()).expect("config");
+    let moved = w.config().with_file_name("moved.toml");
+    std::fs::write(
+        &moved,
+        text.replace(
+            "store = \"state.db\"\n",
+            &format!("store = \"{}\"\n{FROM_ENV}", pg.url("rblwatch")),
+        ),
+    )
+    .expect("config");
+    let moved = moved.to_string_lossy().into_owned();
+    let env = [("TEST_PG_PASSWORD", PASSWORD)];
+    let from = w.store().to_string_lossy().into_owned();
+    let run = with_env(&moved, &["store", "copy", "--from", &from], &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("3 runs") && run.stdout.contains("3 events"),
+        "{run:?}"
+    );
+    assert_eq!(with_env(&moved, &["history"], &env).stdout, history);
+    let on_pg = with_env(&moved, &["status"], &env).stdout;
+    assert_eq!(on_pg, status);
+
+    // The watch goes on there: the next change is one more event, numbered after the others.
+    w.data("", false);
+    let run = with_env(&moved, &["run", "--format", "json"], &env);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = run.json();
+    assert_eq!(doc["events"].as_array().map(Vec::len), Some(1), "{doc:#}");
+    assert_eq!(doc["run"]["id"], 4, "{doc:#}");
+    // A second copy into a store that already has passes is refused.
+    let run = with_env(&moved, &["store", "copy", "--from", &from], &env);
+    assert_ne!(run.code, 0, "{run:?}");
+    assert!(run.stderr.contains("already holds 4 pass(es)"), "{run:?}");
+}
