@@ -1,20 +1,38 @@
 #!/usr/bin/env bash
 # Time of `rblwatch run` for 256 addresses (a /24) x every default list of the built-in
-# catalog but the rate-limited SpamEatingMonkey ones, against a local rbldnsd that mirrors
+# catalog but the rate-limited ones (SpamEatingMonkey, SPFBL), against a local rbldnsd that mirrors
 # the lists (bench/zones.py), and how much of it is the store. Runs PASSES passes (default 3) on a fresh store: the first inserts every
 # state, the later ones compare and update them.
 #
-#   bench/pass.sh [PASSES]        (needs rbldnsd: apt-get install rbldnsd)
+#   bench/pass.sh [PASSES] [sqlite|postgresql]
+#
+# (needs rbldnsd: apt-get install rbldnsd; for postgresql, Debian's postgresql package: a
+# throw-away cluster is started in the temporary directory, as the postgres user when root.)
 set -euo pipefail
 passes=${1:-3}
+store=${2:-sqlite}
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/mirror.sh
 source bench/mirror.sh
+store_lines='store = "state.db"'
+if [ "$store" = postgresql ]; then
+  pgbin=$(ls -d /usr/lib/postgresql/*/bin | tail -1)
+  pgport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  as=()
+  if [ "$(id -u)" = 0 ]; then chown -R postgres "$dir"; as=(runuser -u postgres --); fi
+  "${as[@]}" "$pgbin/initdb" -D "$dir/pg" -A trust -U rblwatch >/dev/null
+  "${as[@]}" "$pgbin/pg_ctl" -D "$dir/pg" -l "$dir/pg.log" -w \
+    -o "-p $pgport -k $dir -c listen_addresses=127.0.0.1" start >/dev/null
+  trap '"${as[@]}" "$pgbin/pg_ctl" -D "$dir/pg" -m immediate stop >/dev/null 2>&1; kill "$(cat "$dir/pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$dir"' EXIT
+  psql -q "postgresql://rblwatch@127.0.0.1:$pgport/postgres" -c 'CREATE DATABASE rblwatch'
+  store_lines="store = \"postgresql://rblwatch@127.0.0.1:$pgport/rblwatch?sslmode=disable\""
+fi
 cat > "$dir/rblwatch.toml" <<TOML
-store = "state.db"
+$store_lines
 [lists]
-# SpamEatingMonkey asks for at most 5 queries a second: a /24 would take minutes by design.
-disable = ["sem-bl", "sem-bl-ipv6", "sem-backscatter", "sem-netbl", "sem-uribl", "sem-urired", "sem-fresh"]
+# SpamEatingMonkey asks for at most 5 queries a second, SPFBL 10: a /24 would take minutes by
+# design.
+disable = ["sem-bl", "sem-bl-ipv6", "sem-backscatter", "sem-netbl", "sem-uribl", "sem-urired", "sem-fresh", "spfbl"]
 [resolver]
 nameservers = ["127.0.0.1:$port"]
 [[target]]
@@ -33,4 +51,6 @@ print(f"pass {sys.argv[2]}: {r['answers']} answers ({r['counts']['listed']} list
       f"wall {sys.argv[3]} ms = dns {t['dns_ms']} ms + store {t['store_ms']} ms + start-up")
 PY
 done
-ls -l "$dir/state.db" | awk '{print "store size: " $5 " bytes"}'
+if [ "$store" = sqlite ]; then
+  ls -l "$dir/state.db" | awk '{print "store size: " $5 " bytes"}'
+fi

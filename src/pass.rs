@@ -44,6 +44,9 @@ pub struct PassOutcome {
     pub list_timing: BTreeMap<String, crate::watch::ListTiming>,
 }
 
+/// Answers evaluated together, their stored states read in one query.
+const EVALUATE_BATCH: usize = 256;
+
 /// Runs one whole pass: lock, DNS, evaluate, plan notifications, commit, send. `progress`,
 /// when given, counts the answers as they come.
 ///
@@ -141,19 +144,40 @@ pub async fn run(
     let streaks = store.streaks()?;
     let mut evaluator = Evaluator::new(&pass_settings);
     let mut failed: Option<Error> = None;
+    // Answers are evaluated in batches, each batch's stored states read in one query: a
+    // round trip per answer would cost more than the answer on a networked store.
+    let mut batch: Vec<check::Outcome> = Vec::with_capacity(EVALUATE_BATCH);
+    let mut evaluate = |batch: &mut Vec<check::Outcome>| -> Result<(), Error> {
+        let pairs: Vec<(String, String)> = batch
+            .iter()
+            .map(|o| (o.address.clone(), o.list.id.clone()))
+            .collect();
+        let stored = store.states_of(&pairs)?;
+        for o in batch.drain(..) {
+            let before = stored.get(&(o.address.clone(), o.list.id.clone()));
+            if let Some(state) = evaluator.add(&o, before) {
+                store.stage(state)?;
+            }
+        }
+        Ok(())
+    };
     let found = check::stream(&dns, request, &mut |o| {
         if failed.is_some() {
             return;
         }
-        let staged = store
-            .state(&o.address, &o.list.id)
-            .map(|stored| evaluator.add(&o, stored.as_ref()))
-            .and_then(|state| state.map_or(Ok(()), |s| store.stage(s)));
-        if let Err(err) = staged {
+        batch.push(o);
+        if batch.len() >= EVALUATE_BATCH
+            && let Err(err) = evaluate(&mut batch)
+        {
             failed = Some(err);
         }
     })
     .await;
+    if failed.is_none()
+        && let Err(err) = evaluate(&mut batch)
+    {
+        failed = Some(err);
+    }
     if let Some(err) = failed {
         return Err(err);
     }

@@ -149,6 +149,46 @@ pub(super) fn update_all() -> String {
         .join(", ")
 }
 
+/// State rows written by one INSERT (11 parameters each).
+const ROWS_PER_INSERT: usize = 256;
+
+/// Writes state rows into `table` in one statement (replacing the pairs' rows, if any).
+fn put_states(conn: &Conn, table: &str, states: &[StoredState]) -> Result<u64, String> {
+    let slots: Vec<String> = (0..states.len())
+        .map(|row| {
+            let cells: Vec<String> = (1..=11).map(|c| format!("?{}", row * 11 + c)).collect();
+            format!("({})", cells.join(", "))
+        })
+        .collect();
+    let params: Vec<super::sql::Param> = states
+        .iter()
+        .flat_map(|s| {
+            [
+                (&s.address).into(),
+                (&s.list).into(),
+                (&s.target).into(),
+                (&s.label).into(),
+                (&s.policy).into(),
+                (&s.status).into(),
+                to_json(&s.codes).into(),
+                to_json(&s.meanings).into(),
+                to_json(&s.txt).into(),
+                s.since.into(),
+                s.checked.into(),
+            ]
+        })
+        .collect();
+    conn.execute(
+        &format!(
+            "INSERT INTO {table} ({STATE_COLUMNS}) VALUES {}
+             ON CONFLICT (address, list) DO UPDATE SET {}",
+            slots.join(", "),
+            update_all()
+        ),
+        &params,
+    )
+}
+
 /// Writes one state row into `table` (replacing the pair's row, if any).
 pub(super) fn put_state(conn: &Conn, table: &str, s: &StoredState) -> Result<u64, String> {
     conn.execute(
@@ -230,6 +270,38 @@ impl Store {
             .map_err(|e| self.error(e))
     }
 
+    /// The stored states of these pairs (those that have one), in one query.
+    pub fn states_of(
+        &self,
+        pairs: &[(String, String)],
+    ) -> Result<HashMap<(String, String), StoredState>, Error> {
+        if pairs.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let slots: Vec<String> = (0..pairs.len())
+            .map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let params: Vec<super::sql::Param> = pairs
+            .iter()
+            .flat_map(|(address, list)| [address.into(), list.into()])
+            .collect();
+        let rows = self
+            .conn
+            .query(
+                &format!(
+                    "SELECT {STATE_COLUMNS} FROM state WHERE (address, list) IN (VALUES {})",
+                    slots.join(", ")
+                ),
+                &params,
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(state_row)
+            .map(|s| ((s.address.clone(), s.list.clone()), s))
+            .collect())
+    }
+
     /// Starts a pass's staging: forgets whatever an abandoned pass staged.
     pub fn begin_staging(&mut self) -> Result<(), Error> {
         self.staged.clear();
@@ -266,11 +338,12 @@ impl Store {
             return Ok(());
         }
         // Only the connection's temporary table is written here: the store is not locked.
+        // Many rows per statement: one round trip per row would dominate on a networked store.
         let staged = std::mem::take(&mut self.staged);
         self.conn
             .transaction(|conn| {
-                for s in &staged {
-                    put_state(conn, "temp.pass_state", s)?;
+                for chunk in staged.chunks(ROWS_PER_INSERT) {
+                    put_states(conn, "temp.pass_state", chunk)?;
                 }
                 Ok(())
             })
