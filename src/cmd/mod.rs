@@ -287,6 +287,12 @@ pub fn exposed_files(config: &crate::config::Config) -> Vec<(std::path::PathBuf,
     {
         found.push((path.to_path_buf(), why));
     }
+    if let Some(crate::store::postgres::Password::File(path)) =
+        config.postgres.as_ref().and_then(|pg| pg.password.as_ref())
+        && let Some(why) = crate::files::exposure(path, true)
+    {
+        found.push((path.clone(), why));
+    }
     found
 }
 

@@ -158,6 +158,11 @@ fn a_newer_or_foreign_database_and_a_wrong_login_are_refused_with_why() {
     );
     let run = with_env(&cfg, &["config", "check"], &[]);
     assert_eq!(run.code, 0, "{run:?}");
+    // It is readable by everyone (the test made it so): said.
+    assert!(
+        run.stdout.contains("pgpass") && run.stdout.contains("every user"),
+        "{run:?}"
+    );
 }
 
 #[test]
