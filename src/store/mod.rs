@@ -1,14 +1,18 @@
-//! The local store (SQLite): current state per (address, list), the append-only event log,
-//! one row per pass, and per-list streaks of passes without a definite answer.
+//! The store: current state per (address, list), the append-only event log, one row per
+//! pass, per-list streaks of passes without a definite answer, the outbox. A SQLite file by
+//! default, or a PostgreSQL database (`postgres`): the same tables, written by the same SQL
+//! through one small layer (`sql`).
 //!
-//! One module per concern: `states`, `events` (and mail domain members), `runs` (and list
-//! streaks and health), `outbox` (and removal requests, reminders), `usage`, `commit` (a
-//! whole pass in one transaction), `lock` (one pass at a time), `schema` (migrations). This
-//! file opens the store and keeps what they share.
+//! One module per concern: `states`, `events` (and mail domain members), `runs` (list streaks
+//! and health, the workers seen), `outbox` (and removal requests, reminders), `usage`,
+//! `commit` (a whole pass in one transaction), `copy` (one store into another), `lock` (one
+//! pass at a time on a SQLite file), `schema` (SQLite's migrations; PostgreSQL's are in
+//! `postgres`). This file opens the store and keeps what they share.
 //!
-//! Blocking code, called off the async runtime. A whole pass is written in one transaction
-//! (`commit_pass`), so a pass killed half-way leaves the store as it was. What a pass means
-//! (which answers are changes) is decided in `watch`, not here.
+//! Blocking calls: a pass makes them off the async runtime's workers, or between awaits. A
+//! whole pass is written in one transaction (`commit_pass`), so a pass killed half-way
+//! leaves the store as it was. What a pass means (which answers are changes) is decided in
+//! `watch`, not here.
 
 mod commit;
 mod copy;
