@@ -380,36 +380,48 @@ async fn reverse_dns(dns: &Dns, config: &Config) -> Vec<Finding> {
         }
     }
     for ip in addresses {
-        out.push(rdns_finding(ip, &reverse(dns, ip).await));
+        out.push(rdns_finding(
+            "rdns",
+            ip.to_string(),
+            ip,
+            &reverse(dns, ip).await,
+        ));
     }
     out
 }
 
-/// What an address's reverse DNS means for its mail, as a finding.
-fn rdns_finding(ip: IpAddr, found: &Reverse) -> Finding {
+/// What an address's reverse DNS means for its mail, as a finding about `subject`.
+pub(crate) fn rdns_finding(
+    area: &'static str,
+    subject: String,
+    ip: IpAddr,
+    found: &Reverse,
+) -> Finding {
     match found {
         Reverse::Failed(why) => finding(
             Level::Warning,
-            "rdns",
-            ip.to_string(),
+            area,
+            subject,
             format!("reverse DNS lookup failed: {why}"),
         ),
         Reverse::Missing => finding(
             Level::Warning,
-            "rdns",
-            ip.to_string(),
-            "no reverse DNS (PTR): many receivers refuse such mail, and lists such as SpamRATS NoPtr list it; ask whoever owns the address block to set a PTR naming the server",
+            area,
+            subject,
+            format!(
+                "{ip} has no reverse DNS (PTR): many receivers refuse such mail, and lists such as SpamRATS NoPtr list it; ask whoever owns the address block to set a PTR naming the server"
+            ),
         ),
         Reverse::Confirmed(name) => finding(
             Level::Ok,
-            "rdns",
-            ip.to_string(),
+            area,
+            subject,
             format!("PTR {name} resolves back to it (forward-confirmed)"),
         ),
         Reverse::Unconfirmed(names) => finding(
             Level::Warning,
-            "rdns",
-            ip.to_string(),
+            area,
+            subject,
             format!(
                 "PTR {} does not resolve back to {ip}: make the name's A/AAAA record point to this address",
                 names.join(", ")

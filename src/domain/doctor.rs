@@ -33,7 +33,12 @@ pub async fn examine(dns: &Dns, domain: &str, smtp_port: Option<u16>) -> Vec<Fin
     for (host, ip) in mx_addresses(&setup) {
         let subject = format!("{host} ({ip})");
         let rdns = reverse(dns, ip).await;
-        out.push(rdns_finding(&subject, ip, &rdns));
+        out.push(crate::doctor::rdns_finding(
+            "domain",
+            subject.clone(),
+            ip,
+            &rdns,
+        ));
         if let Some(port) = smtp_port {
             out.push(greeting(&subject, SocketAddr::new(ip, port), &rdns).await);
         }
@@ -198,36 +203,6 @@ fn mx_addresses(setup: &MailSetup) -> Vec<(String, IpAddr)> {
             .map(|ip| (setup.domain.clone(), *ip))
             .collect(),
         _ => Vec::new(),
-    }
-}
-
-fn rdns_finding(subject: &str, ip: IpAddr, rdns: &Reverse) -> Finding {
-    match rdns {
-        Reverse::Confirmed(name) => finding(
-            Level::Ok,
-            subject,
-            format!("PTR {name} resolves back to {ip} (forward-confirmed)"),
-        ),
-        Reverse::Unconfirmed(names) => finding(
-            Level::Warning,
-            subject,
-            format!(
-                "PTR {} does not resolve back to {ip}: many receivers require forward-confirmed reverse DNS of a mail server; make the name's A/AAAA record point to it",
-                names.join(", ")
-            ),
-        ),
-        Reverse::Missing => finding(
-            Level::Warning,
-            subject,
-            format!(
-                "{ip} has no reverse DNS (PTR): many receivers refuse mail from such an address; ask whoever owns the address block for a PTR naming the server"
-            ),
-        ),
-        Reverse::Failed(why) => finding(
-            Level::Warning,
-            subject,
-            format!("the reverse DNS of {ip} could not be read: {why}"),
-        ),
     }
 }
 
