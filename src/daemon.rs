@@ -47,6 +47,17 @@ pub async fn run(
         })
     };
     let mut schedule = schedule_of(&setup)?;
+    // Seen by `status` while it runs: the fleet on one store, one line per worker.
+    let host = crate::notify::context::hostname();
+    let worker = crate::store::Worker {
+        name: format!("{host}:{}", std::process::id()),
+        host,
+        pid: i64::from(std::process::id()),
+        version: env!("CARGO_PKG_VERSION").into(),
+        started: clock::now(),
+        seen: clock::now(),
+    };
+    heartbeat(&setup, &worker);
     let metrics = Arc::new(Metrics::started_at(clock::now()));
     metrics.restore(store_picture(&setup));
     let _server = match setup.config()?.metrics_listen {
@@ -68,17 +79,6 @@ pub async fn run(
         None => None,
     };
     info!(schedule = %schedule.schedule.text, "rblwatch daemon started");
-    // Seen by `status` while it runs: the fleet on one store, one line per worker.
-    let host = crate::notify::context::hostname();
-    let worker = crate::store::Worker {
-        name: format!("{host}:{}", std::process::id()),
-        host,
-        pid: i64::from(std::process::id()),
-        version: env!("CARGO_PKG_VERSION").into(),
-        started: clock::now(),
-        seen: clock::now(),
-    };
-    heartbeat(&setup, &worker);
     let mut flush = tokio::time::interval(FLUSH_EVERY);
     flush.tick().await;
 
@@ -267,6 +267,9 @@ fn report(setup: &Setup, metrics: &Metrics, result: Result<PassOutcome, Error>) 
     }
 }
 
+/// A worker seen within this many seconds counts as working (it heartbeats every minute).
+const WORKERS_RECENT: i64 = 300;
+
 /// Tells the store this worker is alive; a store that cannot be written is logged, not fatal
 /// (the next pass reports it).
 fn heartbeat(setup: &Setup, worker: &crate::store::Worker) {
@@ -301,6 +304,10 @@ fn store_picture(setup: &Setup) -> StoredPicture {
             store.outbox_pending(None).map(|v| v.len()).unwrap_or(0),
             store.outbox_failed().map(|v| v.len()).unwrap_or(0),
         ),
+        workers: store
+            .workers(clock::now() - WORKERS_RECENT)
+            .map(|w| w.len())
+            .unwrap_or(0),
     }
 }
 

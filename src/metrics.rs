@@ -25,6 +25,7 @@ struct Snapshot {
     failures: u64,
     outbox_waiting: usize,
     outbox_failed: usize,
+    workers: usize,
     sent: u64,
     /// Whether the last config load (the start, or a reload) applied.
     reload_applied: bool,
@@ -44,6 +45,8 @@ pub struct StoredPicture {
     pub last: Option<(i64, i64)>,
     /// Notifications waiting, and given up on.
     pub outbox: (usize, usize),
+    /// Daemons seen working on the store in the last few minutes (this one included).
+    pub workers: usize,
 }
 
 impl Snapshot {
@@ -70,6 +73,7 @@ impl Snapshot {
             self.last_duration = u32::try_from(end.saturating_sub(start)).map_or(0.0, f64::from);
         }
         (self.outbox_waiting, self.outbox_failed) = stored.outbox;
+        self.workers = stored.workers;
     }
 }
 
@@ -235,6 +239,12 @@ impl Metrics {
             "counter",
             "Passes that could not finish.",
             m.failures.to_string(),
+        );
+        scalar(
+            "rblwatch_workers",
+            "gauge",
+            "Daemons seen working on this store in the last 5 minutes, this one included.",
+            m.workers.to_string(),
         );
         scalar(
             "rblwatch_outbox_queued",

@@ -456,6 +456,7 @@ fn a_restarted_daemon_serves_the_stored_state_before_its_first_pass() {
         "rblwatch_list_healthy{list=\"w\",health=\"ok\"} 1",
         "rblwatch_outbox_queued 0",
         "rblwatch_passes_total 0",
+        "rblwatch_workers 1",
     ] {
         assert!(
             metrics.lines().any(|l| l == line),
