@@ -44,6 +44,7 @@ struct RawConfig {
     notify: RawNotify,
     schedule: Option<RawSchedule>,
     metrics: Option<RawMetrics>,
+    fleet: Option<Spanned<RawFleet>>,
 }
 
 #[derive(Deserialize)]
@@ -60,6 +61,13 @@ struct RawSchedule {
     cron: Spanned<String>,
     timezone: Option<Spanned<String>>,
     jitter: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFleet {
+    shard: Option<Spanned<i64>>,
+    lease: Option<Spanned<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -306,6 +314,17 @@ pub struct Config {
     pub schedule: Option<ScheduleConfig>,
     /// Where the daemon serves Prometheus metrics.
     pub metrics_listen: Option<SocketAddr>,
+    /// `[fleet]`: daemons on one PostgreSQL store share each pass's work.
+    pub fleet: Option<FleetConfig>,
+}
+
+/// How a fleet of daemons shares a pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FleetConfig {
+    /// At most this many addresses per shard (a range is cut into networks of this size).
+    pub shard: u32,
+    /// How long a worker holds a shard (or the pass's evaluation) before another may take it.
+    pub lease: i64,
 }
 
 /// The daemon's schedule.
@@ -646,6 +665,34 @@ impl Config {
                 }
             }
         });
+        let fleet = raw.fleet.as_ref().and_then(|section| {
+            let given = section.get_ref();
+            let shard = given.shard.as_ref().map_or(256, |s| *s.get_ref());
+            let lease = given.lease.as_ref().map_or(60, |s| *s.get_ref());
+            let bad = if postgres.is_none() {
+                Some("[fleet] needs a PostgreSQL store (store = \"postgresql://...\"): workers on several machines share it".to_string())
+            } else if raw.targets.iter().any(|t| t.get_ref().domain.is_some()) {
+                Some("[fleet] does not take mail domain targets yet: their setup is read by the pass that evaluates".to_string())
+            } else if let Some((inner, outer)) = overlap(&targets) {
+                Some(format!("[fleet] does not take a target inside another yet: {inner} is inside {outer}"))
+            } else if !(1..=65_536).contains(&shard) || shard.count_ones() != 1 {
+                Some(format!("[fleet] shard = {shard}: a power of two from 1 to 65536 (a network's size)"))
+            } else if !(5..=3600).contains(&lease) {
+                Some(format!("[fleet] lease = {lease}: seconds, from 5 to 3600"))
+            } else {
+                None
+            };
+            match bad {
+                Some(why) => {
+                    at(section.span(), why);
+                    None
+                }
+                None => Some(FleetConfig {
+                    shard: u32::try_from(shard).unwrap_or(256),
+                    lease,
+                }),
+            }
+        });
         let metrics_listen =
             raw.metrics
                 .as_ref()
@@ -685,8 +732,32 @@ impl Config {
             notify,
             schedule,
             metrics_listen,
+            fleet,
         })
     }
+}
+
+/// The first target that lies inside another (an address in a range, a range in a range).
+fn overlap(targets: &[WatchTarget]) -> Option<(String, String)> {
+    for outer in targets {
+        let TargetKind::Net(net) = &outer.target.kind else {
+            continue;
+        };
+        for inner in targets
+            .iter()
+            .filter(|t| t.target.text != outer.target.text)
+        {
+            let inside = match &inner.target.kind {
+                TargetKind::Ip(ip) => net.contains(*ip),
+                TargetKind::Net(other) => other.prefix >= net.prefix && net.contains(other.network),
+                TargetKind::Name(_) => false,
+            };
+            if inside {
+                return Some((inner.target.text.clone(), outer.target.text.clone()));
+            }
+        }
+    }
+    None
 }
 
 /// The PostgreSQL store of `url`, with the password's source and CA from `[postgres]`.

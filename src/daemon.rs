@@ -17,7 +17,7 @@ use crate::cmd::Setup;
 use crate::error::Error;
 use crate::metrics::{self, Metrics, StoredPicture};
 use crate::notify::outbox;
-use crate::pass::{self, PassOutcome};
+use crate::pass::PassOutcome;
 use crate::report::safe::clean;
 use crate::store::Store;
 
@@ -107,13 +107,19 @@ pub async fn run(
         tokio::select! {
             () = &mut sleep => {
                 after = next.max(clock::now());
-                let pass = pass::run(&setup, false, None, Some(next));
+                // With [fleet], the pass is shared with the other workers of the store.
+                let pass = crate::fleet::run(&setup, next, &worker.name);
                 match until_stopped(pass, &mut signals, &mut reload).await {
                     None => {
                         info!("stopping: the pass under way was abandoned before its commit");
                         return Ok(());
                     }
-                    Some(result) => report(&setup, &metrics, result),
+                    Some(Ok(None)) => info!(
+                        slot = %clock::format(next),
+                        "this worker's shards are in; another worker evaluated the pass"
+                    ),
+                    Some(Ok(Some(done))) => report(&setup, &metrics, Ok(done)),
+                    Some(Err(err)) => report(&setup, &metrics, Err(err)),
                 }
             }
             // A server that never answers must not keep the daemon from stopping: an item

@@ -33,6 +33,7 @@ pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod files;
+pub mod fleet;
 pub mod lists;
 pub mod location;
 pub mod logging;

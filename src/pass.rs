@@ -44,6 +44,87 @@ pub struct PassOutcome {
     pub list_timing: BTreeMap<String, crate::watch::ListTiming>,
 }
 
+/// Feeds a fleet pass's stored answers to `sink`, in shard then answer order, and sums up
+/// what the shards said of the lists as the run's summary.
+fn replay(
+    stored: &StoredAnswers,
+    request: &CheckRequest,
+    dns: &Dns,
+    sink: &mut dyn FnMut(check::Outcome),
+) -> Result<check::RunSummary, Error> {
+    let reader = Store::open_at(&stored.location)?;
+    let list_of = |id: &str| request.lists.iter().find(|a| a.list.id == id);
+    let mut after = (-1, -1);
+    loop {
+        let answers = reader.fleet_answers(stored.slot, after, REPLAY_BATCH)?;
+        let Some((n, seq, _)) = answers.last() else {
+            break;
+        };
+        after = (*n, *seq);
+        for (_, _, a) in answers {
+            // A list no longer selected since the shard was asked is left out.
+            let (Some(active), Some(status)) = (list_of(&a.list), Status::parse(&a.status)) else {
+                continue;
+            };
+            sink(check::Outcome {
+                target: a.target.into(),
+                address: a.address,
+                list: active.list.clone(),
+                query: a.query,
+                status,
+                codes: a.codes.iter().filter_map(|c| c.parse().ok()).collect(),
+                meanings: a.meanings,
+                txt: a.txt,
+                delist_url: a.delist_url,
+                detail: a.detail,
+                elapsed: std::time::Duration::from_millis(u64::try_from(a.elapsed_ms).unwrap_or(0)),
+            });
+        }
+    }
+    // A list is as healthy as its worst shard found it.
+    let mut lists: Vec<check::ListHealth> = request
+        .lists
+        .iter()
+        .map(|active| check::ListHealth {
+            list: active.list.clone(),
+            health: crate::dns::Health::Unchecked,
+            detail: None,
+        })
+        .collect();
+    let mut notes: Vec<String> = Vec::new();
+    for summary in &stored.summaries {
+        let health: Vec<(String, String, Option<String>)> =
+            serde_json::from_str(&summary.health).unwrap_or_default();
+        for (id, word, detail) in health {
+            let (Some(entry), Some(found)) = (
+                lists.iter_mut().find(|l| l.list.id == id),
+                crate::dns::Health::parse(&word),
+            ) else {
+                continue;
+            };
+            if entry.health.is_trusted() && (found != crate::dns::Health::Unchecked) {
+                entry.health = found;
+                entry.detail = detail;
+            }
+        }
+        let said: Vec<String> = serde_json::from_str(&summary.notes).unwrap_or_default();
+        for note in said {
+            if !notes.contains(&note) {
+                notes.push(note);
+            }
+        }
+    }
+    // Each shard's queries were counted against the daily limits when it was stored.
+    Ok(check::RunSummary {
+        sent: Vec::new(),
+        fault: check::fault::resolver_fault(&lists, &dns.describe()),
+        resolutions: request.resolutions.clone().unwrap_or_default(),
+        lists,
+        notes,
+        elapsed: std::time::Duration::ZERO,
+    })
+}
+
 /// Answers evaluated together, their stored states read in one query.
 const EVALUATE_BATCH: usize = 256;
 
@@ -59,6 +140,31 @@ pub async fn run(
     wait: bool,
     progress: Option<Arc<Progress>>,
     slot: Option<i64>,
+) -> Result<PassOutcome, Error> {
+    run_with(setup, wait, progress, slot, None).await
+}
+
+/// The answers of a fleet pass's shards, kept in the store until the pass is evaluated.
+pub struct StoredAnswers {
+    /// The store holding them.
+    pub location: crate::store::Location,
+    /// The pass's slot.
+    pub slot: i64,
+    /// What each shard said of the lists and its queries.
+    pub summaries: Vec<crate::store::ShardSummary>,
+}
+
+/// Answers read from the store per query when a fleet pass is evaluated.
+const REPLAY_BATCH: usize = 2048;
+
+/// A pass: its answers asked now (`stored` None), or those a fleet's workers asked and
+/// stored shard by shard, evaluated and committed here as one pass.
+pub(crate) async fn run_with(
+    setup: &Setup,
+    wait: bool,
+    progress: Option<Arc<Progress>>,
+    slot: Option<i64>,
+    stored: Option<StoredAnswers>,
 ) -> Result<PassOutcome, Error> {
     let config = setup.config()?;
     // A password anyone can replace is not one to send: refused before anything is done.
@@ -161,7 +267,7 @@ pub async fn run(
         }
         Ok(())
     };
-    let found = check::stream(&dns, request, &mut |o| {
+    let mut sink = |o: check::Outcome| {
         if failed.is_some() {
             return;
         }
@@ -171,8 +277,11 @@ pub async fn run(
         {
             failed = Some(err);
         }
-    })
-    .await;
+    };
+    let found = match stored {
+        None => check::stream(&dns, request, &mut sink).await,
+        Some(stored) => replay(&stored, &request, &dns, &mut sink)?,
+    };
     if failed.is_none()
         && let Err(err) = evaluate(&mut batch)
     {

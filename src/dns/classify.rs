@@ -92,6 +92,11 @@ impl Status {
         }
     }
 
+    /// The status named by its word (`as_str`).
+    pub fn parse(word: &str) -> Option<Status> {
+        Status::ALL.into_iter().find(|s| s.as_str() == word)
+    }
+
     /// Whether the answer says something about the address (listed or clear).
     pub fn is_definite(self) -> bool {
         matches!(self, Status::Listed | Status::Clear)
@@ -228,6 +233,21 @@ impl Health {
             Health::Unreachable => "unreachable",
             Health::Unchecked => "unchecked",
         }
+    }
+
+    /// The health named by its word (`as_str`).
+    pub fn parse(word: &str) -> Option<Health> {
+        [
+            Health::Ok,
+            Health::Dead,
+            Health::Wildcard,
+            Health::Refused,
+            Health::Bogus,
+            Health::Unreachable,
+            Health::Unchecked,
+        ]
+        .into_iter()
+        .find(|h| h.as_str() == word)
     }
 
     /// Whether answers from a list in this state may be believed.

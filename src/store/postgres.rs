@@ -172,6 +172,47 @@ const MIGRATIONS: &[&str] = &[
         seen     BIGINT NOT NULL
     );
     "#,
+    // 7 -> 8: a pass shared by the workers of a fleet: its shards, who holds each until when,
+    // and the answers of the shards done, until the pass is evaluated.
+    r#"
+    CREATE TABLE fleet_passes (
+        slot        BIGINT PRIMARY KEY,
+        state       TEXT NOT NULL,
+        created     BIGINT NOT NULL,
+        evaluator   TEXT,
+        eval_until  BIGINT
+    );
+    CREATE TABLE fleet_shards (
+        slot         BIGINT NOT NULL,
+        n            BIGINT NOT NULL,
+        target       TEXT NOT NULL,
+        part         TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        worker       TEXT,
+        lease_until  BIGINT,
+        health       TEXT,
+        sent         TEXT,
+        notes        TEXT,
+        PRIMARY KEY (slot, n)
+    );
+    CREATE TABLE fleet_answers (
+        slot        BIGINT NOT NULL,
+        n           BIGINT NOT NULL,
+        seq         BIGINT NOT NULL,
+        target      TEXT NOT NULL,
+        address     TEXT NOT NULL,
+        list        TEXT NOT NULL,
+        query       TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        codes       TEXT NOT NULL,
+        meanings    TEXT NOT NULL,
+        txt         TEXT NOT NULL,
+        detail      TEXT,
+        delist_url  TEXT,
+        elapsed_ms  BIGINT NOT NULL,
+        PRIMARY KEY (slot, n, seq)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes (the same number as SQLite's).

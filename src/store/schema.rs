@@ -158,6 +158,47 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seen     INTEGER NOT NULL
     );
     "#,
+    // 7 -> 8: a pass shared by the workers of a fleet: its shards, who holds each until when,
+    // and the answers of the shards done, until the pass is evaluated.
+    r#"
+    CREATE TABLE fleet_passes (
+        slot        INTEGER PRIMARY KEY,
+        state       TEXT NOT NULL,
+        created     INTEGER NOT NULL,
+        evaluator   TEXT,
+        eval_until  INTEGER
+    );
+    CREATE TABLE fleet_shards (
+        slot         INTEGER NOT NULL,
+        n            INTEGER NOT NULL,
+        target       TEXT NOT NULL,
+        part         TEXT NOT NULL,
+        state        TEXT NOT NULL,
+        worker       TEXT,
+        lease_until  INTEGER,
+        health       TEXT,
+        sent         TEXT,
+        notes        TEXT,
+        PRIMARY KEY (slot, n)
+    );
+    CREATE TABLE fleet_answers (
+        slot        INTEGER NOT NULL,
+        n           INTEGER NOT NULL,
+        seq         INTEGER NOT NULL,
+        target      TEXT NOT NULL,
+        address     TEXT NOT NULL,
+        list        TEXT NOT NULL,
+        query       TEXT NOT NULL,
+        status      TEXT NOT NULL,
+        codes       TEXT NOT NULL,
+        meanings    TEXT NOT NULL,
+        txt         TEXT NOT NULL,
+        detail      TEXT,
+        delist_url  TEXT,
+        elapsed_ms  INTEGER NOT NULL,
+        PRIMARY KEY (slot, n, seq)
+    );
+    "#,
 ];
 
 /// The schema version this binary writes.

@@ -82,7 +82,12 @@ impl Daemon {
 
     /// Waits until `check` holds on the log, or panics with the log.
     fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        self.wait_up_to(Duration::from_secs(15), what, check);
+    }
+
+    /// As `wait_for`, for up to `limit`.
+    fn wait_up_to(&self, limit: Duration, what: &str, check: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if check(&self.log()) {
                 return;
@@ -686,4 +691,166 @@ fn sigterm_stops_the_daemon_at_once_while_mail_waits_on_a_silent_server() {
     }
     d.signal("TERM");
     assert_eq!(d.exit(Duration::from_secs(2)), 0, "{}", d.log());
+}
+
+/// A store on PostgreSQL, lists on rbldnsd (or a slow server), and a config for a fleet.
+struct Fleet {
+    pg: crate::support::pg::Postgres,
+    config: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Fleet {
+    /// `lists` zones served at `server`, the target `range`, every `every` seconds.
+    fn start(server: &str, lists: &[&str], range: &str, every: u32, lease: u32) -> Fleet {
+        let pg = crate::support::pg::Postgres::start();
+        let dir = crate::support::shared_dir();
+        let catalog: String = lists
+            .iter()
+            .map(|id| {
+                crate::support::entry(id, &format!("{id}.test"), "\"ipv4\"", crate::support::CODES)
+            })
+            .collect();
+        let catalog = crate::support::write_file(dir.path(), "lists.toml", &catalog);
+        let only: Vec<String> = lists.iter().map(|l| format!("\"{l}\"")).collect();
+        let config = crate::support::write_file(
+            dir.path(),
+            "rblwatch.toml",
+            &format!(
+                "store = \"{}\"\n[postgres]\npassword_env = \"PG_PASSWORD\"\n[lists]\ncatalogs = [\"{}\"]\nonly = [{}]\n\
+                 [resolver]\nnameservers = [\"{server}\"]\ntimeout = 2\n[fleet]\nshard = 256\nlease = {lease}\n\
+                 [schedule]\ncron = \"*/{every} * * * * *\"\ntimezone = \"UTC\"\n[[target]]\naddress = \"{range}\"\n",
+                pg.url("rblwatch"),
+                catalog.display(),
+                only.join(", ")
+            ),
+        );
+        Fleet {
+            pg,
+            config,
+            _dir: dir,
+        }
+    }
+
+    fn worker(&self) -> Daemon {
+        Daemon::start_with_env(
+            &self.config,
+            None,
+            &["-v"],
+            &[("PG_PASSWORD", crate::support::pg::PASSWORD)],
+        )
+    }
+
+    fn count(&self, sql: &str) -> i64 {
+        self.pg
+            .client("rblwatch")
+            .query_one(sql, &[])
+            .expect(sql)
+            .get(0)
+    }
+}
+
+#[test]
+fn three_workers_share_one_pass_and_every_pair_is_asked_once() {
+    use crate::support::rbldnsd::{Rbldnsd, SOA};
+    let lists = ["l1", "l2", "l3", "l4", "l5"];
+    let data = format!("{SOA}127.0.0.2\n10.0.3.7\n10.0.9.200\n");
+    let zones: Vec<(String, String)> = lists
+        .iter()
+        .map(|l| (format!("{l}.test"), data.clone()))
+        .collect();
+    let borrowed: Vec<(&str, &str, &str)> = zones
+        .iter()
+        .map(|(z, d)| (z.as_str(), "ip4set", d.as_str()))
+        .collect();
+    let dns = Rbldnsd::start(&borrowed);
+    let fleet = Fleet::start(&dns.addr(), &lists, "10.0.0.0/20", 10, 10);
+    let workers: Vec<Daemon> = (0..3).map(|_| fleet.worker()).collect();
+    let evaluated = |w: &Vec<Daemon>| {
+        w.iter()
+            .filter(|d| d.log().contains("pass finished"))
+            .count()
+    };
+    workers[0].wait_for("a pass evaluated", |_| evaluated(&workers) >= 1);
+    // Each worker asked some of the 16 shards (the first slot may have had fewer awake).
+    let shards: Vec<usize> = workers
+        .iter()
+        .map(|d| d.log().matches("shard asked").count())
+        .collect();
+    drop(workers);
+    assert!(shards.iter().sum::<usize>() >= 16, "{shards:?}");
+    assert!(
+        shards.iter().filter(|n| **n > 0).count() >= 2,
+        "shared: {shards:?}"
+    );
+    let slot_runs = fleet.count("SELECT count(*) FROM runs WHERE slot IS NOT NULL");
+    assert!(slot_runs >= 1);
+    // One run per slot, and the first one holds every pair once.
+    assert_eq!(
+        fleet.count(
+            "SELECT count(*) FROM (SELECT slot FROM runs GROUP BY slot HAVING count(*) > 1) AS d"
+        ),
+        0
+    );
+    assert_eq!(fleet.count("SELECT min(answers) FROM runs"), 4096 * 5);
+    assert_eq!(fleet.count("SELECT count(*) FROM state"), 4096 * 5);
+    assert_eq!(
+        fleet.count("SELECT count(*) FROM events WHERE new_status = 'listed'"),
+        2 * 5
+    );
+    // Nothing of a finished pass is left behind.
+    assert_eq!(
+        fleet.count(
+            "SELECT count(*) FROM fleet_answers a JOIN fleet_passes p ON p.slot = a.slot WHERE p.state = 'done'"
+        ),
+        0
+    );
+}
+
+#[test]
+fn a_worker_killed_mid_shard_loses_nothing() {
+    use crate::support::dns_server::{FakeDns, Reply};
+    // Slow answers: a shard (256 addresses x 2 lists) takes most of a second.
+    let server = FakeDns::start(|name| {
+        let reply = if name.starts_with("2.0.0.127.") || name.starts_with("9.1.0.10.") {
+            Reply::A(vec!["127.0.0.2".parse().expect("ip")])
+        } else {
+            Reply::NxDomain
+        };
+        Reply::Delayed(Duration::from_millis(150), Box::new(reply))
+    });
+    let fleet = Fleet::start(&server.addr(), &["s1", "s2"], "10.0.0.0/22", 10, 5);
+    let workers: Vec<Daemon> = (0..3).map(|_| fleet.worker()).collect();
+    // The first worker to take a shard is killed while it asks it.
+    let leased = |d: &Daemon| d.log().matches("shard leased").count();
+    let asked = |d: &Daemon| d.log().matches("shard asked").count();
+    workers[0].wait_up_to(Duration::from_secs(20), "a shard leased", |_| {
+        workers.iter().any(|d| leased(d) > asked(d))
+    });
+    let victim = workers
+        .iter()
+        .position(|d| leased(d) > asked(d))
+        .expect("a worker holding a shard");
+    workers[victim].signal("KILL");
+    let others: Vec<&Daemon> = workers
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != victim)
+        .map(|(_, d)| d)
+        .collect();
+    // The others finish the pass, the dead worker's shard asked again after its lease.
+    others[0].wait_up_to(Duration::from_secs(40), "the pass evaluated", |_| {
+        others.iter().any(|d| d.log().contains("pass finished"))
+    });
+    assert!(
+        leased(&workers[victim]) > asked(&workers[victim]),
+        "it died holding a shard"
+    );
+    drop(workers);
+    assert_eq!(fleet.count("SELECT min(answers) FROM runs"), 1024 * 2);
+    assert_eq!(fleet.count("SELECT count(*) FROM state"), 1024 * 2);
+    assert_eq!(
+        fleet.count("SELECT count(*) FROM events WHERE new_status = 'listed'"),
+        2
+    );
 }

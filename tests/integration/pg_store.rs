@@ -33,7 +33,7 @@ fn config_check_creates_the_schema_once_and_says_so() {
     let env = [("TEST_PG_PASSWORD", PASSWORD)];
     let run = with_env(&cfg, &["config", "check"], &env);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("schema created (version 7)"), "{run:?}");
+    assert!(run.stdout.contains("schema created (version 8)"), "{run:?}");
     let mut db = pg.client("rblwatch");
     let tables: Vec<String> = db
         .query(
@@ -59,10 +59,10 @@ fn config_check_creates_the_schema_once_and_says_so() {
         .query_one("SELECT version FROM rblwatch_schema", &[])
         .expect("version")
         .get(0);
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     // Again: nothing to do. Two at once (workers starting together): one creates, both fine.
     let run = with_env(&cfg, &["config", "check"], &env);
-    assert!(run.stdout.contains("schema current (version 7)"), "{run:?}");
+    assert!(run.stdout.contains("schema current (version 8)"), "{run:?}");
     let other = config(dir.path(), &pg.url("other"), FROM_ENV);
     let both: Vec<std::thread::JoinHandle<Run>> = (0..2)
         .map(|_| {
@@ -116,7 +116,7 @@ fn a_newer_or_foreign_database_and_a_wrong_login_are_refused_with_why() {
     let run = with_env(&cfg, &["config", "check"], &env);
     assert_ne!(run.code, 0, "{run:?}");
     assert!(
-        run.stderr.contains("newer than this rblwatch knows (7)"),
+        run.stderr.contains("newer than this rblwatch knows (8)"),
         "{run:?}"
     );
 

@@ -58,7 +58,7 @@ fn a_store_from_a_newer_rblwatch_is_refused() {
     }
     refused(
         &w,
-        "schema version 99, newer than this rblwatch knows (7); upgrade rblwatch",
+        "schema version 99, newer than this rblwatch knows (8); upgrade rblwatch",
     );
 }
 
@@ -105,7 +105,7 @@ fn a_fresh_store_is_created_with_its_directory_in_wal_mode() {
     let version: i64 = db
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .expect("version");
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
     let runs: i64 = db
         .query_row("SELECT count(*) FROM runs", [], |r| r.get(0))
         .expect("runs");

@@ -1,0 +1,314 @@
+//! A pass shared by the workers of a fleet (PostgreSQL): its work in shards that workers
+//! lease with `FOR UPDATE SKIP LOCKED` until an expiry, the answers of each shard kept until
+//! all are in, and one worker's claim to evaluate and commit the pass.
+//!
+//! A lease that expires (its worker died, or is too slow) makes the shard free again; a
+//! worker finishing a shard it no longer holds writes nothing. Answers are replaced whole per
+//! shard, so a shard done twice is still asked once in the pass's record.
+
+use super::sql::{Param, args};
+use super::*;
+
+/// One shard as leased: its number, the configured target it belongs to, and the part of it
+/// to ask (the target itself, or a piece of its range).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    /// Its number in the pass.
+    pub n: i64,
+    /// The target as configured.
+    pub target: String,
+    /// What to ask: the target, or a network inside it.
+    pub part: String,
+}
+
+/// One answer of a shard, as kept until the pass is evaluated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetAnswer {
+    /// The target as configured.
+    pub target: String,
+    /// The address or name asked.
+    pub address: String,
+    /// The list id.
+    pub list: String,
+    /// The name queried.
+    pub query: String,
+    /// The status word.
+    pub status: String,
+    /// The A records.
+    pub codes: Vec<String>,
+    /// Their meanings.
+    pub meanings: Vec<String>,
+    /// The TXT reasons.
+    pub txt: Vec<String>,
+    /// Why, for answers that are not a plain listing or clear.
+    pub detail: Option<String>,
+    /// The delisting link.
+    pub delist_url: Option<String>,
+    /// How long the query took.
+    pub elapsed_ms: i64,
+}
+
+/// What a done shard says of the lists and the queries it sent, as JSON texts.
+#[derive(Debug, Clone, Default)]
+pub struct ShardSummary {
+    /// The lists' health as the shard's worker found it.
+    pub health: String,
+    /// Queries sent per list.
+    pub sent: String,
+    /// Notes of its run.
+    pub notes: String,
+}
+
+/// Rows per INSERT of answers (14 parameters each).
+const ANSWERS_PER_INSERT: usize = 128;
+
+impl Store {
+    /// Makes the fleet pass of `slot` with these shards, unless a worker already did;
+    /// returns whether this call made it.
+    pub fn fleet_open(
+        &mut self,
+        slot: i64,
+        shards: &[(String, String)],
+        now: i64,
+    ) -> Result<bool, Error> {
+        self.conn
+            .transaction(|conn| {
+                let made = conn.execute(
+                    "INSERT INTO fleet_passes (slot, state, created) VALUES (?1, 'open', ?2) ON CONFLICT DO NOTHING",
+                    args![slot, now],
+                )? == 1;
+                if made {
+                    for (n, (target, part)) in shards.iter().enumerate() {
+                        conn.execute(
+                            "INSERT INTO fleet_shards (slot, n, target, part, state) VALUES (?1, ?2, ?3, ?4, 'todo')",
+                            args![slot, i64::try_from(n).unwrap_or(i64::MAX), target, part],
+                        )?;
+                    }
+                }
+                Ok(made)
+            })
+            .map_err(|e| self.error(e))
+    }
+
+    /// Takes the next free shard of `slot` (never taken, or whose lease expired) until
+    /// `until`. Rows another worker is taking are skipped, not waited for.
+    pub fn fleet_lease(
+        &mut self,
+        slot: i64,
+        worker: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<Option<Shard>, Error> {
+        self.conn
+            .query_one(
+                "UPDATE fleet_shards SET state = 'leased', worker = ?2, lease_until = ?4
+                 WHERE (slot, n) IN (
+                     SELECT slot, n FROM fleet_shards
+                     WHERE slot = ?1 AND (state = 'todo' OR (state = 'leased' AND lease_until < ?3))
+                     ORDER BY n LIMIT 1 FOR UPDATE SKIP LOCKED)
+                 RETURNING n, target, part",
+                args![slot, worker, now, until],
+            )
+            .map(|row| {
+                row.map(|r| Shard {
+                    n: r.int(0),
+                    target: r.text(1),
+                    part: r.text(2),
+                })
+            })
+            .map_err(|e| self.error(e))
+    }
+
+    /// Stores a shard's answers and marks it done, if `worker` still holds it; returns whether
+    /// it did (false: the lease was lost, nothing is written).
+    /// The queries it sent (`sent`, per list) count against the lists' daily limits of `day`
+    /// at once, so the other workers' shards see them.
+    #[allow(clippy::too_many_arguments)]
+    pub fn fleet_finish(
+        &mut self,
+        slot: i64,
+        n: i64,
+        worker: &str,
+        answers: &[FleetAnswer],
+        summary: &ShardSummary,
+        sent: &[(String, u64)],
+        day: i64,
+    ) -> Result<bool, Error> {
+        self.conn
+            .transaction(|conn| {
+                let held = conn.execute(
+                    "UPDATE fleet_shards SET state = 'done', health = ?4, sent = ?5, notes = ?6
+                     WHERE slot = ?1 AND n = ?2 AND worker = ?3 AND state = 'leased'",
+                    args![slot, n, worker, &summary.health, &summary.sent, &summary.notes],
+                )? == 1;
+                if !held {
+                    return Err(LOST.into());
+                }
+                conn.execute(
+                    "DELETE FROM fleet_answers WHERE slot = ?1 AND n = ?2",
+                    args![slot, n],
+                )?;
+                for (list, queries) in sent.iter().filter(|(_, q)| *q > 0) {
+                    conn.execute(
+                        "INSERT INTO usage (list, day, queries) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (list, day) DO UPDATE SET queries = usage.queries + excluded.queries",
+                        args![list, day, i64::try_from(*queries).unwrap_or(i64::MAX)],
+                    )?;
+                }
+                for (chunk_no, chunk) in answers.chunks(ANSWERS_PER_INSERT).enumerate() {
+                    let mut slots = Vec::with_capacity(chunk.len());
+                    let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * 14);
+                    for (i, a) in chunk.iter().enumerate() {
+                        let cells: Vec<String> = (1..=14).map(|c| format!("?{}", i * 14 + c)).collect();
+                        slots.push(format!("({})", cells.join(", ")));
+                        let seq = i64::try_from(chunk_no * ANSWERS_PER_INSERT + i).unwrap_or(i64::MAX);
+                        params.extend([
+                            slot.into(),
+                            n.into(),
+                            seq.into(),
+                            (&a.target).into(),
+                            (&a.address).into(),
+                            (&a.list).into(),
+                            (&a.query).into(),
+                            (&a.status).into(),
+                            to_json(&a.codes).into(),
+                            to_json(&a.meanings).into(),
+                            to_json(&a.txt).into(),
+                            (&a.detail).into(),
+                            (&a.delist_url).into(),
+                            a.elapsed_ms.into(),
+                        ]);
+                    }
+                    conn.execute(
+                        &format!(
+                            "INSERT INTO fleet_answers (slot, n, seq, target, address, list, query, status, codes, meanings, txt, detail, delist_url, elapsed_ms) VALUES {}",
+                            slots.join(", ")
+                        ),
+                        &params,
+                    )?;
+                }
+                Ok(true)
+            })
+            .or_else(|e| if e == LOST { Ok(false) } else { Err(e) })
+            .map_err(|e| self.error(e))
+    }
+
+    /// Whether every shard of `slot` is done.
+    pub fn fleet_all_done(&self, slot: i64) -> Result<bool, Error> {
+        self.conn
+            .query_one(
+                "SELECT count(*) FROM fleet_shards WHERE slot = ?1 AND state <> 'done'",
+                args![slot],
+            )
+            .map(|r| r.is_some_and(|r| r.int(0) == 0))
+            .map_err(|e| self.error(e))
+    }
+
+    /// Claims the evaluation of `slot` until `until`, once every shard is done: true for the
+    /// one worker that gets it (or gets it back after the claimant's claim expired).
+    pub fn fleet_claim(
+        &mut self,
+        slot: i64,
+        worker: &str,
+        now: i64,
+        until: i64,
+    ) -> Result<bool, Error> {
+        self.conn
+            .execute(
+                "UPDATE fleet_passes SET state = 'evaluating', evaluator = ?2, eval_until = ?4
+                 WHERE slot = ?1 AND (state = 'open' OR (state = 'evaluating' AND eval_until < ?3))
+                   AND NOT EXISTS (SELECT 1 FROM fleet_shards WHERE slot = ?1 AND state <> 'done')",
+                args![slot, worker, now, until],
+            )
+            .map(|n| n == 1)
+            .map_err(|e| self.error(e))
+    }
+
+    /// Whether the pass of `slot` is finished (committed and cleared), or has no fleet pass.
+    pub fn fleet_closed(&self, slot: i64) -> Result<bool, Error> {
+        self.conn
+            .query_one(
+                "SELECT state FROM fleet_passes WHERE slot = ?1",
+                args![slot],
+            )
+            .map(|r| r.is_none_or(|r| r.text(0) == "done"))
+            .map_err(|e| self.error(e))
+    }
+
+    /// The summaries of the done shards of `slot`.
+    pub fn fleet_summaries(&self, slot: i64) -> Result<Vec<ShardSummary>, Error> {
+        let rows = self
+            .conn
+            .query(
+                "SELECT health, sent, notes FROM fleet_shards WHERE slot = ?1 ORDER BY n",
+                args![slot],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| ShardSummary {
+                health: r.text(0),
+                sent: r.text(1),
+                notes: r.text(2),
+            })
+            .collect())
+    }
+
+    /// Up to `limit` answers of `slot` after (shard, seq) `after`, in order.
+    pub fn fleet_answers(
+        &self,
+        slot: i64,
+        after: (i64, i64),
+        limit: usize,
+    ) -> Result<Vec<(i64, i64, FleetAnswer)>, Error> {
+        let rows = self
+            .conn
+            .query(
+                "SELECT n, seq, target, address, list, query, status, codes, meanings, txt, detail, delist_url, elapsed_ms
+                 FROM fleet_answers WHERE slot = ?1 AND (n > ?2 OR (n = ?2 AND seq > ?3))
+                 ORDER BY n, seq LIMIT ?4",
+                args![slot, after.0, after.1, i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+            .map_err(|e| self.error(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                (
+                    r.int(0),
+                    r.int(1),
+                    FleetAnswer {
+                        target: r.text(2),
+                        address: r.text(3),
+                        list: r.text(4),
+                        query: r.text(5),
+                        status: r.text(6),
+                        codes: json_list(&r.text(7)),
+                        meanings: json_list(&r.text(8)),
+                        txt: json_list(&r.text(9)),
+                        detail: r.opt_text(10),
+                        delist_url: r.opt_text(11),
+                        elapsed_ms: r.int(12),
+                    },
+                )
+            })
+            .collect())
+    }
+
+    /// Marks the pass of `slot` finished and drops its shards and answers.
+    pub fn fleet_close(&mut self, slot: i64) -> Result<(), Error> {
+        self.conn
+            .transaction(|conn| {
+                conn.execute(
+                    "UPDATE fleet_passes SET state = 'done' WHERE slot = ?1",
+                    args![slot],
+                )?;
+                conn.execute("DELETE FROM fleet_answers WHERE slot = ?1", args![slot])?;
+                conn.execute("DELETE FROM fleet_shards WHERE slot = ?1", args![slot])?;
+                Ok(())
+            })
+            .map_err(|e| self.error(e))
+    }
+}
+
+/// The marker of a lost lease inside `fleet_finish`'s transaction (rolled back, not an error).
+const LOST: &str = "the shard's lease was lost";
