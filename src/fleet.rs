@@ -29,8 +29,14 @@ const POLL: Duration = Duration::from_millis(500);
 const PATIENCE: i64 = 3;
 
 /// Runs this worker's share of the pass of `slot`: `Some` when it was the one that evaluated
-/// and committed the pass, `None` when another worker did.
-pub async fn run(setup: &Setup, slot: i64, worker: &str) -> Result<Option<PassOutcome>, Error> {
+/// and committed the pass, `None` when another worker did. Each shard it asks and stores
+/// counts in `shards_asked`.
+pub async fn run(
+    setup: &Setup,
+    slot: i64,
+    worker: &str,
+    shards_asked: &std::sync::atomic::AtomicU64,
+) -> Result<Option<PassOutcome>, Error> {
     let config = setup.config()?;
     let Some(fleet) = config.fleet else {
         return pass::run(setup, false, None, Some(slot)).await.map(Some);
@@ -106,6 +112,9 @@ pub async fn run(setup: &Setup, slot: i64, worker: &str) -> Result<Option<PassOu
                 kept,
                 "shard asked"
             );
+            if kept {
+                shards_asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
             continue;
         }
         if store.fleet_closed(slot)? {

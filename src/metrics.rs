@@ -81,6 +81,8 @@ impl Snapshot {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Snapshot>,
+    /// Shards of fleet passes this worker asked and stored (counted as they are done).
+    pub shards: std::sync::atomic::AtomicU64,
 }
 
 impl Metrics {
@@ -239,6 +241,14 @@ impl Metrics {
             "counter",
             "Passes that could not finish.",
             m.failures.to_string(),
+        );
+        scalar(
+            "rblwatch_fleet_shards_total",
+            "counter",
+            "Shards of fleet passes this worker asked and stored.",
+            self.shards
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string(),
         );
         scalar(
             "rblwatch_workers",

@@ -265,7 +265,7 @@ impl Store {
             .conn
             .query(
                 "SELECT n, seq, target, address, list, query, status, codes, meanings, txt, detail, delist_url, elapsed_ms
-                 FROM fleet_answers WHERE slot = ?1 AND (n > ?2 OR (n = ?2 AND seq > ?3))
+                 FROM fleet_answers WHERE slot = ?1 AND (n, seq) > (?2, ?3)
                  ORDER BY n, seq LIMIT ?4",
                 args![slot, after.0, after.1, i64::try_from(limit).unwrap_or(i64::MAX)],
             )

@@ -270,3 +270,38 @@ fn a_sqlite_store_copied_to_postgresql_keeps_its_states_events_and_history() {
     assert_ne!(run.code, 0, "{run:?}");
     assert!(run.stderr.contains("already holds 4 pass(es)"), "{run:?}");
 }
+
+#[test]
+fn a_fleet_is_refused_where_it_cannot_work_with_why() {
+    let dir = shared_dir();
+    let pg_url = "postgresql://rblwatch@127.0.0.1:5/rblwatch";
+    for (store, extra, want) in [
+        ("state.db", "", "[fleet] needs a PostgreSQL store"),
+        (
+            pg_url,
+            "[[target]]\ndomain = \"example.com\"\n",
+            "does not take mail domain targets",
+        ),
+        (
+            pg_url,
+            "[[target]]\naddress = \"192.0.2.0/24\"\n",
+            "192.0.2.1 is inside 192.0.2.0/24",
+        ),
+        (pg_url, "", "shard = 100"),
+    ] {
+        let shard = if want == "shard = 100" { 100 } else { 256 };
+        let path = write_file(
+            dir.path(),
+            "fleet.toml",
+            &format!(
+                "store = \"{store}\"\n[fleet]\nshard = {shard}\n[[target]]\naddress = \"192.0.2.1\"\n{extra}"
+            ),
+        );
+        let run = rblwatch(
+            &["--config", &path.to_string_lossy(), "config", "check"],
+            &[],
+        );
+        assert_eq!(run.code, 2, "{want}: {run:?}");
+        assert!(run.stderr.contains(want), "{want}: {}", run.stderr);
+    }
+}
