@@ -16,7 +16,7 @@ use crate::notify::outbox::FlushReport;
 use crate::notify::render::Templates;
 use crate::notify::{self, Known, outbox};
 use crate::report::watch::Timing;
-use crate::store::{Event, RunRecord, Store, StoredState};
+use crate::store::{Event, Replayed, RunRecord, Store, StoredState};
 use crate::target::Target;
 use crate::watch::{Evaluator, PassSettings};
 
@@ -44,41 +44,62 @@ pub struct PassOutcome {
     pub list_timing: BTreeMap<String, crate::watch::ListTiming>,
 }
 
+/// What is known of an answer's stored state as it reaches the evaluation.
+// Held a batch at a time: the size of a state costs less than an allocation per answer.
+#[allow(clippy::large_enum_variant)]
+enum Before {
+    /// Not read yet: the evaluation reads it.
+    Unread,
+    /// Read with the answer (None: the pair has no state yet).
+    Read(Option<StoredState>),
+}
+
 /// Feeds a fleet pass's stored answers to `sink`, in shard then answer order, and sums up
 /// what the shards said of the lists as the run's summary.
 fn replay(
     stored: &StoredAnswers,
     request: &CheckRequest,
     dns: &Dns,
-    sink: &mut dyn FnMut(check::Outcome),
+    sink: &mut dyn FnMut(check::Outcome, Before),
 ) -> Result<check::RunSummary, Error> {
     let reader = Store::open_at(&stored.location)?;
     let list_of = |id: &str| request.lists.iter().find(|a| a.list.id == id);
-    let mut after = (-1, -1);
+    // The next batch is read while this one is evaluated.
+    let mut ahead = reader.fleet_answers_ask(stored.slot, (-1, -1), REPLAY_BATCH);
     loop {
-        let answers = reader.fleet_answers(stored.slot, after, REPLAY_BATCH)?;
-        let Some((n, seq, _)) = answers.last() else {
+        let answers = reader.fleet_answers_take(ahead)?;
+        let Some(last) = answers.last() else {
             break;
         };
-        after = (*n, *seq);
-        for (_, _, a) in answers {
+        ahead = reader.fleet_answers_ask(stored.slot, (last.n, last.seq), REPLAY_BATCH);
+        for Replayed {
+            answer: a,
+            stored: before,
+            ..
+        } in answers
+        {
             // A list no longer selected since the shard was asked is left out.
             let (Some(active), Some(status)) = (list_of(&a.list), Status::parse(&a.status)) else {
                 continue;
             };
-            sink(check::Outcome {
-                target: a.target.into(),
-                address: a.address,
-                list: active.list.clone(),
-                query: a.query,
-                status,
-                codes: a.codes.iter().filter_map(|c| c.parse().ok()).collect(),
-                meanings: a.meanings,
-                txt: a.txt,
-                delist_url: a.delist_url,
-                detail: a.detail,
-                elapsed: std::time::Duration::from_millis(u64::try_from(a.elapsed_ms).unwrap_or(0)),
-            });
+            sink(
+                check::Outcome {
+                    target: a.target.into(),
+                    address: a.address,
+                    list: active.list.clone(),
+                    query: a.query,
+                    status,
+                    codes: a.codes.iter().filter_map(|c| c.parse().ok()).collect(),
+                    meanings: a.meanings,
+                    txt: a.txt,
+                    delist_url: a.delist_url,
+                    detail: a.detail,
+                    elapsed: std::time::Duration::from_millis(
+                        u64::try_from(a.elapsed_ms).unwrap_or(0),
+                    ),
+                },
+                Before::Read(before),
+            );
         }
     }
     // A list is as healthy as its worst shard found it.
@@ -251,27 +272,32 @@ pub(crate) async fn run_with(
     let mut evaluator = Evaluator::new(&pass_settings);
     let mut failed: Option<Error> = None;
     // Answers are evaluated in batches, each batch's stored states read in one query: a
-    // round trip per answer would cost more than the answer on a networked store.
-    let mut batch: Vec<check::Outcome> = Vec::with_capacity(EVALUATE_BATCH);
-    let mut evaluate = |batch: &mut Vec<check::Outcome>| -> Result<(), Error> {
+    // round trip per answer would cost more than the answer on a networked store. A fleet's
+    // stored answers come with their states, read alongside.
+    let mut batch: Vec<(check::Outcome, Before)> = Vec::with_capacity(EVALUATE_BATCH);
+    let mut evaluate = |batch: &mut Vec<(check::Outcome, Before)>| -> Result<(), Error> {
         let pairs: Vec<(String, String)> = batch
             .iter()
-            .map(|o| (o.address.clone(), o.list.id.clone()))
+            .filter(|(_, before)| matches!(before, Before::Unread))
+            .map(|(o, _)| (o.address.clone(), o.list.id.clone()))
             .collect();
         let stored = store.states_of(&pairs)?;
-        for o in batch.drain(..) {
-            let before = stored.get(&(o.address.clone(), o.list.id.clone()));
+        for (o, before) in batch.drain(..) {
+            let before = match &before {
+                Before::Read(state) => state.as_ref(),
+                Before::Unread => stored.get(&(o.address.clone(), o.list.id.clone())),
+            };
             if let Some(state) = evaluator.add(&o, before) {
                 store.stage(state)?;
             }
         }
         Ok(())
     };
-    let mut sink = |o: check::Outcome| {
+    let mut sink = |o: check::Outcome, before: Before| {
         if failed.is_some() {
             return;
         }
-        batch.push(o);
+        batch.push((o, before));
         if batch.len() >= EVALUATE_BATCH
             && let Err(err) = evaluate(&mut batch)
         {
@@ -279,7 +305,7 @@ pub(crate) async fn run_with(
         }
     };
     let found = match stored {
-        None => check::stream(&dns, request, &mut sink).await,
+        None => check::stream(&dns, request, &mut |o| sink(o, Before::Unread)).await,
         Some(stored) => replay(&stored, &request, &dns, &mut sink)?,
     };
     if failed.is_none()

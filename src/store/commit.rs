@@ -59,9 +59,12 @@ impl Store {
         let written = self.conn.transaction(|conn| write(conn, pass, staging));
         let committed = written.map_err(|e| self.error(e))?;
         if staging {
-            self.conn
-                .batch("DELETE FROM temp.pass_state")
-                .map_err(|e| self.error(e))?;
+            let forget = if self.conn.is_postgres() {
+                "TRUNCATE temp.pass_copy"
+            } else {
+                "DELETE FROM temp.pass_state"
+            };
+            self.conn.batch(forget).map_err(|e| self.error(e))?;
         }
         Ok(committed)
     }
@@ -101,9 +104,17 @@ fn write(conn: &Conn, pass: &PassWrite, staging: bool) -> Result<Committed, Stri
         put_state(conn, "main.state", s)?;
     }
     if staging {
+        // PostgreSQL's staging has no key: the last state staged for a pair is the one.
+        let staged = if conn.is_postgres() {
+            format!(
+                "SELECT DISTINCT ON (address, list) {STATE_COLUMNS} FROM temp.pass_copy ORDER BY address, list, seq DESC"
+            )
+        } else {
+            format!("SELECT {STATE_COLUMNS} FROM temp.pass_state WHERE true")
+        };
         conn.execute(
             &format!(
-                "INSERT INTO main.state ({STATE_COLUMNS}) SELECT {STATE_COLUMNS} FROM temp.pass_state WHERE true
+                "INSERT INTO main.state ({STATE_COLUMNS}) {staged}
                  ON CONFLICT (address, list) DO UPDATE SET {}",
                 update_all()
             ),

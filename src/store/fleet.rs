@@ -7,6 +7,7 @@
 //! shard, so a shard done twice is still asked once in the pass's record.
 
 use super::sql::{Param, args};
+use super::states::state_row_at;
 use super::*;
 
 /// One shard as leased: its number, the configured target it belongs to, and the part of it
@@ -20,6 +21,21 @@ pub struct Shard {
     /// What to ask: the target, or a network inside it.
     pub part: String,
 }
+
+/// A stored answer read back for the evaluation, with the pair's stored state.
+pub struct Replayed {
+    /// Its shard.
+    pub n: i64,
+    /// Its place in the shard.
+    pub seq: i64,
+    /// The answer.
+    pub answer: FleetAnswer,
+    /// The pair's state before this pass (None: it has none).
+    pub stored: Option<StoredState>,
+}
+
+/// Answers asked for and not yet taken (`Store::fleet_answers_ask`).
+pub struct AnswersAhead(super::sql::Pending);
 
 /// One answer of a shard, as kept until the pass is evaluated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,13 +164,6 @@ impl Store {
                     "DELETE FROM fleet_answers WHERE slot = ?1 AND n = ?2",
                     args![slot, n],
                 )?;
-                for (list, queries) in sent.iter().filter(|(_, q)| *q > 0) {
-                    conn.execute(
-                        "INSERT INTO usage (list, day, queries) VALUES (?1, ?2, ?3)
-                         ON CONFLICT (list, day) DO UPDATE SET queries = usage.queries + excluded.queries",
-                        args![list, day, i64::try_from(*queries).unwrap_or(i64::MAX)],
-                    )?;
-                }
                 for (chunk_no, chunk) in answers.chunks(ANSWERS_PER_INSERT).enumerate() {
                     let mut slots = Vec::with_capacity(chunk.len());
                     let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * 14);
@@ -185,6 +194,17 @@ impl Store {
                             slots.join(", ")
                         ),
                         &params,
+                    )?;
+                }
+                // Last, and in list order: every worker's shard adds to the same rows, and
+                // holds their locks until it commits.
+                let mut sent: Vec<&(String, u64)> = sent.iter().filter(|(_, q)| *q > 0).collect();
+                sent.sort();
+                for (list, queries) in sent {
+                    conn.execute(
+                        "INSERT INTO usage (list, day, queries) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (list, day) DO UPDATE SET queries = usage.queries + excluded.queries",
+                        args![list, day, i64::try_from(*queries).unwrap_or(i64::MAX)],
                     )?;
                 }
                 Ok(true)
@@ -254,42 +274,49 @@ impl Store {
             .collect())
     }
 
-    /// Up to `limit` answers of `slot` after (shard, seq) `after`, in order.
-    pub fn fleet_answers(
-        &self,
-        slot: i64,
-        after: (i64, i64),
-        limit: usize,
-    ) -> Result<Vec<(i64, i64, FleetAnswer)>, Error> {
-        let rows = self
-            .conn
-            .query(
-                "SELECT n, seq, target, address, list, query, status, codes, meanings, txt, detail, delist_url, elapsed_ms
-                 FROM fleet_answers WHERE slot = ?1 AND (n, seq) > (?2, ?3)
-                 ORDER BY n, seq LIMIT ?4",
-                args![slot, after.0, after.1, i64::try_from(limit).unwrap_or(i64::MAX)],
-            )
-            .map_err(|e| self.error(e))?;
+    /// Asks for up to `limit` answers of `slot` after (shard, seq) `after`, in order, each
+    /// with the pair's stored state; they are taken with `fleet_answers_take`, and the
+    /// database reads them meanwhile.
+    pub fn fleet_answers_ask(&self, slot: i64, after: (i64, i64), limit: usize) -> AnswersAhead {
+        let state_columns: Vec<String> = STATE_COLUMNS
+            .split(", ")
+            .map(|c| format!("s.{c}"))
+            .collect();
+        AnswersAhead(self.conn.query_ahead(
+            &format!(
+                "SELECT a.n, a.seq, a.target, a.address, a.list, a.query, a.status, a.codes, a.meanings, a.txt,
+                        a.detail, a.delist_url, a.elapsed_ms, {}
+                 FROM fleet_answers a LEFT JOIN state s ON s.address = a.address AND s.list = a.list
+                 WHERE a.slot = ?1 AND (a.n, a.seq) > (?2, ?3)
+                 ORDER BY a.n, a.seq LIMIT ?4",
+                state_columns.join(", ")
+            ),
+            args![slot, after.0, after.1, i64::try_from(limit).unwrap_or(i64::MAX)],
+        ))
+    }
+
+    /// The answers asked for: (shard, seq, answer, the pair's stored state).
+    pub fn fleet_answers_take(&self, ahead: AnswersAhead) -> Result<Vec<Replayed>, Error> {
+        let rows = ahead.0.wait().map_err(|e| self.error(e))?;
         Ok(rows
             .iter()
-            .map(|r| {
-                (
-                    r.int(0),
-                    r.int(1),
-                    FleetAnswer {
-                        target: r.text(2),
-                        address: r.text(3),
-                        list: r.text(4),
-                        query: r.text(5),
-                        status: r.text(6),
-                        codes: json_list(&r.text(7)),
-                        meanings: json_list(&r.text(8)),
-                        txt: json_list(&r.text(9)),
-                        detail: r.opt_text(10),
-                        delist_url: r.opt_text(11),
-                        elapsed_ms: r.int(12),
-                    },
-                )
+            .map(|r| Replayed {
+                n: r.int(0),
+                seq: r.int(1),
+                answer: FleetAnswer {
+                    target: r.text(2),
+                    address: r.text(3),
+                    list: r.text(4),
+                    query: r.text(5),
+                    status: r.text(6),
+                    codes: json_list(&r.text(7)),
+                    meanings: json_list(&r.text(8)),
+                    txt: json_list(&r.text(9)),
+                    detail: r.opt_text(10),
+                    delist_url: r.opt_text(11),
+                    elapsed_ms: r.int(12),
+                },
+                stored: r.opt_text(13).map(|_| state_row_at(r, 13)),
             })
             .collect())
     }

@@ -36,7 +36,7 @@ use sql::Conn;
 
 pub use commit::{Committed, PassWrite};
 pub use events::{DomainMember, Event, HistoryFilter, SETUP_ADDED, SETUP_POLICY, SETUP_REMOVED};
-pub use fleet::{FleetAnswer, Shard, ShardSummary};
+pub use fleet::{AnswersAhead, FleetAnswer, Replayed, Shard, ShardSummary};
 pub use lock::PassLock;
 pub use outbox::OutboxItem;
 pub use runs::{RunRecord, Streak, Worker};

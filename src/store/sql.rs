@@ -140,37 +140,28 @@ impl Conn {
 
     /// Runs one query; returns its rows.
     pub(super) fn query(&self, sql: &str, params: &[Param]) -> Result<Vec<Row>, String> {
+        self.query_ahead(sql, params).wait()
+    }
+
+    /// Starts a query whose rows are taken later (`Pending::wait`): on PostgreSQL the
+    /// database works on it while the caller goes on; on SQLite it runs at once.
+    pub(super) fn query_ahead(&self, sql: &str, params: &[Param]) -> Pending {
         match self {
-            Conn::Sqlite(c) => {
-                let mut stmt = c.prepare_cached(sql).map_err(|e| e.to_string())?;
-                let columns = stmt.column_count();
-                let mut rows = stmt
-                    .query(rusqlite::params_from_iter(params.iter().map(sqlite_param)))
-                    .map_err(|e| e.to_string())?;
-                let mut out = Vec::new();
-                while let Some(row) = rows.next().map_err(|e| e.to_string())? {
-                    let mut values = Vec::with_capacity(columns);
-                    for i in 0..columns {
-                        use rusqlite::types::ValueRef;
-                        values.push(match row.get_ref(i).map_err(|e| e.to_string())? {
-                            ValueRef::Null => Value::Null,
-                            ValueRef::Integer(v) => Value::Int(v),
-                            ValueRef::Real(v) => Value::Text(v.to_string()),
-                            ValueRef::Text(t) | ValueRef::Blob(t) => {
-                                Value::Text(String::from_utf8_lossy(t).into_owned())
-                            }
-                        });
-                    }
-                    out.push(Row(values));
-                }
-                Ok(out)
-            }
-            Conn::Postgres(pg) => pg
-                .call(Op::Query(translate(sql), params.to_vec()))
-                .map(|r| match r {
-                    Reply::Rows(rows) => rows,
-                    Reply::Count(_) | Reply::Done => Vec::new(),
-                }),
+            Conn::Sqlite(c) => Pending::Ready(sqlite_rows(c, sql, params)),
+            Conn::Postgres(pg) => match pg.send(Op::Query(translate(sql), params.to_vec())) {
+                Ok(answer) => Pending::Waiting(answer),
+                Err(why) => Pending::Ready(Err(why)),
+            },
+        }
+    }
+
+    /// Loads `data`, rows in COPY's text format (see `copy_row`), with `copy` (a `COPY ...
+    /// FROM STDIN`); PostgreSQL only. Not waited for: the caller goes on while the database
+    /// loads, and an error is returned by the next call made on this connection.
+    pub(super) fn copy_later(&self, copy: &str, data: String) -> Result<(), String> {
+        match self {
+            Conn::Sqlite(_) => Err("COPY is PostgreSQL's".into()),
+            Conn::Postgres(pg) => pg.later(Op::Copy(translate(copy), data)),
         }
     }
 
@@ -211,6 +202,76 @@ impl Conn {
     }
 }
 
+fn sqlite_rows(c: &rusqlite::Connection, sql: &str, params: &[Param]) -> Result<Vec<Row>, String> {
+    let mut stmt = c.prepare_cached(sql).map_err(|e| e.to_string())?;
+    let columns = stmt.column_count();
+    let mut rows = stmt
+        .query(rusqlite::params_from_iter(params.iter().map(sqlite_param)))
+        .map_err(|e| e.to_string())?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(|e| e.to_string())? {
+        let mut values = Vec::with_capacity(columns);
+        for i in 0..columns {
+            use rusqlite::types::ValueRef;
+            values.push(match row.get_ref(i).map_err(|e| e.to_string())? {
+                ValueRef::Null => Value::Null,
+                ValueRef::Integer(v) => Value::Int(v),
+                ValueRef::Real(v) => Value::Text(v.to_string()),
+                ValueRef::Text(t) | ValueRef::Blob(t) => {
+                    Value::Text(String::from_utf8_lossy(t).into_owned())
+                }
+            });
+        }
+        out.push(Row(values));
+    }
+    Ok(out)
+}
+
+/// A query's rows, to be taken when they are needed.
+pub(super) enum Pending {
+    Ready(Result<Vec<Row>, String>),
+    Waiting(mpsc::Receiver<Result<Reply, String>>),
+}
+
+impl Pending {
+    /// The rows (waiting for them if the database is still at work).
+    pub(super) fn wait(self) -> Result<Vec<Row>, String> {
+        match self {
+            Pending::Ready(rows) => rows,
+            Pending::Waiting(answer) => match answer.recv() {
+                Ok(Ok(Reply::Rows(rows))) => Ok(rows),
+                Ok(Ok(Reply::Count(_) | Reply::Done)) => Ok(Vec::new()),
+                Ok(Err(why)) => Err(why),
+                Err(_) => Err("the database connection is gone".into()),
+            },
+        }
+    }
+}
+
+/// Appends one row to `out` in COPY's text format: fields separated by tabs, NULL as `\N`,
+/// backslash, tab, newline and carriage return escaped.
+pub(super) fn copy_row(out: &mut String, fields: &[Option<&str>]) {
+    for (i, field) in fields.iter().enumerate() {
+        if i > 0 {
+            out.push('\t');
+        }
+        let Some(text) = field else {
+            out.push_str("\\N");
+            continue;
+        };
+        for c in text.chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                '\t' => out.push_str("\\t"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                c => out.push(c),
+            }
+        }
+    }
+    out.push('\n');
+}
+
 fn sqlite_param(p: &Param) -> rusqlite::types::Value {
     match p {
         Param::Int(Some(v)) => rusqlite::types::Value::Integer(*v),
@@ -222,32 +283,31 @@ fn sqlite_param(p: &Param) -> rusqlite::types::Value {
 /// The store's SQL for PostgreSQL: `?N` parameters as `$N`, `temp.` as `pg_temp.`, `main.`
 /// dropped (its tables are in the connection's search path).
 fn translate(sql: &str) -> String {
+    // Only ASCII is matched and replaced, so the text stays UTF-8 byte for byte.
+    let bytes = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + 8);
-    let chars: Vec<char> = sql.chars().collect();
+    let mut copied = 0;
     let mut i = 0;
     let word_start =
-        |i: usize| i == 0 || !(chars[i - 1].is_ascii_alphanumeric() || chars[i - 1] == '_');
-    let starts = |i: usize, s: &str| sql_from(&chars, i).starts_with(s);
-    while i < chars.len() {
-        let c = chars[i];
-        if c == '?' && chars.get(i + 1).is_some_and(char::is_ascii_digit) {
-            out.push('$');
-            i += 1;
-        } else if word_start(i) && starts(i, "temp.") {
-            out.push_str("pg_temp.");
-            i += 5;
-        } else if word_start(i) && starts(i, "main.") {
-            i += 5;
+        |i: usize| i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+    while i < bytes.len() {
+        let (skip, with) = if bytes[i] == b'?' && bytes.get(i + 1).is_some_and(u8::is_ascii_digit) {
+            (1, "$")
+        } else if word_start(i) && bytes[i..].starts_with(b"temp.") {
+            (5, "pg_temp.")
+        } else if word_start(i) && bytes[i..].starts_with(b"main.") {
+            (5, "")
         } else {
-            out.push(c);
             i += 1;
-        }
+            continue;
+        };
+        out.push_str(&sql[copied..i]);
+        out.push_str(with);
+        i += skip;
+        copied = i;
     }
+    out.push_str(&sql[copied..]);
     out
-}
-
-fn sql_from(chars: &[char], i: usize) -> String {
-    chars[i..chars.len().min(i + 8)].iter().collect()
 }
 
 /// What the connection's thread is asked to do.
@@ -255,10 +315,12 @@ enum Op {
     Execute(String, Vec<Param>),
     Query(String, Vec<Param>),
     Batch(String),
+    /// `COPY ... FROM STDIN`, and its data.
+    Copy(String, String),
 }
 
 /// What it answers.
-enum Reply {
+pub(super) enum Reply {
     Count(u64),
     Rows(Vec<Row>),
     Done,
@@ -270,6 +332,8 @@ type Job = (Op, mpsc::Sender<Result<Reply, String>>);
 /// connection closes (releasing its session locks).
 pub(super) struct PgConn {
     jobs: mpsc::Sender<Job>,
+    /// Answers to work handed over and not waited for (`later`), oldest first.
+    pending: std::sync::Mutex<Vec<mpsc::Receiver<Result<Reply, String>>>>,
 }
 
 impl PgConn {
@@ -291,8 +355,9 @@ impl PgConn {
                         return;
                     }
                 };
+                let mut prepared = Prepared::default();
                 while let Ok((op, reply)) = queue.recv() {
-                    let _ = reply.send(run(&mut client, op));
+                    let _ = reply.send(run(&mut client, &mut prepared, op));
                 }
             })
             .map_err(|e| Error::Store {
@@ -305,37 +370,111 @@ impl PgConn {
                 message: "the database thread ended".into(),
             })
         })?;
-        Ok(PgConn { jobs })
+        Ok(PgConn {
+            jobs,
+            pending: std::sync::Mutex::new(Vec::new()),
+        })
     }
 
+    /// Hands `op` to the connection's thread and waits for its answer (and for any work
+    /// handed over before it: its error, if any, is this call's).
     fn call(&self, op: Op) -> Result<Reply, String> {
-        let (reply, answer) = mpsc::channel();
-        self.jobs
-            .send((op, reply))
-            .map_err(|_| "the database connection is gone".to_string())?;
+        let answer = self.send(op)?;
         answer
             .recv()
             .map_err(|_| "the database connection is gone".to_string())?
     }
+
+    /// Hands `op` over; its answer is to be waited for. Work handed over earlier without
+    /// waiting is settled first, and its error returned instead: what follows it must not
+    /// run as if it had succeeded.
+    fn send(&self, op: Op) -> Result<mpsc::Receiver<Result<Reply, String>>, String> {
+        let earlier = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|e| e.into_inner()));
+        for done in earlier {
+            done.recv()
+                .map_err(|_| "the database connection is gone".to_string())??;
+        }
+        let (reply, answer) = mpsc::channel();
+        self.jobs
+            .send((op, reply))
+            .map_err(|_| "the database connection is gone".to_string())?;
+        Ok(answer)
+    }
+
+    /// Hands `op` over without waiting for it (see `send`).
+    fn later(&self, op: Op) -> Result<(), String> {
+        let answer = self.send(op)?;
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(answer);
+        Ok(())
+    }
 }
 
-fn run(client: &mut postgres::Client, op: Op) -> Result<Reply, String> {
+/// Statements prepared on this connection, by their text: a pass sends the same few
+/// statements thousands of times, and parsing a batch insert of hundreds of rows costs the
+/// server as much as running it.
+#[derive(Default)]
+struct Prepared(std::collections::HashMap<String, postgres::Statement>);
+
+/// Statements kept prepared; past it the cache starts over (a pass uses a handful).
+const PREPARED_LIMIT: usize = 64;
+
+impl Prepared {
+    fn get(
+        &mut self,
+        client: &mut postgres::Client,
+        sql: &str,
+    ) -> Result<postgres::Statement, postgres::Error> {
+        if let Some(statement) = self.0.get(sql) {
+            return Ok(statement.clone());
+        }
+        let statement = client.prepare(sql)?;
+        if self.0.len() >= PREPARED_LIMIT {
+            self.0.clear();
+        }
+        self.0.insert(sql.to_string(), statement.clone());
+        Ok(statement)
+    }
+}
+
+fn run(client: &mut postgres::Client, prepared: &mut Prepared, op: Op) -> Result<Reply, String> {
     let describe = |e: postgres::Error| super::postgres::describe(&e);
     match op {
-        Op::Batch(sql) => client
-            .batch_execute(&sql)
-            .map(|()| Reply::Done)
-            .map_err(describe),
+        Op::Batch(sql) => {
+            // A statement prepared against a table this batch changes is prepared again.
+            let upper = sql.to_ascii_uppercase();
+            if ["CREATE", "DROP", "ALTER"]
+                .iter()
+                .any(|w| upper.contains(w))
+            {
+                prepared.0.clear();
+            }
+            client
+                .batch_execute(&sql)
+                .map(|()| Reply::Done)
+                .map_err(describe)
+        }
         Op::Execute(sql, params) => {
             let values = pg_params(&params);
             let refs: Vec<&(dyn ToSql + Sync)> = values
                 .iter()
                 .map(|v| v.as_ref() as &(dyn ToSql + Sync))
                 .collect();
+            let statement = prepared.get(client, &sql).map_err(describe)?;
             client
-                .execute(sql.as_str(), &refs)
+                .execute(&statement, &refs)
                 .map(Reply::Count)
                 .map_err(describe)
+        }
+        Op::Copy(copy, data) => {
+            use std::io::Write;
+            let mut writer = client.copy_in(copy.as_str()).map_err(describe)?;
+            writer
+                .write_all(data.as_bytes())
+                .map_err(|e| format!("cannot load rows: {e}"))?;
+            writer.finish().map(Reply::Count).map_err(describe)
         }
         Op::Query(sql, params) => {
             let values = pg_params(&params);
@@ -343,7 +482,8 @@ fn run(client: &mut postgres::Client, op: Op) -> Result<Reply, String> {
                 .iter()
                 .map(|v| v.as_ref() as &(dyn ToSql + Sync))
                 .collect();
-            let rows = client.query(sql.as_str(), &refs).map_err(describe)?;
+            let statement = prepared.get(client, &sql).map_err(describe)?;
+            let rows = client.query(&statement, &refs).map_err(describe)?;
             Ok(Reply::Rows(rows.iter().map(pg_row).collect()))
         }
     }
@@ -406,6 +546,10 @@ mod tests {
         assert_eq!(
             translate("SELECT contemp.x, domain.y"),
             "SELECT contemp.x, domain.y"
+        );
+        assert_eq!(
+            translate("SELECT 'é?', ?2 FROM temp.t"),
+            "SELECT 'é?', $2 FROM pg_temp.t"
         );
     }
 }

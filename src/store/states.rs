@@ -42,18 +42,23 @@ pub(super) const STATE_COLUMNS: &str =
 pub(super) const STAGE_BATCH: usize = 4096;
 
 fn state_row(r: &Row) -> StoredState {
+    state_row_at(r, 0)
+}
+
+/// The state whose columns (`STATE_COLUMNS`) start at column `at` of a row.
+pub(super) fn state_row_at(r: &Row, at: usize) -> StoredState {
     StoredState {
-        address: r.text(0),
-        list: r.text(1),
-        target: r.text(2),
-        label: r.opt_text(3),
-        policy: r.text(4),
-        status: r.text(5),
-        codes: json_list(&r.text(6)),
-        meanings: json_list(&r.text(7)),
-        txt: json_list(&r.text(8)),
-        since: r.int(9),
-        checked: r.int(10),
+        address: r.text(at),
+        list: r.text(at + 1),
+        target: r.text(at + 2),
+        label: r.opt_text(at + 3),
+        policy: r.text(at + 4),
+        status: r.text(at + 5),
+        codes: json_list(&r.text(at + 6)),
+        meanings: json_list(&r.text(at + 7)),
+        txt: json_list(&r.text(at + 8)),
+        since: r.int(at + 9),
+        checked: r.int(at + 10),
     }
 }
 
@@ -189,6 +194,32 @@ fn put_states(conn: &Conn, table: &str, states: &[StoredState]) -> Result<u64, S
     )
 }
 
+/// States in COPY's text format. The database loads them while the pass goes on.
+fn copy_rows(states: &[StoredState]) -> String {
+    let mut out = String::with_capacity(states.len() * 96);
+    for s in states {
+        let (codes, meanings, txt) = (to_json(&s.codes), to_json(&s.meanings), to_json(&s.txt));
+        let (since, checked) = (s.since.to_string(), s.checked.to_string());
+        super::sql::copy_row(
+            &mut out,
+            &[
+                Some(&s.address),
+                Some(&s.list),
+                Some(&s.target),
+                s.label.as_deref(),
+                Some(&s.policy),
+                Some(&s.status),
+                Some(&codes),
+                Some(&meanings),
+                Some(&txt),
+                Some(&since),
+                Some(&checked),
+            ],
+        );
+    }
+    out
+}
+
 /// Writes one state row into `table` (replacing the pair's row, if any).
 pub(super) fn put_state(conn: &Conn, table: &str, s: &StoredState) -> Result<u64, String> {
     conn.execute(
@@ -305,19 +336,18 @@ impl Store {
     /// Starts a pass's staging: forgets whatever an abandoned pass staged.
     pub fn begin_staging(&mut self) -> Result<(), Error> {
         self.staged.clear();
-        self.conn
-            .batch(
-                "CREATE TEMP TABLE IF NOT EXISTS pass_state AS SELECT * FROM main.state WHERE false;
-                 DELETE FROM temp.pass_state;",
-            )
-            .map_err(|e| self.error(e))?;
-        // A table made AS SELECT has no key, and the upserts need one.
-        let key = if self.conn.is_postgres() {
-            "CREATE UNIQUE INDEX IF NOT EXISTS pass_state_key ON pg_temp.pass_state (address, list)"
+        // PostgreSQL loads the staged states with COPY, into a table without a key (`seq`
+        // keeps their order: the last of a pair wins at the commit); SQLite upserts them
+        // into a keyed one.
+        let tables = if self.conn.is_postgres() {
+            "CREATE TEMP TABLE IF NOT EXISTS pass_copy (LIKE state, seq BIGSERIAL);
+             TRUNCATE pg_temp.pass_copy"
         } else {
-            "CREATE UNIQUE INDEX IF NOT EXISTS temp.pass_state_key ON pass_state (address, list)"
+            "CREATE TEMP TABLE IF NOT EXISTS pass_state AS SELECT * FROM main.state WHERE false;
+             DELETE FROM temp.pass_state;
+             CREATE UNIQUE INDEX IF NOT EXISTS temp.pass_state_key ON pass_state (address, list)"
         };
-        self.conn.batch(key).map_err(|e| self.error(e))?;
+        self.conn.batch(tables).map_err(|e| self.error(e))?;
         self.staging = true;
         Ok(())
     }
@@ -338,8 +368,17 @@ impl Store {
             return Ok(());
         }
         // Only the connection's temporary table is written here: the store is not locked.
-        // Many rows per statement: one round trip per row would dominate on a networked store.
         let staged = std::mem::take(&mut self.staged);
+        if self.conn.is_postgres() {
+            return self
+                .conn
+                .copy_later(
+                    &format!("COPY temp.pass_copy ({STATE_COLUMNS}) FROM STDIN"),
+                    copy_rows(&staged),
+                )
+                .map_err(|e| self.error(e));
+        }
+        // Many rows per statement: one round trip per row would dominate on a networked store.
         self.conn
             .transaction(|conn| {
                 for chunk in staged.chunks(ROWS_PER_INSERT) {

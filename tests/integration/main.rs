@@ -21,6 +21,7 @@ mod relay;
 mod scale;
 mod silent;
 mod store;
+mod store_api;
 mod strict;
 mod watch;
 // The watch tests again, on a PostgreSQL store (`watch.rs` tells the two apart); the helpers
