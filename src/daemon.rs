@@ -108,7 +108,7 @@ pub async fn run(
             () = &mut sleep => {
                 after = next.max(clock::now());
                 // With [fleet], the pass is shared with the other workers of the store.
-                let pass = crate::fleet::run(&setup, next, &worker.name, &metrics.shards);
+                let pass = crate::fleet::run(&setup, next, &worker.name, &metrics.fleet);
                 match until_stopped(pass, &mut signals, &mut reload).await {
                     None => {
                         info!("stopping: the pass under way was abandoned before its commit");

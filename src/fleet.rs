@@ -10,6 +10,7 @@
 //! notifications queued once.
 
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::check::{self, CheckRequest};
@@ -28,14 +29,44 @@ const POLL: Duration = Duration::from_millis(500);
 /// gives the slot up (the evaluation keeps failing, say).
 const PATIENCE: i64 = 3;
 
+/// A worker's view of the fleet's passes, for its metrics.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Shards this worker asked and stored, over all passes.
+    pub asked: AtomicU64,
+    /// Shards of the pass under way (or the last one).
+    pub shards: AtomicU64,
+    /// Of them, stored by any worker.
+    pub done: AtomicU64,
+}
+
+impl Progress {
+    fn show(&self, store: &Store, slot: i64) -> Result<(), Error> {
+        match store.fleet_progress(slot)? {
+            // A closed pass's shards are dropped: all of them were done.
+            (0, _) => self.finished(),
+            (shards, done) => {
+                self.shards.store(shards, Ordering::Relaxed);
+                self.done.store(done, Ordering::Relaxed);
+            }
+        }
+        Ok(())
+    }
+
+    fn finished(&self) {
+        self.done
+            .store(self.shards.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
 /// Runs this worker's share of the pass of `slot`: `Some` when it was the one that evaluated
-/// and committed the pass, `None` when another worker did. Each shard it asks and stores
-/// counts in `shards_asked`.
+/// and committed the pass, `None` when another worker did. What it sees of the pass's
+/// shards is kept in `progress`.
 pub async fn run(
     setup: &Setup,
     slot: i64,
     worker: &str,
-    shards_asked: &std::sync::atomic::AtomicU64,
+    progress: &Progress,
 ) -> Result<Option<PassOutcome>, Error> {
     let config = setup.config()?;
     let Some(fleet) = config.fleet else {
@@ -47,6 +78,7 @@ pub async fn run(
         return Err(Error::SlotDone { slot, run });
     }
     store.fleet_open(slot, &shards(&config.targets, fleet.shard), clock::now())?;
+    progress.show(&store, slot)?;
     let selection = setup.select(None)?;
     let (settings, verify) = setup.resolver(None)?;
     let dns = Dns::new(&settings)?;
@@ -113,10 +145,12 @@ pub async fn run(
                 "shard asked"
             );
             if kept {
-                shards_asked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                progress.asked.fetch_add(1, Ordering::Relaxed);
             }
+            progress.show(&store, slot)?;
             continue;
         }
+        progress.show(&store, slot)?;
         if store.fleet_closed(slot)? {
             return Ok(None);
         }
@@ -130,6 +164,7 @@ pub async fn run(
             match done {
                 Ok(outcome) => {
                     store.fleet_close(slot)?;
+                    progress.finished();
                     return Ok(Some(outcome));
                 }
                 // Committed by an evaluator that died before it could say so.

@@ -81,8 +81,8 @@ impl Snapshot {
 #[derive(Default)]
 pub struct Metrics {
     inner: Mutex<Snapshot>,
-    /// Shards of fleet passes this worker asked and stored (counted as they are done).
-    pub shards: std::sync::atomic::AtomicU64,
+    /// What this worker sees of the fleet's passes.
+    pub fleet: crate::fleet::Progress,
 }
 
 impl Metrics {
@@ -246,7 +246,26 @@ impl Metrics {
             "rblwatch_fleet_shards_total",
             "counter",
             "Shards of fleet passes this worker asked and stored.",
-            self.shards
+            self.fleet
+                .asked
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string(),
+        );
+        scalar(
+            "rblwatch_fleet_pass_shards",
+            "gauge",
+            "Shards of the fleet pass under way, or of the last one.",
+            self.fleet
+                .shards
+                .load(std::sync::atomic::Ordering::Relaxed)
+                .to_string(),
+        );
+        scalar(
+            "rblwatch_fleet_pass_shards_done",
+            "gauge",
+            "Of the fleet pass's shards, those stored by any worker.",
+            self.fleet
+                .done
                 .load(std::sync::atomic::Ordering::Relaxed)
                 .to_string(),
         );

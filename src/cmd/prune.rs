@@ -23,14 +23,21 @@ pub fn run(setup: &Setup, args: &PruneArgs) -> Result<u8, Error> {
         })?;
     let config = setup.config()?;
     let mut store = Store::open_at(&config.store_location())?;
-    let before = clock::now() - days * 86_400;
-    let (runs, events, retired) = store.prune(before, args.events)?;
+    let now = clock::now();
+    let before = now - days * 86_400;
+    let pruned = store.prune(before, args.events, now)?;
+    let (runs, events) = (pruned.runs, pruned.events);
     let mut out = std::io::stdout().lock();
-    let retired = if retired > 0 {
-        format!(", {retired} stored state(s) of targets no longer watched")
-    } else {
-        String::new()
-    };
+    let mut retired = String::new();
+    if pruned.retired > 0 {
+        retired += &format!(
+            ", {} stored state(s) of targets no longer watched",
+            pruned.retired
+        );
+    }
+    if pruned.fleet_passes > 0 {
+        retired += &format!(", {} fleet pass record(s)", pruned.fleet_passes);
+    }
     if args.events {
         writeln!(
             out,

@@ -63,6 +63,19 @@ pub const SETUP_REMOVED: &str = "removed";
 /// The policy word of setup events (they are not listings: never alerts about lists).
 pub const SETUP_POLICY: &str = "setup";
 
+/// What `prune` deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Pass records.
+    pub runs: usize,
+    /// Events.
+    pub events: usize,
+    /// States of targets no longer watched.
+    pub retired: usize,
+    /// Records of fleet passes.
+    pub fleet_passes: usize,
+}
+
 /// Filters of `history`.
 #[derive(Debug, Clone, Default)]
 pub struct HistoryFilter {
@@ -135,10 +148,11 @@ impl Store {
             .collect())
     }
 
-    /// Deletes run rows older than `before`, the states of targets retired before then, and
-    /// events too when `events` is set. Returns how many runs, events and retired states were
-    /// deleted.
-    pub fn prune(&mut self, before: i64, events: bool) -> Result<(usize, usize, usize), Error> {
+    /// Deletes run rows older than `before`, the states of targets retired before then, the
+    /// records of fleet passes of then, and events too when `events` is set; says how many.
+    /// A fleet pass is pruned once done; one its workers abandoned, once it is also a day
+    /// older than `now` (a pass under way is never touched).
+    pub fn prune(&mut self, before: i64, events: bool, now: i64) -> Result<Pruned, Error> {
         let count = |n: u64| usize::try_from(n).unwrap_or(usize::MAX);
         self.conn
             .transaction(|conn| {
@@ -152,7 +166,25 @@ impl Store {
                     "DELETE FROM retired_state WHERE retired < ?1",
                     args![before],
                 )?;
-                Ok((count(runs), count(gone), count(retired)))
+                let abandoned = before.min(now - 86_400);
+                let fleet = conn.execute(
+                    "DELETE FROM fleet_passes WHERE (state = 'done' AND slot < ?1) OR slot < ?2",
+                    args![before, abandoned],
+                )?;
+                conn.execute(
+                    "DELETE FROM fleet_answers WHERE slot NOT IN (SELECT slot FROM fleet_passes)",
+                    &[],
+                )?;
+                conn.execute(
+                    "DELETE FROM fleet_shards WHERE slot NOT IN (SELECT slot FROM fleet_passes)",
+                    &[],
+                )?;
+                Ok(Pruned {
+                    runs: count(runs),
+                    events: count(gone),
+                    retired: count(retired),
+                    fleet_passes: count(fleet),
+                })
             })
             .map_err(|e| self.error(e))
     }

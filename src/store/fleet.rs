@@ -6,7 +6,7 @@
 //! worker finishing a shard it no longer holds writes nothing. Answers are replaced whole per
 //! shard, so a shard done twice is still asked once in the pass's record.
 
-use super::sql::{Param, args};
+use super::sql::args;
 use super::states::state_row_at;
 use super::*;
 
@@ -74,9 +74,6 @@ pub struct ShardSummary {
     /// Notes of its run.
     pub notes: String,
 }
-
-/// Rows per INSERT of answers (14 parameters each).
-const ANSWERS_PER_INSERT: usize = 128;
 
 impl Store {
     /// Makes the fleet pass of `slot` with these shards, unless a worker already did;
@@ -164,38 +161,11 @@ impl Store {
                     "DELETE FROM fleet_answers WHERE slot = ?1 AND n = ?2",
                     args![slot, n],
                 )?;
-                for (chunk_no, chunk) in answers.chunks(ANSWERS_PER_INSERT).enumerate() {
-                    let mut slots = Vec::with_capacity(chunk.len());
-                    let mut params: Vec<Param> = Vec::with_capacity(chunk.len() * 14);
-                    for (i, a) in chunk.iter().enumerate() {
-                        let cells: Vec<String> = (1..=14).map(|c| format!("?{}", i * 14 + c)).collect();
-                        slots.push(format!("({})", cells.join(", ")));
-                        let seq = i64::try_from(chunk_no * ANSWERS_PER_INSERT + i).unwrap_or(i64::MAX);
-                        params.extend([
-                            slot.into(),
-                            n.into(),
-                            seq.into(),
-                            (&a.target).into(),
-                            (&a.address).into(),
-                            (&a.list).into(),
-                            (&a.query).into(),
-                            (&a.status).into(),
-                            to_json(&a.codes).into(),
-                            to_json(&a.meanings).into(),
-                            to_json(&a.txt).into(),
-                            (&a.detail).into(),
-                            (&a.delist_url).into(),
-                            a.elapsed_ms.into(),
-                        ]);
-                    }
-                    conn.execute(
-                        &format!(
-                            "INSERT INTO fleet_answers (slot, n, seq, target, address, list, query, status, codes, meanings, txt, detail, delist_url, elapsed_ms) VALUES {}",
-                            slots.join(", ")
-                        ),
-                        &params,
-                    )?;
-                }
+                // Loaded while the usage rows below are sent; their answer says it worked.
+                conn.copy_later(
+                    &format!("COPY fleet_answers ({ANSWER_COLUMNS}) FROM STDIN"),
+                    copy_answers(slot, n, answers),
+                )?;
                 // Last, and in list order: every worker's shard adds to the same rows, and
                 // holds their locks until it commits.
                 let mut sent: Vec<&(String, u64)> = sent.iter().filter(|(_, q)| *q > 0).collect();
@@ -211,6 +181,23 @@ impl Store {
             })
             .or_else(|e| if e == LOST { Ok(false) } else { Err(e) })
             .map_err(|e| self.error(e))
+    }
+
+    /// The shards of the pass of `slot`: how many, and how many are done.
+    pub fn fleet_progress(&self, slot: i64) -> Result<(u64, u64), Error> {
+        let row = self
+            .conn
+            .query_one(
+                "SELECT count(*), COALESCE(sum(CASE WHEN state = 'done' THEN 1 ELSE 0 END), 0)
+                 FROM fleet_shards WHERE slot = ?1",
+                args![slot],
+            )
+            .map_err(|e| self.error(e))?;
+        let count = |i: usize| {
+            row.as_ref()
+                .map_or(0, |r| u64::try_from(r.int(i)).unwrap_or(0))
+        };
+        Ok((count(0), count(1)))
     }
 
     /// Whether every shard of `slot` is done.
@@ -335,6 +322,39 @@ impl Store {
             })
             .map_err(|e| self.error(e))
     }
+}
+
+/// The columns of a stored answer.
+const ANSWER_COLUMNS: &str = "slot, n, seq, target, address, list, query, status, codes, meanings, txt, detail, delist_url, elapsed_ms";
+
+/// A shard's answers in COPY's text format, numbered in order.
+fn copy_answers(slot: i64, n: i64, answers: &[FleetAnswer]) -> String {
+    let mut out = String::with_capacity(answers.len() * 160);
+    let (slot, n) = (slot.to_string(), n.to_string());
+    for (seq, a) in answers.iter().enumerate() {
+        let (seq, elapsed) = (seq.to_string(), a.elapsed_ms.to_string());
+        let (codes, meanings, txt) = (to_json(&a.codes), to_json(&a.meanings), to_json(&a.txt));
+        super::sql::copy_row(
+            &mut out,
+            &[
+                Some(&slot),
+                Some(&n),
+                Some(&seq),
+                Some(&a.target),
+                Some(&a.address),
+                Some(&a.list),
+                Some(&a.query),
+                Some(&a.status),
+                Some(&codes),
+                Some(&meanings),
+                Some(&txt),
+                a.detail.as_deref(),
+                a.delist_url.as_deref(),
+                Some(&elapsed),
+            ],
+        );
+    }
+    out
 }
 
 /// The marker of a lost lease inside `fleet_finish`'s transaction (rolled back, not an error).

@@ -35,7 +35,9 @@ use serde::Serialize;
 use sql::Conn;
 
 pub use commit::{Committed, PassWrite};
-pub use events::{DomainMember, Event, HistoryFilter, SETUP_ADDED, SETUP_POLICY, SETUP_REMOVED};
+pub use events::{
+    DomainMember, Event, HistoryFilter, Pruned, SETUP_ADDED, SETUP_POLICY, SETUP_REMOVED,
+};
 pub use fleet::{AnswersAhead, FleetAnswer, Replayed, Shard, ShardSummary};
 pub use lock::PassLock;
 pub use outbox::OutboxItem;

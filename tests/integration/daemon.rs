@@ -795,6 +795,21 @@ fn three_workers_share_one_pass_and_every_pair_is_asked_once() {
     // The first worker's counter is its shards (counted before its log line was read).
     let counted = sample(&scrape(port), "rblwatch_fleet_shards_total");
     assert!(counted >= shards[0] as f64, "counted {counted}: {shards:?}");
+    // The pass's progress as the first worker sees it: 16 shards, all done once it has
+    // looked again (it polls twice a second).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let progress = loop {
+        let page = scrape(port);
+        let seen = (
+            sample(&page, "rblwatch_fleet_pass_shards"),
+            sample(&page, "rblwatch_fleet_pass_shards_done"),
+        );
+        if seen == (16.0, 16.0) || Instant::now() > deadline {
+            break seen;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(progress, (16.0, 16.0));
     drop(workers);
     assert!(shards.iter().sum::<usize>() >= 16, "{shards:?}");
     assert!(
@@ -822,6 +837,24 @@ fn three_workers_share_one_pass_and_every_pair_is_asked_once() {
             "SELECT count(*) FROM fleet_answers a JOIN fleet_passes p ON p.slot = a.slot WHERE p.state = 'done'"
         ),
         0
+    );
+    // prune takes the records of finished passes with the runs of their time, and leaves a
+    // pass still under way (a worker may have opened the next slot's) as it is.
+    let open_before = fleet.count("SELECT count(*) FROM fleet_passes WHERE state <> 'done'");
+    let config = fleet.config.to_string_lossy().into_owned();
+    let pruned = crate::support::rblwatch(
+        &["--config", &config, "prune", "--older-than", "0"],
+        &[("PG_PASSWORD", crate::support::pg::PASSWORD)],
+    );
+    assert_eq!(pruned.code, 0, "{pruned:?}");
+    assert!(pruned.stdout.contains("fleet pass record(s)"), "{pruned:?}");
+    assert_eq!(
+        fleet.count("SELECT count(*) FROM fleet_passes WHERE state = 'done'"),
+        0
+    );
+    assert_eq!(
+        fleet.count("SELECT count(*) FROM fleet_passes WHERE state <> 'done'"),
+        open_before
     );
 }
 
