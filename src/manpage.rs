@@ -201,7 +201,12 @@ Where the config and the store are looked for when not running as root.
 When set, no colour in the output.
 .TP
 .B RUST_LOG
-The daemon's log filter (tracing's EnvFilter syntax), over \fB\-v\fR and \fB\-q\fR.
+The daemon's log filter (tracing's EnvFilter syntax), over \fB\-v\fR and \fB\-q\fR. Other
+commands log only when it is set (\fBRUST_LOG=rblwatch=debug\fR).
+.TP
+.B RBLWATCH_NO_SCAN
+When set, \fBcheck\fR answers work that local mirrors alone can answer through the general
+engine, as any other (to compare the two; the answers are the same).
 .TP
 .B RBLWATCH_NOW
 Unix seconds to use as the current time (for tests; never set it in production).

@@ -18,6 +18,7 @@ use crate::lists::{ActiveList, List, Policy, QueryKind};
 
 pub mod fault;
 mod limits;
+pub mod scan;
 mod work;
 
 pub use fault::{ResolverFault, resolver_fault};
@@ -572,40 +573,14 @@ impl Shared {
             &self.states[list],
             &self.notes,
         );
-        let target = self.targets[owner].clone();
         let list = &active.list;
-        let query = subject.query(&active.zone);
-        let address = subject.label();
-        let mut outcome = Outcome {
-            target,
-            delist_url: list.delist.as_ref().and_then(|d| d.url_for(&address)),
-            address,
-            // The name as shown differs from the one asked only when it holds a key.
-            query: if active.zone == list.zone {
-                query.clone()
-            } else {
-                subject.query(&list.zone)
-            },
-            status: Status::Error,
-            codes: Vec::new(),
-            meanings: Vec::new(),
-            txt: Vec::new(),
-            detail: None,
-            elapsed: Duration::ZERO,
-            list: list.clone(),
-        };
+        let mut outcome = blank(self.targets[owner].clone(), &subject, active);
         // A list with a local mirror is answered from it, without DNS.
         if let Some(mirror) = state.mirror() {
-            let (answer, txt) = mirror_answer(mirror, &subject);
-            let verdict = classify::classify(list, &answer);
-            let txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
-                txt
-            } else {
-                Vec::new()
-            };
-            settle(&mut outcome, verdict, txt, Duration::ZERO);
+            settle_mirror(&mut outcome, mirror, &subject);
             return outcome;
         }
+        let query = subject.query(&active.zone);
         // A list cut off in this run (it refused, it went silent, it failed its health check)
         // is not asked again: a refusing list's answers would be refusals too, and public lists
         // count every query against the querier.
@@ -658,6 +633,43 @@ impl Shared {
         settle(&mut outcome, verdict, txt, elapsed);
         outcome
     }
+}
+
+/// The outcome of asking `active` about `subject` (reported under `target`) before any
+/// answer: an error until settled.
+pub(crate) fn blank(target: Arc<str>, subject: &Subject, active: &ActiveList) -> Outcome {
+    let list = &active.list;
+    let address = subject.label();
+    Outcome {
+        target,
+        delist_url: list.delist.as_ref().and_then(|d| d.url_for(&address)),
+        address,
+        // The name as shown holds `{key}` where the one asked holds the key.
+        query: subject.query(&list.zone),
+        status: Status::Error,
+        codes: Vec::new(),
+        meanings: Vec::new(),
+        txt: Vec::new(),
+        detail: None,
+        elapsed: Duration::ZERO,
+        list: list.clone(),
+    }
+}
+
+/// Settles `outcome` with what `mirror` answers about `subject`.
+pub(crate) fn settle_mirror(
+    outcome: &mut Outcome,
+    mirror: &Result<Arc<crate::mirror::Mirror>, String>,
+    subject: &Subject,
+) {
+    let (answer, txt) = mirror_answer(mirror, subject);
+    let verdict = classify::classify(&outcome.list, &answer);
+    let txt = if matches!(verdict.status, Status::Listed | Status::Refused) {
+        txt
+    } else {
+        Vec::new()
+    };
+    settle(outcome, verdict, txt, Duration::ZERO);
 }
 
 /// Fills an outcome with what its answer means.

@@ -4,6 +4,7 @@ use std::io::{IsTerminal, Write};
 
 use std::sync::Arc;
 
+use crate::check::scan::Keep;
 use crate::check::{self, CheckRequest, Progress};
 use crate::cli::{CheckArgs, Color, Format};
 use crate::dns::Dns;
@@ -134,6 +135,12 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         used_today: std::collections::HashMap::new(),
         resolutions: Some(resolutions),
     };
+    // Work that local mirrors answer alone is walked on every core, without the DNS engine.
+    let scan = if members.is_empty() && std::env::var_os("RBLWATCH_NO_SCAN").is_none() {
+        check::scan::Scan::new(&request)
+    } else {
+        None
+    };
     let bar = Bar::start(&progress);
     // Buffered: a scan writes hundreds of thousands of JSON lines, and a write call per line
     // would cost more than the query behind it. Streamed output is flushed a few times a second.
@@ -158,17 +165,30 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         let mut doc = json::Stream::begin(&mut out, &ctx)?;
         let mut failed: Option<std::io::Error> = None;
         let mut flushed = std::time::Instant::now();
-        let run = check::stream(&dns, request, &mut |o| {
-            summary.add(&o);
-            if failed.is_none() {
-                failed = doc.result(&o, &members).err();
+        let run = match scan {
+            Some(scan) => scan.run(Keep::Json, &dns.describe(), &mut |chunk| {
+                summary.merge(std::mem::take(&mut chunk.summary));
+                doc.rendered(&chunk.json)?;
+                if flushed.elapsed() >= FLUSH_EVERY {
+                    doc.flush()?;
+                    flushed = std::time::Instant::now();
+                }
+                Ok(())
+            })?,
+            None => {
+                check::stream(&dns, request, &mut |o| {
+                    summary.add(&o);
+                    if failed.is_none() {
+                        failed = doc.result(&o, &members).err();
+                    }
+                    if failed.is_none() && flushed.elapsed() >= FLUSH_EVERY {
+                        failed = doc.flush().err();
+                        flushed = std::time::Instant::now();
+                    }
+                })
+                .await
             }
-            if failed.is_none() && flushed.elapsed() >= FLUSH_EVERY {
-                failed = doc.flush().err();
-                flushed = std::time::Instant::now();
-            }
-        })
-        .await;
+        };
         drop(bar);
         if let Some(err) = failed {
             return Err(err.into());
@@ -182,18 +202,34 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
     } else {
         let table = args.format == Format::Table;
         let mut kept = Vec::new();
-        let run = check::stream(&dns, request, &mut |o| {
-            summary.add(&o);
-            let shown = if table {
-                table::shown(&o, args.verbose)
-            } else {
-                o.is_block_listing()
-            };
-            if shown {
-                kept.push(o);
+        let keep = if table {
+            Keep::Table {
+                verbose: args.verbose,
             }
-        })
-        .await;
+        } else {
+            Keep::Listings
+        };
+        let run = match scan {
+            Some(scan) => scan.run(keep, &dns.describe(), &mut |chunk| {
+                summary.merge(std::mem::take(&mut chunk.summary));
+                kept.append(&mut chunk.kept);
+                Ok(())
+            })?,
+            None => {
+                check::stream(&dns, request, &mut |o| {
+                    summary.add(&o);
+                    let shown = if table {
+                        table::shown(&o, args.verbose)
+                    } else {
+                        o.is_block_listing()
+                    };
+                    if shown {
+                        kept.push(o);
+                    }
+                })
+                .await
+            }
+        };
         drop(bar);
         summary.finish(&target_texts);
         summary.unanswered_targets.extend(unseen.iter().cloned());

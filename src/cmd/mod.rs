@@ -29,6 +29,10 @@ use crate::lists::{Catalog, Selection, SelectionRequest};
 /// Runs the parsed command line and returns the process exit status.
 pub async fn run(cli: Cli) -> Result<u8, Error> {
     let (lists, config) = (cli.lists.as_deref(), cli.config.as_deref());
+    // The daemon logs; other commands only when RUST_LOG asks (`RUST_LOG=rblwatch=debug`).
+    if !matches!(cli.command, Command::Daemon(_)) && std::env::var_os("RUST_LOG").is_some() {
+        crate::logging::init(false, 0);
+    }
     match cli.command {
         Command::Check(args) => check::run(&Setup::optional(lists, config)?, args).await,
         Command::Lists(args) => lists::run(&Setup::optional(lists, config)?, args).await,

@@ -84,6 +84,39 @@ struct SummaryDoc<'a> {
     exit_code: u8,
 }
 
+/// Writes one result object, with the roles it plays in the mail domains checked.
+pub fn result(out: &mut dyn Write, o: &Outcome, members: &[Member]) -> io::Result<()> {
+    let roles = members
+        .iter()
+        .filter(|m| m.covers(&o.target, &o.address))
+        .map(|m| RoleDoc {
+            domain: &m.domain,
+            role: m.role,
+            path: &m.path,
+        })
+        .collect();
+    let doc = ResultDoc {
+        target: &o.target,
+        address: &o.address,
+        list: &o.list.id,
+        zone: &o.list.zone,
+        query: &o.query,
+        policy: o.list.policy,
+        status: o.status,
+        codes: o.codes.iter().map(ToString::to_string).collect(),
+        meanings: &o.meanings,
+        txt: &o.txt,
+        delist_url: o.delist_url.as_deref(),
+        delist: (o.status == Status::Listed && o.list.policy == Policy::Block)
+            .then(|| delist_procedure(&o.list, o))
+            .flatten(),
+        detail: o.detail.as_deref(),
+        elapsed_ms: millis(o.elapsed),
+        roles,
+    };
+    serde_json::to_writer(out, &doc).map_err(io::Error::other)
+}
+
 /// Writes the JSON document of a run as its results come: the header first, each result as
 /// it is known (one per line), then lists, targets, notes and the summary. Memory does not
 /// grow with the number of results.
@@ -107,38 +140,23 @@ impl<'a> Stream<'a> {
 
     /// Writes one result, with the roles it plays in the mail domains checked.
     pub fn result(&mut self, o: &Outcome, members: &[Member]) -> io::Result<()> {
-        let roles = members
-            .iter()
-            .filter(|m| m.covers(&o.target, &o.address))
-            .map(|m| RoleDoc {
-                domain: &m.domain,
-                role: m.role,
-                path: &m.path,
-            })
-            .collect();
-        let doc = ResultDoc {
-            target: &o.target,
-            address: &o.address,
-            list: &o.list.id,
-            zone: &o.list.zone,
-            query: &o.query,
-            policy: o.list.policy,
-            status: o.status,
-            codes: o.codes.iter().map(ToString::to_string).collect(),
-            meanings: &o.meanings,
-            txt: &o.txt,
-            delist_url: o.delist_url.as_deref(),
-            delist: (o.status == Status::Listed && o.list.policy == Policy::Block)
-                .then(|| delist_procedure(&o.list, o))
-                .flatten(),
-            detail: o.detail.as_deref(),
-            elapsed_ms: millis(o.elapsed),
-            roles,
-        };
         self.out
             .write_all(if self.first { b"\n" } else { b",\n" })?;
         self.first = false;
-        serde_json::to_writer(&mut *self.out, &doc).map_err(io::Error::other)
+        result(&mut *self.out, o, members)
+    }
+
+    /// Writes results rendered elsewhere: each one `,\n` then its object (see `result`).
+    pub fn rendered(&mut self, results: &[u8]) -> io::Result<()> {
+        // The first result of the document has no comma before it.
+        let results = match results.strip_prefix(b",") {
+            Some(rest) if self.first => rest,
+            _ => results,
+        };
+        if !results.is_empty() {
+            self.first = false;
+        }
+        self.out.write_all(results)
     }
 
     /// Hands what is written so far on to the reader.

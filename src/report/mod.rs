@@ -66,6 +66,27 @@ impl Summary {
         }
     }
 
+    /// Counts `n` clear answers about `target`.
+    pub fn add_clear(&mut self, target: &str, n: usize) {
+        if n == 0 {
+            return;
+        }
+        *self.by_status.entry(Status::Clear).or_default() += n;
+        if !self.answered.contains(target) {
+            self.answered.insert(target.to_string());
+        }
+    }
+
+    /// Adds the counts of `other`, a summary of other outcomes of the same run.
+    pub fn merge(&mut self, other: Summary) {
+        for (status, n) in other.by_status {
+            *self.by_status.entry(status).or_default() += n;
+        }
+        self.blocklisted += other.blocklisted;
+        self.allowlisted += other.allowlisted;
+        self.answered.extend(other.answered);
+    }
+
     /// Settles which targets got no definite answer at all.
     pub fn finish(&mut self, targets: &[String]) {
         for status in Status::ALL {

@@ -3,7 +3,7 @@
 
 use std::io::IsTerminal;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -13,29 +13,36 @@ use crate::check::Progress;
 /// Below this many (target, list) pairs a run is quick enough to need no bar.
 const MIN_PAIRS: u64 = 200;
 
-/// A bar that follows a run's progress until dropped, then clears its line.
+/// A bar that follows a run's progress until dropped, then clears its line. It is drawn by
+/// a thread of its own: a run answered from mirrors keeps the async runtime's thread busy.
 pub struct Bar {
     bar: ProgressBar,
-    task: Option<tokio::task::JoinHandle<()>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Bar {
     /// Starts following `progress` on stderr, if stderr is a terminal.
     pub fn start(progress: &Arc<Progress>) -> Bar {
         let bar = ProgressBar::hidden();
+        let stop = Arc::new(AtomicBool::new(false));
         if !std::io::stderr().is_terminal() {
-            return Bar { bar, task: None };
+            return Bar {
+                bar,
+                stop,
+                thread: None,
+            };
         }
         if let Ok(style) =
             ProgressStyle::with_template("{bar:40} {pos}/{len} queries ({per_sec}, {eta} left)")
         {
             bar.set_style(style);
         }
-        let (progress, shown) = (progress.clone(), bar.clone());
-        let task = tokio::spawn(async move {
+        let (progress, shown, stopped) = (progress.clone(), bar.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
             let mut visible = false;
-            loop {
-                tokio::time::sleep(Duration::from_millis(100)).await;
+            while !stopped.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(100));
                 let total = progress.total.load(Ordering::Relaxed);
                 if total < MIN_PAIRS {
                     continue;
@@ -50,15 +57,17 @@ impl Bar {
         });
         Bar {
             bar,
-            task: Some(task),
+            stop,
+            thread: Some(thread),
         }
     }
 }
 
 impl Drop for Bar {
     fn drop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
         }
         self.bar.finish_and_clear();
     }

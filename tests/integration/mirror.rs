@@ -62,9 +62,8 @@ fn both(format: &str, query: &str, data: &str, targets: &[&str]) -> usize {
     listed
 }
 
-#[test]
-fn an_ip4set_mirror_agrees_with_rbldnsd() {
-    let data = "\
+/// ip4set data with every feature: variables, values, exclusions, ranges, prefixes.
+const IP4SET_DATA: &str = "\
 $1 see http://bl.test/
 :2:Default for $
 127.0.0.2
@@ -82,6 +81,10 @@ $1 see http://bl.test/
 10.2.1-3 ; a prefix range
 # a comment
 ";
+
+#[test]
+fn an_ip4set_mirror_agrees_with_rbldnsd() {
+    let data = IP4SET_DATA;
     let targets = [
         "192.0.2.0/23",
         "198.51.100.0/24",
@@ -162,4 +165,189 @@ www.exact.example :127.0.0.4:www $
     ];
     let listed = both("dnset", "\"domain\"", data, &targets);
     assert!(listed >= 6, "{listed}");
+}
+
+/// Runs `check` twice on a catalog of mirrored lists, answered from the mirrors alone (the
+/// scan) and through the general engine (`RBLWATCH_NO_SCAN`); returns (scan, general) with
+/// the timings taken out, and whether the first run said it was a scan.
+fn scan_and_general(catalog: &str, args: &[&str]) -> ((i32, String), (i32, String), bool) {
+    let mut all = vec![
+        "--lists",
+        catalog,
+        "check",
+        "--force",
+        "--nameserver",
+        "127.0.0.1:9",
+    ];
+    all.extend_from_slice(args);
+    let debug = [("RUST_LOG", "rblwatch=debug")];
+    let scan = rblwatch(&all, &debug);
+    let general = rblwatch(&all, &[debug[0], ("RBLWATCH_NO_SCAN", "1")]);
+    assert!(
+        !general.stderr.contains("answered from local mirrors alone"),
+        "{general:?}"
+    );
+    let scanned = scan.stderr.contains("answered from local mirrors alone");
+    let timeless = |text: &str| -> String {
+        let mut out = String::new();
+        for line in text.lines() {
+            let line = match line.find("\"elapsed_ms\":") {
+                Some(_) if line.starts_with("\"summary\"") => line
+                    .split(',')
+                    .filter(|f| !f.starts_with("\"elapsed_ms\""))
+                    .collect::<Vec<_>>()
+                    .join(","),
+                _ => line.to_string(),
+            };
+            // Nagios perfdata `time=...s`, the table's `in 0.03 s`.
+            let line = match (line.find(" time="), line.rfind(" in ")) {
+                (Some(at), _) => line[..at].to_string(),
+                (None, Some(at)) if line.ends_with(" s") => line[..at].to_string(),
+                _ => line,
+            };
+            out.push_str(&line);
+            out.push('\n');
+        }
+        out
+    };
+    (
+        (scan.code, timeless(&scan.stdout)),
+        (general.code, timeless(&general.stdout)),
+        scanned,
+    )
+}
+
+#[test]
+fn mirror_only_work_answers_as_the_general_engine_does() {
+    let dir = shared_dir();
+    write_file(dir.path(), "a.data", IP4SET_DATA);
+    write_file(
+        dir.path(),
+        "b.data",
+        ":127.0.0.2:trie $\n127.0.0.2/32\n192.0.2.0/25\n!192.0.2.7/32\n198.51.100.64/26 :127.0.0.3:\n",
+    );
+    write_file(
+        dir.path(),
+        "w.data",
+        "127.0.0.2\n192.0.2.200 :127.0.0.2:known good\n",
+    );
+    let mirror = |file: &str, format: &str| {
+        format!("mirror = {{ file = \"{file}\", format = \"{format}\" }}\n")
+    };
+    let allow =
+        "policy = \"allow\"\ncodes = [ { code = \"127.0.0.2\", meaning = \"test allow\" } ]\n";
+    let catalog = write_file(
+        dir.path(),
+        "lists.toml",
+        &[
+            entry(
+                "a",
+                "a.test",
+                "\"ipv4\"",
+                &format!("{CODES}{}", mirror("a.data", "ip4set")),
+            ),
+            entry(
+                "b",
+                "b.test",
+                "\"ipv4\"",
+                &format!("{CODES}{}", mirror("b.data", "ip4trie")),
+            ),
+            entry(
+                "w",
+                "w.test",
+                "\"ipv4\"",
+                &format!("{allow}{}", mirror("w.data", "ip4set")),
+            ),
+        ]
+        .concat(),
+    );
+    let catalog = catalog.to_string_lossy();
+    // A range, an address inside it (its own target), and ranges the data lists in part.
+    let targets = [
+        "192.0.2.0/23",
+        "192.0.2.5",
+        "198.51.100.0/24",
+        "10.1.0.0/22",
+    ];
+    for format in [
+        vec!["--format", "json"],
+        vec!["--format", "nagios"],
+        vec!["--format", "table"],
+        vec!["--format", "table", "--verbose"],
+    ] {
+        let args: Vec<&str> = targets
+            .iter()
+            .copied()
+            .chain(format.iter().copied())
+            .collect();
+        let (scan, general, scanned) = scan_and_general(&catalog, &args);
+        assert!(scanned, "{format:?}: mirror-only work is scanned");
+        // Listed: 1, or the Nagios CRITICAL.
+        let listed = if format[1] == "nagios" { 2 } else { 1 };
+        assert_eq!(scan.0, listed, "{format:?}");
+        assert_eq!(scan.0, general.0, "{format:?}");
+        let differ = scan.1.lines().zip(general.1.lines()).find(|(a, b)| a != b);
+        assert_eq!(differ, None, "{format:?}: (scan, general)");
+        assert_eq!(scan.1.len(), general.1.len(), "{format:?}");
+    }
+    // The JSON holds every pair, listings with their TXT, and the allowlist hit.
+    let run = rblwatch(
+        &[
+            &[
+                "--lists",
+                &catalog,
+                "check",
+                "--force",
+                "--nameserver",
+                "127.0.0.1:9",
+                "--format",
+                "json",
+            ][..],
+            &targets[..],
+        ]
+        .concat(),
+        &[],
+    );
+    let doc = run.json();
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), (512 + 256 + 1024) * 3);
+    let row = |address: &str, list: &str| {
+        results
+            .iter()
+            .find(|r| r["address"] == address && r["list"] == list)
+            .unwrap_or_else(|| panic!("{address} on {list}"))
+            .clone()
+    };
+    assert_eq!(row("192.0.2.5", "a")["target"], "192.0.2.5");
+    assert_eq!(row("192.0.2.5", "a")["txt"][0], "Host $ 192.0.2.5");
+    assert_eq!(row("192.0.2.7", "b")["status"], "clear");
+    assert_eq!(row("192.0.2.6", "b")["txt"][0], "trie 192.0.2.6");
+    assert_eq!(row("192.0.2.200", "w")["status"], "listed");
+    assert_eq!(
+        row("10.1.2.4", "a")["delist_url"],
+        "https://a.test/lookup?ip=10.1.2.4"
+    );
+}
+
+#[test]
+fn an_unhealthy_mirror_is_shown_as_the_general_engine_shows_it() {
+    let dir = shared_dir();
+    // No 127.0.0.2: the list fails its test point and is not believed.
+    write_file(dir.path(), "a.data", "192.0.2.0/24\n");
+    let catalog = write_file(
+        dir.path(),
+        "lists.toml",
+        &entry(
+            "a",
+            "a.test",
+            "\"ipv4\"",
+            &format!("{CODES}mirror = {{ file = \"a.data\", format = \"ip4set\" }}\n"),
+        ),
+    );
+    let catalog = catalog.to_string_lossy();
+    let (scan, general, scanned) =
+        scan_and_general(&catalog, &["192.0.2.0/25", "--format", "json"]);
+    assert!(!scanned, "an unhealthy list takes the general way");
+    assert_eq!(scan, general);
+    assert!(scan.1.contains("\"status\":\"unhealthy\""), "{}", scan.1);
 }
