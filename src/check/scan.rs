@@ -26,8 +26,9 @@ use crate::mirror::{Asked, Mirror};
 use crate::report::Summary;
 use crate::target::TargetKind;
 
-/// Addresses per chunk: large enough that handing a chunk on costs nothing against it.
-const CHUNK: u32 = 512;
+/// Pairs per chunk: enough that handing a chunk on costs nothing against it, few enough that
+/// the chunks waiting to be written (their JSON rows) stay a few megabytes.
+const CHUNK_PAIRS: usize = 5120;
 
 /// What the caller keeps of each answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,6 +88,8 @@ struct Dealer {
     state: Mutex<DealerState>,
     written: Condvar,
     ahead: u64,
+    /// Addresses per piece.
+    size: u32,
 }
 
 struct DealerState {
@@ -110,7 +113,7 @@ impl Dealer {
             return None;
         };
         let first = s.next_address.unwrap_or(start);
-        let last = first.saturating_add(CHUNK - 1).min(end);
+        let last = first.saturating_add(self.size - 1).min(end);
         if last == end {
             s.segment += 1;
             s.next_address = None;
@@ -246,6 +249,7 @@ impl Scan {
             }),
             written: Condvar::new(),
             ahead: 2 * threads as u64 + 2,
+            size: u32::try_from((CHUNK_PAIRS / self.lists.len()).max(16)).unwrap_or(16),
         };
         let (done, chunks) = mpsc::channel::<(u64, Chunk)>();
         // Written buffers are used again: a fresh one per chunk would be mapped and faulted
