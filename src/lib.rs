@@ -48,3 +48,4 @@ pub mod schedule;
 pub mod store;
 pub mod target;
 pub mod watch;
+pub mod zone;

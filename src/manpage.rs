@@ -200,6 +200,10 @@ Where the config and the store are looked for when not running as root.
 .B NO_COLOR
 When set, no colour in the output.
 .TP
+.BR TZDIR ", " TZ
+Where the tz database is (default \fI/usr/share/zoneinfo\fR) for a \fB[schedule] timezone\fR;
+without one the schedule is read in local time, as \fBTZ\fR or \fI/etc/localtime\fR say.
+.TP
 .B RUST_LOG
 The daemon's log filter (tracing's EnvFilter syntax), over \fB\-v\fR and \fB\-q\fR. Other
 commands log only when it is set (\fBRUST_LOG=rblwatch=debug\fR).

@@ -10,15 +10,16 @@
 use std::str::FromStr;
 
 use chrono::{Local, TimeZone, Utc};
-use chrono_tz::Tz;
+
+use crate::zone::NamedZone;
 
 /// The time zone a schedule is read in.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Zone {
     /// The machine's local time.
     Local,
     /// A named IANA zone (`Europe/Berlin`).
-    Named(Tz),
+    Named(NamedZone),
 }
 
 /// A parsed schedule.
@@ -36,11 +37,7 @@ impl Zone {
     pub fn parse(name: Option<&str>) -> Result<Zone, String> {
         match name {
             None | Some("local") => Ok(Zone::Local),
-            Some(name) => Tz::from_str(name).map(Zone::Named).map_err(|_| {
-                format!(
-                    "unknown time zone `{name}` (use an IANA name such as Europe/Berlin, or UTC)"
-                )
-            }),
+            Some(name) => NamedZone::load(name).map(Zone::Named),
         }
     }
 }
@@ -136,13 +133,13 @@ impl Schedule {
         let utc = Utc.timestamp_opt(after, 0).single()?;
         self.inner
             .iter()
-            .filter_map(|schedule| match self.zone {
+            .filter_map(|schedule| match &self.zone {
                 Zone::Local => schedule
                     .after(&utc.with_timezone(&Local))
                     .next()
                     .map(|t| t.timestamp()),
                 Zone::Named(tz) => schedule
-                    .after(&utc.with_timezone(&tz))
+                    .after(&utc.with_timezone(tz))
                     .next()
                     .map(|t| t.timestamp()),
             })
@@ -168,14 +165,14 @@ impl Schedule {
         let Some(utc) = Utc.timestamp_opt(ts, 0).single() else {
             return ts.to_string();
         };
-        match self.zone {
+        match &self.zone {
             Zone::Local => format!(
                 "{} (local)",
                 utc.with_timezone(&Local).format("%Y-%m-%d %H:%M:%S %:z")
             ),
             Zone::Named(tz) => format!(
                 "{} ({tz})",
-                utc.with_timezone(&tz).format("%Y-%m-%d %H:%M:%S %:z")
+                utc.with_timezone(tz).format("%Y-%m-%d %H:%M:%S %:z")
             ),
         }
     }
@@ -194,14 +191,14 @@ mod tests {
     }
 
     #[track_caller]
-    fn next(expr: &str, zone: Zone, after: &str) -> String {
-        let schedule = Schedule::parse(expr, zone).expect(expr);
+    fn next(expr: &str, zone: &Zone, after: &str) -> String {
+        let schedule = Schedule::parse(expr, zone.clone()).expect(expr);
         crate::clock::format(schedule.next_after(at(after)).expect("a next run"))
     }
 
     #[test]
     fn crontab_five_fields_and_the_crates_six() {
-        let utc = named("UTC");
+        let utc = &named("UTC");
         assert_eq!(
             next("0 6 * * *", utc, "2026-11-28T10:00:00Z"),
             "2026-11-29T06:00:00Z"
@@ -226,7 +223,7 @@ mod tests {
 
     #[test]
     fn crontab_days_of_week_are_sunday_0_or_7() {
-        let utc = named("UTC");
+        let utc = &named("UTC");
         // 2026-11-28 is a Saturday.
         assert_eq!(
             next("0 6 * * 0", utc, "2026-11-28T10:00:00Z"),
@@ -256,7 +253,7 @@ mod tests {
             next("0 6 * * 0-7", utc, "2026-11-28T10:00:00Z"),
             "2026-11-29T06:00:00Z"
         );
-        assert!(Schedule::parse("0 6 * * 8", utc).is_err());
+        assert!(Schedule::parse("0 6 * * 8", utc.clone()).is_err());
         // With seconds first, the days are numbered as in crontab too: 0 is Sunday.
         assert_eq!(
             next("0 0 6 * * 0", utc, "2026-11-28T10:00:00Z"),
@@ -270,13 +267,13 @@ mod tests {
             next("30 0 6 * * 7 2026", utc, "2026-11-28T10:00:00Z"),
             "2026-11-29T06:00:30Z"
         );
-        assert!(Schedule::parse("0 6 * *", utc).is_err());
-        assert!(Schedule::parse("every day", utc).is_err());
+        assert!(Schedule::parse("0 6 * *", utc.clone()).is_err());
+        assert!(Schedule::parse("every day", utc.clone()).is_err());
     }
 
     #[test]
     fn a_day_of_the_month_or_a_day_of_the_week_as_cron_reads_them() {
-        let utc = named("UTC");
+        let utc = &named("UTC");
         // On the 1st and on Mondays, as cron(8) runs it; 2026-11-28 is a Saturday.
         assert_eq!(
             next("0 6 1 * 1", utc, "2026-11-28T10:00:00Z"),
@@ -295,7 +292,7 @@ mod tests {
 
     #[test]
     fn time_zones_and_daylight_saving() {
-        let berlin = named("Europe/Berlin");
+        let berlin = &named("Europe/Berlin");
         // 06:00 in Berlin is 05:00 UTC in winter and 04:00 UTC in summer.
         assert_eq!(
             next("0 6 * * *", berlin, "2026-11-28T10:00:00Z"),
@@ -315,7 +312,7 @@ mod tests {
             next("30 2 * * *", berlin, "2026-03-28T10:00:00Z"),
             "2026-03-30T00:30:00Z"
         );
-        let schedule = Schedule::parse("0 6 * * *", berlin).expect("schedule");
+        let schedule = Schedule::parse("0 6 * * *", berlin.clone()).expect("schedule");
         assert_eq!(
             schedule.show(at("2026-11-29T05:00:00Z")),
             "2026-11-29 06:00:00 +01:00 (Europe/Berlin)"

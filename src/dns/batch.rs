@@ -55,16 +55,15 @@ pub(super) fn send(fd: RawFd, packets: &[Vec<u8>]) -> io::Result<usize> {
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
-/// Reads up to `BATCH` datagrams into `buffers`, their lengths into `lengths`; returns how
-/// many were read.
-pub(super) fn receive(
-    fd: RawFd,
-    buffers: &mut [[u8; REPLY_MAX]],
-    lengths: &mut [usize],
-) -> io::Result<usize> {
-    let count = buffers.len().min(lengths.len()).min(BATCH);
-    let mut iovecs: Vec<libc::iovec> = buffers[..count]
-        .iter_mut()
+/// Reads up to `BATCH` datagrams into `buffers`, one per `REPLY_MAX` bytes of it, their
+/// lengths into `lengths`; returns how many were read. One zeroed allocation is best: the
+/// system maps its pages only as datagrams land in them, so a lane that reads a few replies
+/// at a time never touches most of it.
+pub(super) fn receive(fd: RawFd, buffers: &mut [u8], lengths: &mut [usize]) -> io::Result<usize> {
+    let count = (buffers.len() / REPLY_MAX).min(lengths.len()).min(BATCH);
+    let mut iovecs: Vec<libc::iovec> = buffers
+        .chunks_exact_mut(REPLY_MAX)
+        .take(count)
         .map(|b| libc::iovec {
             iov_base: b.as_mut_ptr().cast(),
             iov_len: REPLY_MAX,

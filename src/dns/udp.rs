@@ -747,7 +747,7 @@ async fn send(lane: Arc<Lane>) {
 /// Reads replies, as many per system call as have arrived, and hands each to the query with
 /// its id and question.
 async fn receive(lane: Arc<Lane>) {
-    let mut buffers = vec![[0u8; batch::REPLY_MAX]; batch::BATCH];
+    let mut buffers = vec![0u8; batch::REPLY_MAX * batch::BATCH];
     let mut lengths = vec![0usize; batch::BATCH];
     loop {
         let ready = if lane.retired.load(Ordering::Relaxed) {
@@ -777,7 +777,11 @@ async fn receive(lane: Arc<Lane>) {
             }
             Err(_) => continue,
         };
-        for (buf, &n) in buffers.iter().zip(&lengths).take(read) {
+        for (buf, &n) in buffers
+            .chunks_exact(batch::REPLY_MAX)
+            .zip(&lengths)
+            .take(read)
+        {
             deliver(&lane, &buf[..n.min(batch::REPLY_MAX)]);
         }
     }

@@ -123,9 +123,21 @@ struct RawDefunct {
 
 /// Parses and validates a catalog; `origin` names it in errors.
 pub(super) fn parse(text: &str, origin: &str) -> Result<Catalog, Error> {
-    let at = |span: Range<usize>, message: String| located(text, origin, span, message);
     let raw: RawCatalog = toml::from_str(text)
         .map_err(|err| Error::Invalid(vec![Problem::from_toml(text, origin, &err)]))?;
+    build(raw, text, origin)
+}
+
+/// Reads the JSON form of the built-in catalog. Its errors carry no position: on any, the
+/// caller reads the TOML text instead.
+pub(super) fn parse_image(json: &str, origin: &str) -> Result<Catalog, Error> {
+    let raw: RawCatalog = super::image::read(json).map_err(|why| located("", origin, 0..0, why))?;
+    build(raw, "", origin)
+}
+
+/// Validates every entry; `text` is what the spans point into.
+fn build(raw: RawCatalog, text: &str, origin: &str) -> Result<Catalog, Error> {
+    let at = |span: Range<usize>, message: String| located(text, origin, span, message);
     if raw.lists.is_empty() {
         return Err(at(0..0, "the catalog has no [[list]] entries".into()));
     }
