@@ -28,6 +28,9 @@ use super::tcp;
 
 /// Sockets per name server: spreads the replies over several receive buffers and ports.
 const LANES: usize = 4;
+/// Queries asked before each further lane of a server opens: a check of one address never
+/// pays for sockets, tasks and buffers only bulk work needs.
+const SPREAD_AFTER: usize = 512;
 /// Queries one socket sends before it is replaced by one on a new random port: an off-path
 /// attacker who learns a port has it for a moment only (RFC 5452 section 9.2).
 const ROTATE_AFTER: usize = 4096;
@@ -91,8 +94,9 @@ struct Lane {
 
 /// The client: lanes to every name server, each with a task reading its replies.
 pub struct UdpClient {
-    /// `lanes` lanes per server, server by server; a retired lane is replaced in place.
-    lanes: Mutex<Vec<Arc<Lane>>>,
+    /// `per_server` lanes per server, server by server, each opened when first used; a
+    /// retired lane is replaced in place.
+    lanes: Mutex<Vec<Option<Arc<Lane>>>>,
     /// Lanes per server.
     per_server: usize,
     /// Whether the servers are a zone's authoritative servers (recursive mode): queries go
@@ -167,9 +171,8 @@ impl UdpClient {
         };
         let mut lanes = Vec::new();
         for &server in servers {
-            for _ in 0..per_server {
-                lanes.push(client.open(server)?);
-            }
+            lanes.push(Some(client.open(server)?));
+            lanes.extend((1..per_server).map(|_| None));
         }
         if let Ok(mut slots) = client.lanes.lock() {
             *slots = lanes;
@@ -200,14 +203,27 @@ impl UdpClient {
     /// replaced by one on a new port (if no new socket can be had, the old one goes on).
     fn lane(&self, slot: usize) -> Option<Arc<Lane>> {
         let mut lanes = self.lanes.lock().ok()?;
-        let lane = lanes.get(slot)?.clone();
+        let lane = match lanes.get(slot)? {
+            Some(lane) => lane.clone(),
+            None => {
+                let first = slot - slot % self.per_server;
+                match self.open(lanes.get(first)?.as_ref()?.server) {
+                    Ok(fresh) => {
+                        lanes[slot] = Some(fresh.clone());
+                        fresh
+                    }
+                    // No socket to be had: the server's first lane takes the query.
+                    Err(_) => return lanes.get(first)?.clone(),
+                }
+            }
+        };
         if lane.used.fetch_add(1, Ordering::Relaxed) + 1 < ROTATE_AFTER {
             return Some(lane);
         }
         match self.open(lane.server) {
             Ok(fresh) => {
                 lane.retire();
-                lanes[slot] = fresh.clone();
+                lanes[slot] = Some(fresh.clone());
                 Some(fresh)
             }
             Err(_) => {
@@ -292,9 +308,10 @@ impl UdpClient {
         for attempt in 0..tries {
             // Each new attempt goes to the next server, as a resolver does.
             let per = self.per_server;
+            let spread = per.min(1 + first / SPREAD_AFTER);
             let server = (first / per + attempt) % servers;
             let (lane, id, packet) = loop {
-                let Some(lane) = self.lane(server * per + first % per) else {
+                let Some(lane) = self.lane(server * per + first % spread) else {
                     return Err("internal lock poisoned".into());
                 };
                 // None: the lane was retired since it was picked; its slot has a new one.
