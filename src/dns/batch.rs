@@ -9,10 +9,13 @@ use std::os::fd::RawFd;
 
 /// The most datagrams moved by one call.
 pub(super) const BATCH: usize = 64;
-/// The largest reply read: queries carry no EDNS, so answers fit in 512 bytes; room is left
-/// for a server that sends more anyway (such a reply is marked truncated or cut, never
-/// misread).
+/// The largest reply read by a single-question socket: queries carry no EDNS, so answers fit
+/// in 512 bytes (RFC 1035 section 4.2.1); room is left for a server that sends more anyway.
 pub(super) const REPLY_MAX: usize = 4096;
+/// Room for one reply in a batch read. A longer reply is reported cut (the kernel's
+/// MSG_TRUNC), and the caller asks again over TCP. Four to a page: the pages a read touches
+/// are the ones a one-address check pays for.
+pub(super) const SLOT: usize = 1024;
 
 /// One message header per buffer, each naming its one buffer and no address (the socket is
 /// connected).
@@ -55,22 +58,26 @@ pub(super) fn send(fd: RawFd, packets: &[Vec<u8>]) -> io::Result<usize> {
     usize::try_from(sent).map_err(|_| io::Error::last_os_error())
 }
 
-/// Reads up to `BATCH` datagrams into `buffers`, one per `REPLY_MAX` bytes of it, their
-/// lengths into `lengths`; returns how many were read. One zeroed allocation is best: the
-/// system maps its pages only as datagrams land in them, so a lane that reads a few replies
-/// at a time never touches most of it.
-pub(super) fn receive(fd: RawFd, buffers: &mut [u8], lengths: &mut [usize]) -> io::Result<usize> {
-    let count = (buffers.len() / REPLY_MAX).min(lengths.len()).min(BATCH);
+/// Reads up to `BATCH` datagrams into `buffers`, one per `SLOT` bytes of it, their lengths
+/// and whether each was cut (longer than its slot) into `lengths`; returns how many were
+/// read. One zeroed allocation is best: the system maps its pages only as datagrams land in
+/// them, so a lane that reads a few replies at a time never touches most of it.
+pub(super) fn receive(
+    fd: RawFd,
+    buffers: &mut [u8],
+    lengths: &mut [(usize, bool)],
+) -> io::Result<usize> {
+    let count = (buffers.len() / SLOT).min(lengths.len()).min(BATCH);
     let mut iovecs: Vec<libc::iovec> = buffers
-        .chunks_exact_mut(REPLY_MAX)
+        .chunks_exact_mut(SLOT)
         .take(count)
         .map(|b| libc::iovec {
             iov_base: b.as_mut_ptr().cast(),
-            iov_len: REPLY_MAX,
+            iov_len: SLOT,
         })
         .collect();
     let mut headers = headers(&mut iovecs);
-    // SAFETY: every iovec points into a distinct buffer of REPLY_MAX bytes, alive for the call.
+    // SAFETY: every iovec points into a distinct buffer of SLOT bytes, alive for the call.
     let read = unsafe {
         libc::recvmmsg(
             fd,
@@ -82,7 +89,10 @@ pub(super) fn receive(fd: RawFd, buffers: &mut [u8], lengths: &mut [usize]) -> i
     };
     let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
     for (length, header) in lengths.iter_mut().zip(&headers).take(read) {
-        *length = header.msg_len as usize;
+        *length = (
+            header.msg_len as usize,
+            header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
+        );
     }
     Ok(read)
 }

@@ -764,8 +764,8 @@ async fn send(lane: Arc<Lane>) {
 /// Reads replies, as many per system call as have arrived, and hands each to the query with
 /// its id and question.
 async fn receive(lane: Arc<Lane>) {
-    let mut buffers = vec![0u8; batch::REPLY_MAX * batch::BATCH];
-    let mut lengths = vec![0usize; batch::BATCH];
+    let mut buffers = vec![0u8; batch::SLOT * batch::BATCH];
+    let mut lengths = vec![(0usize, false); batch::BATCH];
     loop {
         let ready = if lane.retired.load(Ordering::Relaxed) {
             if lane.finished() {
@@ -794,12 +794,19 @@ async fn receive(lane: Arc<Lane>) {
             }
             Err(_) => continue,
         };
-        for (buf, &n) in buffers
-            .chunks_exact(batch::REPLY_MAX)
-            .zip(&lengths)
-            .take(read)
-        {
-            deliver(&lane, &buf[..n.min(batch::REPLY_MAX)]);
+        for (buf, &(n, cut)) in buffers.chunks_exact(batch::SLOT).zip(&lengths).take(read) {
+            let reply = &buf[..n.min(batch::SLOT)];
+            if cut {
+                // Longer than a server without EDNS may send: what arrived is read as a
+                // truncated reply (its question is whole), so it is asked again over TCP.
+                let mut marked = reply.to_vec();
+                if let Some(flags) = marked.get_mut(2) {
+                    *flags |= 0x02;
+                }
+                deliver(&lane, &marked);
+            } else {
+                deliver(&lane, reply);
+            }
         }
     }
 }

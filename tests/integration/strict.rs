@@ -1,6 +1,7 @@
 //! Only a proper answer to the question asked is read: hostile and broken replies from a
-//! hand-written server are errors, never clear; TC goes to TCP; `--attempts` bounds the
-//! sends; an unreachable server fails at once; ids and source ports are unpredictable.
+//! hand-written server are errors, never clear; TC, or a reply longer than its slot, goes to
+//! TCP; `--attempts` bounds the sends; an unreachable server fails at once; ids and source
+//! ports are unpredictable.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -104,6 +105,29 @@ fn a_truncated_reply_is_asked_again_over_tcp() {
         .filter(|q| q.tcp && q.name == "7.2.0.192.t.test")
         .collect();
     assert!(!over_tcp.is_empty(), "no TCP query: {:?}", dns.seen());
+}
+
+/// A reply longer than any server without EDNS may send is never read from the part that
+/// fits: it is asked again over TCP.
+#[test]
+fn an_oversized_udp_reply_is_asked_again_over_tcp() {
+    let dns = server(|name| match name {
+        "9.2.0.192.t.test" => Act::Oversized(vec![LISTED]),
+        _ => Act::NxDomain,
+    });
+    let run = check(&dns, &["192.0.2.9"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc = run.json();
+    let r = row(&doc, "t");
+    assert_eq!(r["status"], "listed", "{r}");
+    assert_eq!(r["codes"], serde_json::json!(["127.0.0.2"]), "{r}");
+    assert!(
+        dns.seen()
+            .iter()
+            .any(|q| q.tcp && q.name == "9.2.0.192.t.test"),
+        "no TCP query: {:?}",
+        dns.seen()
+    );
 }
 
 #[test]

@@ -32,6 +32,8 @@ pub(crate) enum Act {
     WrongPort(Vec<Ipv4Addr>),
     /// A CNAME to `alias.invalid.` and these A records for the alias.
     Cname(Vec<Ipv4Addr>),
+    /// Over UDP: 300 A records in 127.0.0.0/8 (4.9 KB) without TC; over TCP: these A records.
+    Oversized(Vec<Ipv4Addr>),
 }
 
 /// One query as received.
@@ -147,6 +149,13 @@ fn answer(q: &Question, act: &Act, packet: &[u8], tcp: bool) -> Option<Vec<u8>> 
         }
         Act::Truncated(addrs) if tcp => reply(q, true, false, 0, &a_records(addrs, 1)),
         Act::Truncated(_) => reply(q, true, true, 0, &[]),
+        Act::Oversized(addrs) if tcp => reply(q, true, false, 0, &a_records(addrs, 1)),
+        Act::Oversized(_) => {
+            let many: Vec<Ipv4Addr> = (0..300u16)
+                .map(|i| Ipv4Addr::from(0x7f00_0000 | u32::from(i)))
+                .collect();
+            reply(q, true, false, 0, &a_records(&many, 1))
+        }
         Act::Cname(addrs) => {
             let mut records = vec![(5, 1, b"\x05alias\x07invalid\x00".to_vec())];
             records.extend(a_records(addrs, 1));
