@@ -574,28 +574,33 @@ impl Shared {
             &self.notes,
         );
         let list = &active.list;
-        let mut outcome = blank(self.targets[owner].clone(), &subject, active);
+        // The outcome is made when it is known, not held through the waits: every pair in
+        // flight carries this future, and a smaller one is a cheaper allocation.
+        let fresh = || blank(self.targets[owner].clone(), &subject, active);
         // A list with a local mirror is answered from it, without DNS.
         if let Some(mirror) = state.mirror() {
+            let mut outcome = fresh();
             settle_mirror(&mut outcome, mirror, &subject);
             return outcome;
         }
-        let query = subject.query(&active.zone);
         // A list cut off in this run (it refused, it went silent, it failed its health check)
         // is not asked again: a refusing list's answers would be refusals too, and public lists
         // count every query against the querier.
         if let Some((status, why)) = state.cut() {
+            let mut outcome = fresh();
             outcome.status = status;
             outcome.detail = Some(why);
             return outcome;
         }
         if !admitted {
+            let mut outcome = fresh();
             outcome.detail = Some(format!(
                 "not asked: over {}'s daily limit of queries",
                 list.id
             ));
             return outcome;
         }
+        let query = subject.query(&active.zone);
         state.pace().await;
         let (answer, elapsed) = query_a(dns, &active.zone, &query).await;
         if state.count_timeout(answer.is_timeout()) {
@@ -630,6 +635,7 @@ impl Shared {
         } else {
             Vec::new()
         };
+        let mut outcome = fresh();
         settle(&mut outcome, verdict, txt, elapsed);
         outcome
     }
