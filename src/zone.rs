@@ -6,7 +6,6 @@
 //! of relocations (each transition's abbreviation is a pointer the loader fixes up).
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -55,7 +54,7 @@ impl NamedZone {
             tz::TimeZone::utc()
         } else {
             let path = dir.join(name);
-            let bytes = read_bounded(&path).map_err(|err| {
+            let bytes = crate::files::read_bytes(&path, MAX_FILE).map_err(|err| {
                 if err.kind() == std::io::ErrorKind::NotFound {
                     format!(
                         "unknown time zone `{name}`: no {} ({hint}; the tz database is Debian's `tzdata` package)",
@@ -109,16 +108,6 @@ fn valid_name(name: &str) -> bool {
                     .bytes()
                     .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'+' | b'.'))
         })
-}
-
-fn read_bounded(path: &Path) -> std::io::Result<Vec<u8>> {
-    let file = std::fs::File::open(path)?;
-    let mut bytes = Vec::new();
-    file.take(MAX_FILE + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE {
-        return Err(std::io::Error::other("larger than any tz file"));
-    }
-    Ok(bytes)
 }
 
 impl PartialEq for NamedZone {
@@ -278,6 +267,9 @@ mod tests {
                 .to_string(),
             "UTC"
         );
+        // A directory of the database is not a zone.
+        let err = NamedZone::load_from("Europe", Path::new(ZONEINFO)).expect_err("a directory");
+        assert!(err.contains("not a regular file"), "{err}");
         std::fs::write(empty.path().join("Bogus"), b"not a tz file").expect("write");
         let err = NamedZone::load_from("Bogus", empty.path()).expect_err("bogus");
         assert!(err.contains("is not a tz file"), "{err}");
