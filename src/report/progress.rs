@@ -41,8 +41,12 @@ impl Bar {
         let (progress, shown, stopped) = (progress.clone(), bar.clone(), stop.clone());
         let thread = std::thread::spawn(move || {
             let mut visible = false;
-            while !stopped.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(100));
+            loop {
+                // Woken early by the drop: the run's end is not held up by a redraw's wait.
+                std::thread::park_timeout(Duration::from_millis(100));
+                if stopped.load(Ordering::Relaxed) {
+                    break;
+                }
                 let total = progress.total.load(Ordering::Relaxed);
                 if total < MIN_PAIRS {
                     continue;
@@ -67,6 +71,7 @@ impl Drop for Bar {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
         if let Some(thread) = self.thread.take() {
+            thread.thread().unpark();
             let _ = thread.join();
         }
         self.bar.finish_and_clear();
