@@ -45,7 +45,8 @@ pub enum Keep {
 }
 
 impl Keep {
-    fn wants(self, o: &Outcome) -> bool {
+    /// Whether the caller keeps `o`.
+    pub fn wants(self, o: &Outcome) -> bool {
         match self {
             Keep::Json => false,
             Keep::Table { verbose } => crate::report::table::shown(o, verbose),

@@ -218,12 +218,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
             None => {
                 check::stream(&dns, request, &mut |o| {
                     summary.add(&o);
-                    let shown = if table {
-                        table::shown(&o, args.verbose)
-                    } else {
-                        o.is_block_listing()
-                    };
-                    if shown {
+                    if keep.wants(&o) {
                         kept.push(o);
                     }
                 })
