@@ -794,19 +794,18 @@ async fn receive(lane: Arc<Lane>) {
             }
             Err(_) => continue,
         };
-        for (buf, &(n, cut)) in buffers.chunks_exact(batch::SLOT).zip(&lengths).take(read) {
-            let reply = &buf[..n.min(batch::SLOT)];
-            if cut {
-                // Longer than a server without EDNS may send: what arrived is read as a
-                // truncated reply (its question is whole), so it is asked again over TCP.
-                let mut marked = reply.to_vec();
-                if let Some(flags) = marked.get_mut(2) {
-                    *flags |= 0x02;
-                }
-                deliver(&lane, &marked);
-            } else {
-                deliver(&lane, reply);
+        for (buf, &(n, cut)) in buffers
+            .chunks_exact_mut(batch::SLOT)
+            .zip(&lengths)
+            .take(read)
+        {
+            let reply = &mut buf[..n.min(batch::SLOT)];
+            // Longer than a server without EDNS may send: what arrived is read as a truncated
+            // reply (its question is whole), so it is asked again over TCP.
+            if let (true, Some(flags)) = (cut, reply.get_mut(2)) {
+                *flags |= 0x02;
             }
+            deliver(&lane, reply);
         }
     }
 }
