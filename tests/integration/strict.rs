@@ -87,47 +87,42 @@ fn a_cname_is_followed_to_its_a_records() {
     assert_eq!(status_of(&doc, "192.0.2.8")["status"], "clear");
 }
 
-#[test]
-fn a_truncated_reply_is_asked_again_over_tcp() {
-    let dns = server(|name| match name {
-        "7.2.0.192.t.test" => Act::Truncated(vec![LISTED]),
-        _ => Act::NxDomain,
+/// `192.0.2.{last}` answered by `act` over UDP is asked again over TCP and read from there.
+#[track_caller]
+fn read_over_tcp(last: u8, act: Act) {
+    let name = format!("{last}.2.0.192.t.test");
+    let asked = name.clone();
+    let dns = server(move |n| {
+        if n == asked {
+            act.clone()
+        } else {
+            Act::NxDomain
+        }
     });
-    let run = check(&dns, &["192.0.2.7"]);
+    let run = check(&dns, &[&format!("192.0.2.{last}")]);
     assert_eq!(run.code, 1, "{run:?}");
     let doc = run.json();
     let r = row(&doc, "t");
     assert_eq!(r["status"], "listed", "{r}");
-    assert_eq!(r["codes"], serde_json::json!(["127.0.0.2"]));
+    assert_eq!(r["codes"], serde_json::json!(["127.0.0.2"]), "{r}");
     let over_tcp: Vec<_> = dns
         .seen()
         .into_iter()
-        .filter(|q| q.tcp && q.name == "7.2.0.192.t.test")
+        .filter(|q| q.tcp && q.name == name)
         .collect();
     assert!(!over_tcp.is_empty(), "no TCP query: {:?}", dns.seen());
+}
+
+#[test]
+fn a_truncated_reply_is_asked_again_over_tcp() {
+    read_over_tcp(7, Act::Truncated(vec![LISTED]));
 }
 
 /// A reply longer than any server without EDNS may send is never read from the part that
 /// fits: it is asked again over TCP.
 #[test]
 fn an_oversized_udp_reply_is_asked_again_over_tcp() {
-    let dns = server(|name| match name {
-        "9.2.0.192.t.test" => Act::Oversized(vec![LISTED]),
-        _ => Act::NxDomain,
-    });
-    let run = check(&dns, &["192.0.2.9"]);
-    assert_eq!(run.code, 1, "{run:?}");
-    let doc = run.json();
-    let r = row(&doc, "t");
-    assert_eq!(r["status"], "listed", "{r}");
-    assert_eq!(r["codes"], serde_json::json!(["127.0.0.2"]), "{r}");
-    assert!(
-        dns.seen()
-            .iter()
-            .any(|q| q.tcp && q.name == "9.2.0.192.t.test"),
-        "no TCP query: {:?}",
-        dns.seen()
-    );
+    read_over_tcp(9, Act::Oversized(vec![LISTED]));
 }
 
 #[test]
