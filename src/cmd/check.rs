@@ -142,9 +142,6 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         None
     };
     let bar = Bar::start(&progress);
-    // Buffered: a scan writes hundreds of thousands of JSON lines, and a write call per line
-    // would cost more than the query behind it. Streamed output is flushed a few times a second.
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
     let mut summary = Summary::default();
     let resolvers: Vec<String> = if dns.is_recursive() {
         vec!["recursive".into()]
@@ -162,8 +159,11 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
             targets: &target_texts,
             domains: &found.iter().map(report::domain::doc).collect::<Vec<_>>(),
         };
-        let mut doc = json::Stream::begin(&mut out, &ctx)?;
-        let mut failed: Option<std::io::Error> = None;
+        // Unlocked: the results may be written from another thread. Buffered: a scan writes
+        // hundreds of thousands of lines, and a write call per line would cost more than the
+        // query behind it. Streamed output is flushed a few times a second.
+        let out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout());
+        let mut doc = json::Stream::begin(out, &ctx)?;
         let mut flushed = std::time::Instant::now();
         let run = match scan {
             Some(scan) => scan.run(Keep::Json, &dns.describe(), &mut |chunk| {
@@ -176,23 +176,18 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
                 Ok(())
             })?,
             None => {
-                check::stream(&dns, request, &mut |o| {
+                doc.flush()?;
+                let mut writer = json::Background::start(doc, members.clone(), FLUSH_EVERY)?;
+                let run = check::stream(&dns, request, &mut |o| {
                     summary.add(&o);
-                    if failed.is_none() {
-                        failed = doc.result(&o, &members).err();
-                    }
-                    if failed.is_none() && flushed.elapsed() >= FLUSH_EVERY {
-                        failed = doc.flush().err();
-                        flushed = std::time::Instant::now();
-                    }
+                    writer.push(o);
                 })
-                .await
+                .await;
+                doc = writer.finish()?;
+                run
             }
         };
         drop(bar);
-        if let Some(err) = failed {
-            return Err(err.into());
-        }
         summary.finish(&target_texts);
         summary.unanswered_targets.extend(unseen.iter().cloned());
         let notes: Vec<String> = selection.notes.iter().chain(&run.notes).cloned().collect();
@@ -200,6 +195,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
         doc.end(&run, &summary, &ctx)?;
         summary.exit_code()
     } else {
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
         let table = args.format == Format::Table;
         let mut kept = Vec::new();
         let keep = if table {
@@ -244,7 +240,7 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
             .chain(&found.notes)
             .cloned()
             .collect();
-        if table {
+        let code = if table {
             let color = match args.color {
                 Color::Always => true,
                 Color::Never => false,
@@ -273,8 +269,9 @@ pub async fn run(setup: &super::Setup, args: CheckArgs) -> Result<u8, Error> {
                 critical: args.critical,
             };
             nagios::write(&mut out, &found, &summary, limits)?
-        }
+        };
+        out.flush()?;
+        code
     };
-    out.flush()?;
     Ok(code)
 }
