@@ -16,6 +16,7 @@ use tokio::task::JoinSet;
 use crate::dns::{self, Answer, Dns, Health, Status, Verdict, classify, name};
 use crate::lists::{ActiveList, List, Policy, QueryKind};
 
+mod bulk;
 pub mod fault;
 mod limits;
 pub mod scan;
@@ -390,27 +391,13 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         .saturating_add(1024)
         .min(window.saturating_mul(4))
         .max(64);
-    let mut jobs = jobs.map(|(owner, subject, list)| {
+    let pairs = jobs.map(|(owner, subject, list)| {
         // Budgets are taken here, in target order, so the first addresses are the ones asked.
         let state = &shared.states[list];
         let admitted = state.mirror().is_some() || state.take();
-        let shared = shared.clone();
-        async move {
-            let outcome = shared.ask(owner, subject, list, admitted).await;
-            if let Some(p) = &shared.progress {
-                p.done.fetch_add(1, Ordering::Relaxed);
-            }
-            outcome
-        }
+        (owner, subject, list, admitted)
     });
-    let mut under_way = FuturesOrdered::new();
-
-    // The first answers come in while the health checks finish; nothing is handed on before
-    // the lists' health is known, so an unhealthy list's answers are never passed as
-    // believed. Until then answers wait in `early`, and no new pair starts while `early` and
-    // the pairs under way fill the reorder window. The pairs under way are polled all along:
-    // a health check may wait on them (for the list's rate, say).
-    let mut health: Vec<ListHealth> = request
+    let health: Vec<ListHealth> = request
         .lists
         .iter()
         .map(|active| ListHealth {
@@ -419,33 +406,24 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
             detail: None,
         })
         .collect();
-    let mut early: Vec<Outcome> = Vec::new();
-    while !health_tasks.is_empty() {
-        start_more(
-            &mut under_way,
-            &mut jobs,
-            reorder.saturating_sub(early.len()),
-        );
-        tokio::select! {
-            Some(joined) = health_tasks.join_next() => {
-                if let Ok((index, (state, detail))) = joined {
-                    health[index].health = state;
-                    health[index].detail = detail;
-                }
-            }
-            Some(outcome) = under_way.next(), if !under_way.is_empty() => early.push(outcome),
-        }
+    // Lists that set no query rate of their own are asked through one client driven here;
+    // a rate is kept per query, by the engine of one future per pair.
+    let ring = if request.lists.iter().all(|a| a.list.limits.qps.is_none()) {
+        dns.ring(window).and_then(Result::ok)
+    } else {
+        None
+    };
+    let mut run = Run {
+        health_tasks,
+        health,
+        reorder,
+        sink,
+    };
+    match ring {
+        Some(ring) => bulk::drive(&shared, ring, pairs, &mut run).await,
+        None => ordered(&shared, pairs, &mut run).await,
     }
-    for outcome in early {
-        sink(distrust_unhealthy(outcome, &health));
-    }
-    loop {
-        start_more(&mut under_way, &mut jobs, reorder);
-        let Some(outcome) = under_way.next().await else {
-            break;
-        };
-        sink(distrust_unhealthy(outcome, &health));
-    }
+    let health = run.health;
     let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
     let sent = request
         .lists
@@ -460,6 +438,81 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         resolutions,
         notes,
         elapsed: started.elapsed(),
+    }
+}
+
+/// The health checks still running, each ending with its list's index and health.
+type HealthTasks = JoinSet<(usize, (Health, Option<String>))>;
+
+/// What an engine needs besides the pairs: the health checks under way and their results so
+/// far, how many pairs may be started beyond the oldest not yet handed on, and where
+/// outcomes go.
+struct Run<'a> {
+    health_tasks: HealthTasks,
+    health: Vec<ListHealth>,
+    reorder: usize,
+    sink: &'a mut dyn FnMut(Outcome),
+}
+
+impl Run<'_> {
+    /// Records a finished health check.
+    fn record(
+        &mut self,
+        joined: Result<(usize, (Health, Option<String>)), tokio::task::JoinError>,
+    ) {
+        if let Ok((index, (state, detail))) = joined {
+            self.health[index].health = state;
+            self.health[index].detail = detail;
+        }
+    }
+
+    /// Hands on an outcome (the lists' health must be known), and counts it done.
+    fn hand_on(&mut self, outcome: Outcome, progress: Option<&Progress>) {
+        if let Some(p) = progress {
+            p.done.fetch_add(1, Ordering::Relaxed);
+        }
+        (self.sink)(distrust_unhealthy(outcome, &self.health));
+    }
+}
+
+/// The pair (target, subject, list index, within the daily budget) of each query.
+type Pair = (usize, Subject, usize, bool);
+
+/// The engine of one future per pair, for lists with a rate of their own (each query waits
+/// for its turn) and for recursive mode.
+async fn ordered(shared: &Arc<Shared>, pairs: impl Iterator<Item = Pair>, run: &mut Run<'_>) {
+    let mut jobs = pairs.map(|(owner, subject, list, admitted)| {
+        let shared = shared.clone();
+        async move { shared.ask(owner, subject, list, admitted).await }
+    });
+    let mut under_way = FuturesOrdered::new();
+    let progress = shared.progress.as_deref();
+    // The first answers come in while the health checks finish; nothing is handed on before
+    // the lists' health is known, so an unhealthy list's answers are never passed as
+    // believed. Until then answers wait in `early`, and no new pair starts while `early` and
+    // the pairs under way fill the reorder window. The pairs under way are polled all along:
+    // a health check may wait on them (for the list's rate, say).
+    let mut early: Vec<Outcome> = Vec::new();
+    while !run.health_tasks.is_empty() {
+        start_more(
+            &mut under_way,
+            &mut jobs,
+            run.reorder.saturating_sub(early.len()),
+        );
+        tokio::select! {
+            Some(joined) = run.health_tasks.join_next() => run.record(joined),
+            Some(outcome) = under_way.next(), if !under_way.is_empty() => early.push(outcome),
+        }
+    }
+    for outcome in early {
+        run.hand_on(outcome, progress);
+    }
+    loop {
+        start_more(&mut under_way, &mut jobs, run.reorder);
+        let Some(outcome) = under_way.next().await else {
+            break;
+        };
+        run.hand_on(outcome, progress);
     }
 }
 
@@ -487,7 +540,14 @@ fn kind_of(segment: &Segment) -> QueryKind {
 
 /// A definite answer from a list that failed its health check is not believed.
 fn distrust_unhealthy(mut outcome: Outcome, health: &[ListHealth]) -> Outcome {
-    let Some(state) = health.iter().find(|h| h.list.id == outcome.list.id) else {
+    if !outcome.status.is_definite() {
+        return outcome;
+    }
+    // The same list is most often the same allocation: compared by address first.
+    let Some(state) = health
+        .iter()
+        .find(|h| Arc::ptr_eq(&h.list, &outcome.list) || h.list.id == outcome.list.id)
+    else {
         return outcome;
     };
     if !state.health.is_trusted() && outcome.status.is_definite() {
@@ -567,42 +627,82 @@ struct Shared {
 impl Shared {
     /// Asks list `list` about `subject`, reported under target `owner`.
     async fn ask(&self, owner: usize, subject: Subject, list: usize, admitted: bool) -> Outcome {
-        let (dns, active, state, notes) = (
-            &self.dns,
-            &self.lists[list],
-            &self.states[list],
-            &self.notes,
-        );
-        let list = &active.list;
+        let query = match self.before(owner, &subject, list, admitted) {
+            Start::Ask(query) => query,
+            Start::Known(outcome) => return outcome,
+        };
+        let active = &self.lists[list];
+        self.states[list].pace().await;
+        let (answer, elapsed) = query_a(&self.dns, &active.zone, &query).await;
+        let verdict = self.judge(list, &answer);
+        let txt = if wants_txt(&verdict) {
+            self.dns.txt(&active.zone, &query).await
+        } else {
+            Vec::new()
+        };
         // The outcome is made when it is known, not held through the waits: every pair in
         // flight carries this future, and a smaller one is a cheaper allocation.
-        let fresh = || blank(self.targets[owner].clone(), &subject, active);
+        let mut outcome = self.blank(owner, &subject, list);
+        settle(&mut outcome, verdict, txt, elapsed);
+        outcome
+    }
+
+    /// The outcome of a pair, before any answer.
+    fn blank(&self, owner: usize, subject: &Subject, list: usize) -> Outcome {
+        blank(self.targets[owner].clone(), subject, &self.lists[list])
+    }
+
+    /// The outcome of a pair asked about under `query`, before its answer.
+    fn blank_asked(&self, owner: usize, subject: &Subject, list: usize, query: String) -> Outcome {
+        let active = &self.lists[list];
+        let mut outcome = Outcome {
+            query: String::new(),
+            ..blank_shown(self.targets[owner].clone(), subject, active)
+        };
+        // The name is shown as asked unless it holds a key: the zone shown is then another.
+        outcome.query = if active.zone == active.list.zone {
+            query
+        } else {
+            subject.query(&active.list.zone)
+        };
+        outcome
+    }
+
+    /// The name to ask list `list` about `subject`, or the outcome already known without
+    /// asking: answered by the list's mirror, the list cut off in this run, the pair over the
+    /// list's daily limit.
+    fn before(&self, owner: usize, subject: &Subject, list: usize, admitted: bool) -> Start {
+        let (active, state) = (&self.lists[list], &self.states[list]);
         // A list with a local mirror is answered from it, without DNS.
         if let Some(mirror) = state.mirror() {
-            let mut outcome = fresh();
-            settle_mirror(&mut outcome, mirror, &subject);
-            return outcome;
+            let mut outcome = self.blank(owner, subject, list);
+            settle_mirror(&mut outcome, mirror, subject);
+            return Start::Known(outcome);
         }
         // A list cut off in this run (it refused, it went silent, it failed its health check)
         // is not asked again: a refusing list's answers would be refusals too, and public lists
         // count every query against the querier.
         if let Some((status, why)) = state.cut() {
-            let mut outcome = fresh();
+            let mut outcome = self.blank(owner, subject, list);
             outcome.status = status;
             outcome.detail = Some(why);
-            return outcome;
+            return Start::Known(outcome);
         }
         if !admitted {
-            let mut outcome = fresh();
+            let mut outcome = self.blank(owner, subject, list);
             outcome.detail = Some(format!(
                 "not asked: over {}'s daily limit of queries",
-                list.id
+                active.list.id
             ));
-            return outcome;
+            return Start::Known(outcome);
         }
-        let query = subject.query(&active.zone);
-        state.pace().await;
-        let (answer, elapsed) = query_a(dns, &active.zone, &query).await;
+        Start::Ask(subject.query(&active.zone))
+    }
+
+    /// What list `list`'s `answer` means; a list that has gone silent or refused is cut off
+    /// for the rest of the run, with a note saying so.
+    fn judge(&self, list: usize, answer: &Answer) -> Verdict {
+        let (list, state, notes) = (&self.lists[list].list, &self.states[list], &self.notes);
         if state.count_timeout(answer.is_timeout()) {
             let why = format!(
                 "{} stopped answering: {} queries in a row timed out",
@@ -617,7 +717,7 @@ impl Shared {
                 ));
             }
         }
-        let verdict: Verdict = classify::classify(list, &answer);
+        let verdict: Verdict = classify::classify(list, answer);
         if verdict.status == Status::Refused {
             let why = verdict.detail.clone().unwrap_or_else(|| "refused".into());
             let detail = format!("not asked: {} refused earlier in this run ({why})", list.id);
@@ -628,30 +728,40 @@ impl Shared {
                 ));
             }
         }
-        let txt = if matches!(verdict.status, Status::Listed | Status::Refused)
-            && !verdict.codes.is_empty()
-        {
-            dns.txt(&active.zone, &query).await
-        } else {
-            Vec::new()
-        };
-        let mut outcome = fresh();
-        settle(&mut outcome, verdict, txt, elapsed);
-        outcome
+        verdict
     }
+}
+
+/// How a pair goes on: asked about under a name, or known without asking.
+enum Start {
+    Ask(String),
+    Known(Outcome),
+}
+
+/// Whether a verdict's TXT record is looked up: for listings and refusals, the reason.
+fn wants_txt(verdict: &Verdict) -> bool {
+    matches!(verdict.status, Status::Listed | Status::Refused) && !verdict.codes.is_empty()
 }
 
 /// The outcome of asking `active` about `subject` (reported under `target`) before any
 /// answer: an error until settled.
 pub(crate) fn blank(target: Arc<str>, subject: &Subject, active: &ActiveList) -> Outcome {
+    Outcome {
+        // The name as shown holds `{key}` where the one asked holds the key.
+        query: subject.query(&active.list.zone),
+        ..blank_shown(target, subject, active)
+    }
+}
+
+/// `blank` without the name queried.
+fn blank_shown(target: Arc<str>, subject: &Subject, active: &ActiveList) -> Outcome {
     let list = &active.list;
     let address = subject.label();
     Outcome {
         target,
         delist_url: list.delist.as_ref().and_then(|d| d.url_for(&address)),
         address,
-        // The name as shown holds `{key}` where the one asked holds the key.
-        query: subject.query(&list.zone),
+        query: String::new(),
         status: Status::Error,
         codes: Vec::new(),
         meanings: Vec::new(),

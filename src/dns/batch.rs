@@ -36,13 +36,13 @@ fn headers(iovecs: &mut [libc::iovec]) -> Vec<libc::mmsghdr> {
 }
 
 /// Sends the first `BATCH` of `packets`; returns how many went out.
-pub(super) fn send(fd: RawFd, packets: &[Vec<u8>]) -> io::Result<usize> {
+pub(super) fn send<P: AsRef<[u8]>>(fd: RawFd, packets: &[P]) -> io::Result<usize> {
     let count = packets.len().min(BATCH);
     let mut iovecs: Vec<libc::iovec> = packets[..count]
         .iter()
         .map(|p| libc::iovec {
-            iov_base: p.as_ptr() as *mut libc::c_void,
-            iov_len: p.len(),
+            iov_base: p.as_ref().as_ptr() as *mut libc::c_void,
+            iov_len: p.as_ref().len(),
         })
         .collect();
     let mut headers = headers(&mut iovecs);

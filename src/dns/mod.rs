@@ -7,6 +7,7 @@ pub mod public;
 pub mod recursive;
 pub mod resolver;
 pub mod reverse;
+pub mod ring;
 mod tcp;
 pub mod udp;
 

@@ -148,6 +148,20 @@ impl Dns {
         }
     }
 
+    /// A client for a run of many A lookups, to the resolvers, with at most `concurrency`
+    /// in flight; none in recursive mode, where each zone has servers of its own.
+    pub fn ring(&self, concurrency: usize) -> Option<std::io::Result<super::ring::Ring>> {
+        match &self.upstream {
+            Upstream::Resolver { servers, .. } => Some(super::ring::Ring::new(
+                servers,
+                concurrency,
+                self.timeout,
+                self.tries,
+            )),
+            Upstream::Recursive { .. } => None,
+        }
+    }
+
     /// Whether each list zone's own servers are asked (recursive mode).
     pub fn is_recursive(&self) -> bool {
         matches!(self.upstream, Upstream::Recursive { .. })

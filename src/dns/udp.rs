@@ -33,14 +33,14 @@ const LANES: usize = 4;
 const SPREAD_AFTER: usize = 512;
 /// Queries one socket sends before it is replaced by one on a new random port: an off-path
 /// attacker who learns a port has it for a moment only (RFC 5452 section 9.2).
-const ROTATE_AFTER: usize = 4096;
+pub(super) const ROTATE_AFTER: usize = 4096;
 /// Each socket's receive and send buffer.
-const BUFFER: usize = 4 << 20;
+pub(super) const BUFFER: usize = 4 << 20;
 /// Query types asked here.
-const TYPE_A: u16 = 1;
+pub(super) const TYPE_A: u16 = 1;
 const TYPE_TXT: u16 = 16;
 /// The first wait before a query is sent again; it doubles after each loss.
-const FIRST_RETRY: Duration = Duration::from_millis(250);
+pub(super) const FIRST_RETRY: Duration = Duration::from_millis(250);
 
 /// What reaches a waiting query: a reply to one of its sends, or word that its server cannot
 /// be reached (an ICMP port unreachable on the lane's socket).
@@ -120,7 +120,7 @@ impl Drop for UdpClient {
 
 /// A UDP socket connected to `server` (so the kernel drops datagrams from any other address
 /// or port), on a port the kernel picks at random from the ephemeral range.
-fn socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
+pub(super) fn socket_for(server: SocketAddr) -> io::Result<UdpSocket> {
     let domain = if server.is_ipv4() {
         socket2::Domain::IPV4
     } else {
@@ -386,7 +386,7 @@ impl UdpClient {
 }
 
 /// Asks again over TCP for an answer that was truncated over UDP (RFC 7766).
-async fn over_tcp(
+pub(super) async fn over_tcp(
     server: SocketAddr,
     qname: &[u8],
     qtype: u16,
@@ -458,7 +458,7 @@ pub(super) async fn exchange(
 /// few round trips (a reply lost on a fast link costs little), later ones back off, and never
 /// faster than would spread the remaining sends over half a `timeout`: with only `tries` sends,
 /// a burst of loss (a full queue somewhere) must not take them all at once.
-fn next_wait(wait: Duration, sent: usize, tries: usize, timeout: Duration) -> Duration {
+pub(super) fn next_wait(wait: Duration, sent: usize, tries: usize, timeout: Duration) -> Duration {
     let doubled = wait * 2;
     let left = tries.saturating_sub(sent + 1);
     let floor = timeout / 2u32.saturating_pow(u32::try_from(left + 1).unwrap_or(u32::MAX));
@@ -466,14 +466,14 @@ fn next_wait(wait: Duration, sent: usize, tries: usize, timeout: Duration) -> Du
 }
 
 /// Whether a reply has the TC (truncated) bit.
-fn truncated(reply: &[u8]) -> bool {
+pub(super) fn truncated(reply: &[u8]) -> bool {
     reply.get(2).is_some_and(|b| b & 0x02 != 0)
 }
 
 /// Checks that `reply` is a response (QR set, standard query) to exactly the question asked:
 /// one question, the same name, type and class IN. A server that echoes the query, answers
 /// another type or class, or sends something else is an error, never an answer.
-fn check_response(reply: &[u8], qname: &[u8], qtype: u16) -> Result<(), String> {
+pub(super) fn check_response(reply: &[u8], qname: &[u8], qtype: u16) -> Result<(), String> {
     if reply.len() < 12 + qname.len() + 4 {
         return Err("the answer is too short to be a DNS response".into());
     }
@@ -522,18 +522,17 @@ fn packet_for(id: u16, qname: &[u8], qtype: u16, rd: bool) -> Vec<u8> {
 
 /// How many queries may be in flight to the servers: grows by about one per round trip while
 /// answers come back, halves when one is lost (at most once per round trip), so a server
-/// that drops queries under load is not flooded and a fast one is kept busy. The wait before
-/// sending again follows the measured round trip.
-struct Window {
-    state: Mutex<WindowState>,
-    opened: tokio::sync::Notify,
-}
-
-struct WindowState {
+/// that drops queries under load is not flooded and a fast one is kept busy. The level a loss
+/// happened at is remembered: growth stops short of it and only creeps past it, so a server
+/// whose queue holds a few hundred queries (rbldnsd's socket buffer) is not overrun again
+/// every few round trips, each loss a wait for a resend. The wait before sending again
+/// follows the measured round trip.
+pub(super) struct Control {
     limit: f64,
     /// The user's ceiling (`--concurrency`).
     most: f64,
-    in_flight: usize,
+    /// Where growth slows: just under the level of the last loss.
+    known: f64,
     srtt: Option<Duration>,
     last_cut: Option<Instant>,
 }
@@ -541,13 +540,71 @@ struct WindowState {
 const MIN_WINDOW: f64 = 8.0;
 const MAX_WINDOW: f64 = 4096.0;
 
+impl Control {
+    pub(super) fn new(start: usize, most: usize) -> Control {
+        let most = (most.max(1) as f64).min(MAX_WINDOW);
+        Control {
+            limit: (start as f64).clamp(MIN_WINDOW.min(most), most),
+            most,
+            known: most,
+            srtt: None,
+            last_cut: None,
+        }
+    }
+
+    /// Whether `in_flight` queries leave room for one more.
+    pub(super) fn admits(&self, in_flight: usize) -> bool {
+        (in_flight as f64) < self.limit
+    }
+
+    pub(super) fn answered(&mut self, rtt: Duration) {
+        self.srtt = Some(match self.srtt {
+            Some(old) => (old * 7 + rtt) / 8,
+            None => rtt,
+        });
+        // About one more per round trip below the last loss's level, one per 32 above it.
+        let step = if self.limit < self.known {
+            1.0
+        } else {
+            1.0 / 32.0
+        };
+        self.limit = (self.limit + step / self.limit).min(self.most);
+    }
+
+    pub(super) fn lost(&mut self, now: Instant) {
+        let rtt = self.srtt.unwrap_or(FIRST_RETRY);
+        if self
+            .last_cut
+            .is_none_or(|t| now.saturating_duration_since(t) > rtt)
+        {
+            self.known = (self.limit * 0.9).max(MIN_WINDOW.min(self.most));
+            self.limit = (self.limit / 2.0).max(MIN_WINDOW.min(self.most));
+            self.last_cut = Some(now);
+        }
+    }
+
+    /// The wait before sending a query again: a few round trips, at least 5 ms (a reply
+    /// later than that from a server this close was lost, and asking twice costs little).
+    pub(super) fn rto(&self) -> Duration {
+        self.srtt.map_or(FIRST_RETRY, |rtt| {
+            (rtt * 4 + Duration::from_millis(2)).clamp(Duration::from_millis(5), FIRST_RETRY)
+        })
+    }
+}
+
+/// The `Control` shared by every query of a client, and the queries in flight under it.
+struct Window {
+    state: Mutex<(Control, usize)>,
+    opened: tokio::sync::Notify,
+}
+
 /// A place in the window, given back on drop.
 struct Slot<'a>(&'a Window);
 
 impl Drop for Slot<'_> {
     fn drop(&mut self) {
         if let Ok(mut s) = self.0.state.lock() {
-            s.in_flight = s.in_flight.saturating_sub(1);
+            s.1 = s.1.saturating_sub(1);
         }
         self.0.opened.notify_one();
     }
@@ -555,15 +612,8 @@ impl Drop for Slot<'_> {
 
 impl Window {
     fn new(start: usize, most: usize) -> Window {
-        let most = (most.max(1) as f64).min(MAX_WINDOW);
         Window {
-            state: Mutex::new(WindowState {
-                limit: (start as f64).clamp(MIN_WINDOW.min(most), most),
-                most,
-                in_flight: 0,
-                srtt: None,
-                last_cut: None,
-            }),
+            state: Mutex::new((Control::new(start, most), 0)),
             opened: tokio::sync::Notify::new(),
         }
     }
@@ -572,9 +622,9 @@ impl Window {
         loop {
             let notified = self.opened.notified();
             if let Ok(mut s) = self.state.lock()
-                && (s.in_flight as f64) < s.limit
+                && s.0.admits(s.1)
             {
-                s.in_flight += 1;
+                s.1 += 1;
                 return Slot(self);
             }
             notified.await;
@@ -583,32 +633,19 @@ impl Window {
 
     fn answered(&self, rtt: Duration) {
         if let Ok(mut s) = self.state.lock() {
-            s.srtt = Some(match s.srtt {
-                Some(old) => (old * 7 + rtt) / 8,
-                None => rtt,
-            });
-            s.limit = (s.limit + 1.0 / s.limit).min(s.most);
+            s.0.answered(rtt);
         }
         self.opened.notify_one();
     }
 
     fn lost(&self) {
         if let Ok(mut s) = self.state.lock() {
-            let rtt = s.srtt.unwrap_or(FIRST_RETRY);
-            if s.last_cut.is_none_or(|t| t.elapsed() > rtt) {
-                s.limit = (s.limit / 2.0).max(MIN_WINDOW.min(s.most));
-                s.last_cut = Some(Instant::now());
-            }
+            s.0.lost(Instant::now());
         }
     }
 
-    /// The wait before sending a query again: a few round trips, at least 5 ms (a reply
-    /// later than that from a server this close was lost, and asking twice costs little).
     fn rto(&self) -> Duration {
-        let srtt = self.state.lock().ok().and_then(|s| s.srtt);
-        srtt.map_or(FIRST_RETRY, |rtt| {
-            (rtt * 4 + Duration::from_millis(2)).clamp(Duration::from_millis(5), FIRST_RETRY)
-        })
+        self.state.lock().map_or(FIRST_RETRY, |s| s.0.rto())
     }
 }
 
@@ -644,6 +681,13 @@ fn register(
 /// A name in DNS wire form, lowercased (rbldnsd and resolvers echo the question as asked).
 fn question(name: &str) -> Result<Vec<u8>, String> {
     let mut wire = Vec::with_capacity(name.len() + 2);
+    question_into(name, &mut wire)?;
+    Ok(wire)
+}
+
+/// Writes `name` in wire form, lowercased, into `wire` (emptied first).
+pub(super) fn question_into(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
+    wire.clear();
     for label in name.trim_end_matches('.').split('.') {
         let len = u8::try_from(label.len())
             .ok()
@@ -653,7 +697,7 @@ fn question(name: &str) -> Result<Vec<u8>, String> {
         wire.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
     }
     wire.push(0);
-    Ok(wire)
+    Ok(())
 }
 
 impl Lane {
@@ -712,7 +756,7 @@ impl Lane {
 
 /// Whether a socket error is the kernel reporting an ICMP error from the server, which on a
 /// connected UDP socket surfaces on the next send or receive.
-fn is_unreachable(error: &io::Error) -> bool {
+pub(super) fn is_unreachable(error: &io::Error) -> bool {
     matches!(
         error.raw_os_error(),
         Some(libc::ECONNREFUSED | libc::EHOSTUNREACH | libc::ENETUNREACH)
@@ -841,7 +885,7 @@ fn deliver(lane: &Lane, reply: &[u8]) {
 /// for the name asked (CNAMEs followed) is codes; anything else is a failure. Most replies in
 /// a scan are NXDOMAIN with nothing in them: those are read from the header alone; the rest
 /// are decoded by hickory-proto.
-fn decode_a(reply: &[u8]) -> Answer {
+pub(super) fn decode_a(reply: &[u8]) -> Answer {
     let rcode = reply.get(3).map_or(2, |b| b & 0x0f);
     let answers = match (reply.get(6), reply.get(7)) {
         (Some(hi), Some(lo)) => u16::from_be_bytes([*hi, *lo]),
@@ -986,6 +1030,37 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn after_a_loss_the_window_grows_back_to_below_its_level_and_creeps_past_it() {
+        let mut control = Control::new(64, 1024);
+        let rtt = Duration::from_micros(500);
+        let mut now = Instant::now();
+        // Grown to 200, then a loss: halved, and 180 remembered.
+        while control.limit < 200.0 {
+            control.answered(rtt);
+        }
+        control.lost(now);
+        assert!((99.0..=101.0).contains(&control.limit), "{}", control.limit);
+        // Back to 180 in about 80 windows' worth of answers (one more per window)...
+        let mut answers = 0;
+        while control.limit < 180.0 {
+            control.answered(rtt);
+            answers += 1;
+        }
+        assert!(answers < 15_000, "{answers}");
+        // ...and no further than 200 in as many again: 32 times slower past the level.
+        for _ in 0..answers {
+            control.answered(rtt);
+        }
+        assert!(control.limit < 200.0, "{}", control.limit);
+        // A second loss within the round trip is the same event: one cut.
+        now += Duration::from_millis(1);
+        control.lost(now);
+        let after = control.limit;
+        control.lost(now);
+        assert_eq!(control.limit, after);
     }
 
     #[test]

@@ -210,6 +210,40 @@ fn a_list_limited_to_n_queries_a_second_is_never_sent_more() {
 }
 
 #[test]
+fn a_prompt_server_is_asked_each_question_once() {
+    // Lists without a rate of their own go through the bulk engine, whose waits are kept in
+    // one timer queue: a wait must end only the send it was set for, never a later query's.
+    let (server, arrivals) = counting_server();
+    let (_dir, catalog) = limited_catalog("{ daily = 1000000 }");
+    let run = rblwatch(
+        &[
+            "--lists",
+            &catalog,
+            "check",
+            "10.9.0.0/20",
+            "--force",
+            "--nameserver",
+            &server.addr(),
+            "--concurrency",
+            "64",
+            "--timeout",
+            "2",
+            "--format",
+            "json",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(run.json()["summary"]["clear"], 4096);
+    let asked = arrivals.lock().expect("log").len();
+    // 4,096 addresses and 2 test points; a few sends again where a reply was slow to come.
+    assert!(
+        (4098..4098 + 4098 / 50).contains(&asked),
+        "{asked} queries for 4098 questions"
+    );
+}
+
+#[test]
 fn a_run_over_a_lists_daily_limit_says_so_and_asks_what_fits() {
     let (server, arrivals) = counting_server();
     let (_dir, catalog) = limited_catalog("{ daily = 10 }");
