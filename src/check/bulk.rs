@@ -17,8 +17,8 @@ use futures_util::stream::FuturesUnordered;
 
 use super::work::Subject;
 use super::{Outcome, Pair, Run, Shared, Start, settle, wants_txt};
+use crate::dns::Answer;
 use crate::dns::ring::Ring;
-use crate::dns::{Answer, name};
 
 /// A pair of the run, from when it is started until it is handed on.
 enum Waiting {
@@ -146,12 +146,8 @@ fn start(
         Start::Ask(query) => query,
         Start::Known(outcome) => return Waiting::Done(outcome),
     };
-    let asked = if name::fits(&query) {
-        ring.ask(seq, &query)
-    } else {
-        Err("the query name is longer than DNS allows".into())
-    };
-    match asked {
+    // The ring refuses a name longer than DNS allows, as `name::fits` would.
+    match ring.ask(seq, &query) {
         Ok(()) => Waiting::Asked {
             owner,
             subject,

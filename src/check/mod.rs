@@ -191,6 +191,7 @@ impl Subject {
 
     fn label(&self) -> String {
         match self {
+            Subject::Ip(IpAddr::V4(v4)) => name::ipv4_text(*v4),
             Subject::Ip(ip) => ip.to_string(),
             Subject::Domain(name) => name.clone(),
         }
@@ -609,7 +610,7 @@ async fn query_a(dns: &Dns, zone: &str, query: &str) -> (Answer, Duration) {
     let answer = if name::fits(query) {
         dns.a(zone, query).await
     } else {
-        Answer::Failure("the query name is longer than DNS allows".into())
+        Answer::Failure(name::TOO_LONG.into())
     };
     (answer, start.elapsed())
 }

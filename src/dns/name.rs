@@ -9,8 +9,38 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 /// `192.0.2.99` in `dnsbl.example` -> `99.2.0.192.dnsbl.example.` (RFC 5782 section 2.1).
 pub fn ipv4(addr: Ipv4Addr, zone: &str) -> String {
-    let [a, b, c, d] = addr.octets();
-    format!("{d}.{c}.{b}.{a}.{zone}.")
+    let mut name = String::with_capacity(16 + zone.len() + 1);
+    // Written digit by digit: a bulk run makes one of these per query.
+    for octet in addr.octets().iter().rev() {
+        push_decimal(&mut name, *octet);
+        name.push('.');
+    }
+    name.push_str(zone);
+    name.push('.');
+    name
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn push_decimal(out: &mut String, n: u8) {
+    if n >= 100 {
+        out.push(char::from(b'0' + n / 100));
+    }
+    if n >= 10 {
+        out.push(char::from(b'0' + n / 10 % 10));
+    }
+    out.push(char::from(b'0' + n % 10));
+}
+
+/// `192.0.2.99`, as `Ipv4Addr`'s `Display` writes it.
+pub fn ipv4_text(addr: Ipv4Addr) -> String {
+    let mut text = String::with_capacity(15);
+    for (i, octet) in addr.octets().iter().enumerate() {
+        if i > 0 {
+            text.push('.');
+        }
+        push_decimal(&mut text, *octet);
+    }
+    text
 }
 
 /// `2001:db8::1` -> 32 nibbles, least significant first (RFC 5782 section 2.4), from the raw
@@ -40,6 +70,9 @@ pub fn domain(name: &str, zone: &str) -> String {
     format!("{name}.{zone}.")
 }
 
+/// Why a query name cannot be asked.
+pub const TOO_LONG: &str = "the query name is longer than DNS allows";
+
 /// Whether a full query name fits DNS limits: 253 characters, labels of at most 63.
 pub fn fits(query: &str) -> bool {
     let name = query.trim_end_matches('.');
@@ -56,6 +89,19 @@ mod tests {
     #[track_caller]
     fn case(actual: String, expected: &str) {
         assert_eq!(actual, expected);
+    }
+
+    #[test]
+    fn ipv4_text_is_what_display_writes() {
+        for n in (0..=u32::MAX)
+            .step_by(9_973)
+            .chain([0, 1, 10, 99, 100, 255, u32::MAX])
+        {
+            let addr = Ipv4Addr::from(n);
+            assert_eq!(ipv4_text(addr), addr.to_string());
+            let [a, b, c, d] = addr.octets();
+            assert_eq!(ipv4(addr, "z.test"), format!("{d}.{c}.{b}.{a}.z.test."));
+        }
     }
 
     #[test]

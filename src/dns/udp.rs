@@ -685,18 +685,24 @@ fn question(name: &str) -> Result<Vec<u8>, String> {
     Ok(wire)
 }
 
-/// Writes `name` in wire form, lowercased, into `wire` (emptied first).
+/// Writes `name` in wire form, lowercased, into `wire` (emptied first). A name longer than
+/// DNS allows (a label over 63 bytes, the whole over 255) or with an empty label is refused.
 pub(super) fn question_into(name: &str, wire: &mut Vec<u8>) -> Result<(), String> {
     wire.clear();
-    for label in name.trim_end_matches('.').split('.') {
-        let len = u8::try_from(label.len())
-            .ok()
-            .filter(|l| (1..=63).contains(l))
-            .ok_or("invalid query name")?;
+    let name = name.strip_suffix('.').unwrap_or(name);
+    for label in name.as_bytes().split(|&b| b == b'.') {
+        let len = match u8::try_from(label.len()) {
+            Ok(0) => return Err("invalid query name (an empty label)".into()),
+            Ok(len @ 1..=63) => len,
+            _ => return Err(super::name::TOO_LONG.into()),
+        };
         wire.push(len);
-        wire.extend(label.bytes().map(|b| b.to_ascii_lowercase()));
+        wire.extend(label.iter().map(u8::to_ascii_lowercase));
     }
     wire.push(0);
+    if wire.len() > 255 {
+        return Err(super::name::TOO_LONG.into());
+    }
     Ok(())
 }
 
@@ -1071,5 +1077,18 @@ mod tests {
         );
         assert!(question("a..b").is_err());
         assert!(question(&"x".repeat(64)).is_err());
+        // 253 characters is the longest name: 255 bytes in wire form.
+        let longest = [
+            "x".repeat(63),
+            "x".repeat(63),
+            "x".repeat(63),
+            "x".repeat(61),
+        ]
+        .join(".");
+        assert_eq!(question(&longest).map(|w| w.len()), Ok(255));
+        assert_eq!(
+            question(&format!("{longest}x")),
+            Err(super::super::name::TOO_LONG.into())
+        );
     }
 }
