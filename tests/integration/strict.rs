@@ -214,3 +214,80 @@ fn query_ids_and_source_ports_are_not_predictable() {
         "source ports not changed during the run: {ports:?}"
     );
 }
+
+/// A port nothing listens on.
+fn closed_port() -> String {
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+    let addr = closed.local_addr().expect("addr").to_string();
+    drop(closed);
+    addr
+}
+
+#[test]
+fn every_pair_asked_of_a_closed_port_fails_at_once() {
+    // Without the health check, the queries themselves meet the ICMP error.
+    let started = std::time::Instant::now();
+    let closed = closed_port();
+    let run = with_lists(
+        &[("t", "t.test")],
+        &[
+            "check",
+            "192.0.2.0/29",
+            "--nameserver",
+            &closed,
+            "--no-verify",
+            "--timeout",
+            "20",
+            "--format",
+            "json",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 3, "{run:?}");
+    let doc = run.json();
+    let rows = rows(&doc, "t");
+    assert_eq!(rows.len(), 8, "{doc:#}");
+    for r in rows {
+        assert_eq!(r["status"], "error", "{r}");
+        let detail = r["detail"].as_str().unwrap_or_default();
+        assert!(detail.contains("port unreachable"), "{r}");
+    }
+    assert!(took.as_secs() < 10, "took {took:?}");
+}
+
+#[test]
+fn a_closed_port_among_the_servers_is_passed_over_for_the_next() {
+    let dns = server(|name| {
+        if name.starts_with("5.2.0.192.") {
+            Act::A(vec![LISTED])
+        } else {
+            Act::NxDomain
+        }
+    });
+    let (closed, open) = (closed_port(), dns.addr());
+    let started = std::time::Instant::now();
+    let run = with_lists(
+        &[("t", "t.test")],
+        &[
+            "check",
+            "192.0.2.0/29",
+            "--nameserver",
+            &closed,
+            "--nameserver",
+            &open,
+            "--no-verify",
+            "--timeout",
+            "20",
+            "--format",
+            "json",
+        ],
+    );
+    let took = started.elapsed();
+    assert_eq!(run.code, 1, "{run:?}");
+    let doc = run.json();
+    assert_eq!(status_of(&doc, "192.0.2.5")["status"], "listed", "{doc:#}");
+    for n in [0, 1, 2, 3, 4, 6, 7] {
+        assert_eq!(status_of(&doc, &format!("192.0.2.{n}"))["status"], "clear");
+    }
+    assert!(took.as_secs() < 10, "took {took:?}");
+}
