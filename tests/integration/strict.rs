@@ -223,26 +223,23 @@ fn closed_port() -> String {
     addr
 }
 
+/// A check of 192.0.2.0/29 without health checks, through `servers` in turn, with a 20 s
+/// timeout; and how long it took.
+fn without_health_check(servers: &[&str]) -> (Run, std::time::Duration) {
+    let started = std::time::Instant::now();
+    let mut args = vec!["check", "192.0.2.0/29", "--no-verify", "--timeout", "20"];
+    for server in servers {
+        args.extend(["--nameserver", server]);
+    }
+    args.extend(["--format", "json"]);
+    let run = with_lists(&[("t", "t.test")], &args);
+    (run, started.elapsed())
+}
+
 #[test]
 fn every_pair_asked_of_a_closed_port_fails_at_once() {
     // Without the health check, the queries themselves meet the ICMP error.
-    let started = std::time::Instant::now();
-    let closed = closed_port();
-    let run = with_lists(
-        &[("t", "t.test")],
-        &[
-            "check",
-            "192.0.2.0/29",
-            "--nameserver",
-            &closed,
-            "--no-verify",
-            "--timeout",
-            "20",
-            "--format",
-            "json",
-        ],
-    );
-    let took = started.elapsed();
+    let (run, took) = without_health_check(&[&closed_port()]);
     assert_eq!(run.code, 3, "{run:?}");
     let doc = run.json();
     let rows = rows(&doc, "t");
@@ -264,25 +261,7 @@ fn a_closed_port_among_the_servers_is_passed_over_for_the_next() {
             Act::NxDomain
         }
     });
-    let (closed, open) = (closed_port(), dns.addr());
-    let started = std::time::Instant::now();
-    let run = with_lists(
-        &[("t", "t.test")],
-        &[
-            "check",
-            "192.0.2.0/29",
-            "--nameserver",
-            &closed,
-            "--nameserver",
-            &open,
-            "--no-verify",
-            "--timeout",
-            "20",
-            "--format",
-            "json",
-        ],
-    );
-    let took = started.elapsed();
+    let (run, took) = without_health_check(&[&closed_port(), &dns.addr()]);
     assert_eq!(run.code, 1, "{run:?}");
     let doc = run.json();
     assert_eq!(status_of(&doc, "192.0.2.5")["status"], "listed", "{doc:#}");
