@@ -1,7 +1,7 @@
 //! Only a proper answer to the question asked is read: hostile and broken replies from a
 //! hand-written server are errors, never clear; TC, or a reply longer than its slot, goes to
 //! TCP; `--attempts` bounds the sends; an unreachable server fails at once; ids and source
-//! ports are unpredictable.
+//! ports are unpredictable; replies to no query asked are dropped.
 
 use std::collections::HashSet;
 use std::net::Ipv4Addr;
@@ -269,4 +269,30 @@ fn a_closed_port_among_the_servers_is_passed_over_for_the_next() {
         assert_eq!(status_of(&doc, &format!("192.0.2.{n}"))["status"], "clear");
     }
     assert!(took.as_secs() < 10, "took {took:?}");
+}
+
+#[test]
+fn replies_to_no_query_asked_are_dropped_however_many() {
+    // Before each real answer (NXDOMAIN) come replies saying "listed" with other ids, or with
+    // the right id and another name: none may be read as the answer, whatever the engine.
+    let dns = server(|name| {
+        if name.ends_with(".2.0.192.t.test") {
+            Act::NxDomainAfterDecoys
+        } else {
+            Act::NxDomain
+        }
+    });
+    let run = check(&dns, &["192.0.2.0/28", "--timeout", "5"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    let doc = run.json();
+    let rows = rows(&doc, "t");
+    assert_eq!(rows.len(), 16, "{doc:#}");
+    assert!(rows.iter().all(|r| r["status"] == "clear"), "{doc:#}");
+    // Each question answered once: the decoys did not make any query be sent again or given up.
+    let asked = dns
+        .seen()
+        .iter()
+        .filter(|s| s.name.ends_with(".2.0.192.t.test"))
+        .count();
+    assert_eq!(asked, 16);
 }

@@ -34,6 +34,34 @@ pub(crate) enum Act {
     Cname(Vec<Ipv4Addr>),
     /// Over UDP: 300 A records in 127.0.0.0/8 (4.9 KB) without TC; over TCP: these A records.
     Oversized(Vec<Ipv4Addr>),
+    /// NXDOMAIN, after `DECOYS` replies saying 127.0.0.2 that are not answers to the query:
+    /// half with other ids and the question asked, half with its id and another name.
+    NxDomainAfterDecoys,
+}
+
+/// Decoy replies sent before the answer by `Act::NxDomainAfterDecoys`.
+pub(crate) const DECOYS: usize = 64;
+
+/// Replies that look like answers to `q` but are not: other ids, or another name.
+fn decoys(q: &Question) -> Vec<Vec<u8>> {
+    let listed = a_records(&[Ipv4Addr::new(127, 0, 0, 2)], 1);
+    (0..DECOYS)
+        .map(|i| {
+            let mut fake = Question {
+                id: q.id,
+                flags: q.flags,
+                section: q.section.clone(),
+                name: q.name.clone(),
+            };
+            if i % 2 == 0 {
+                fake.id = q.id.wrapping_add(1 + u16::try_from(i).unwrap_or(0));
+            } else if let Some(first) = fake.section.get_mut(13) {
+                // The first label's first character: another name of the same shape.
+                *first = if *first == b'x' { b'y' } else { b'x' };
+            }
+            reply(&fake, true, false, 0, &listed)
+        })
+        .collect()
 }
 
 /// One query as received.
@@ -156,6 +184,7 @@ fn answer(q: &Question, act: &Act, packet: &[u8], tcp: bool) -> Option<Vec<u8>> 
                 .collect();
             reply(q, true, false, 0, &a_records(&many, 1))
         }
+        Act::NxDomainAfterDecoys => reply(q, true, false, 3, &[]),
         Act::Cname(addrs) => {
             let mut records = vec![(5, 1, b"\x05alias\x07invalid\x00".to_vec())];
             records.extend(a_records(addrs, 1));
@@ -187,6 +216,11 @@ impl RawDns {
                 let Some(q) = parse(&buf[..n]) else { continue };
                 record(&s, &q, false, from);
                 let act = r(&q.name);
+                if matches!(act, Act::NxDomainAfterDecoys) {
+                    for decoy in decoys(&q) {
+                        let _ = udp.send_to(&decoy, from);
+                    }
+                }
                 if let Some(out) = answer(&q, &act, &buf[..n], false) {
                     let socket = if matches!(act, Act::WrongPort(_)) {
                         &other
