@@ -15,7 +15,7 @@ use tracing::{debug, error, info, warn};
 use crate::clock;
 use crate::cmd::Setup;
 use crate::error::Error;
-use crate::metrics::{self, Metrics, StoredPicture};
+use crate::metrics::{Metrics, StoredPicture};
 use crate::notify::outbox;
 use crate::pass::PassOutcome;
 use crate::report::safe::clean;
@@ -38,7 +38,7 @@ pub async fn run(
     load: impl Fn() -> Result<Setup, Error>,
     mut signals: mpsc::Receiver<Signal>,
 ) -> Result<(), Error> {
-    let mut setup = load()?;
+    let mut setup = Arc::new(load()?);
     let schedule_of = |setup: &Setup| -> Result<crate::config::ScheduleConfig, Error> {
         let config = setup.config()?;
         config.schedule.clone().ok_or_else(|| Error::Usage {
@@ -60,6 +60,8 @@ pub async fn run(
     heartbeat(&setup, &worker);
     let metrics = Arc::new(Metrics::started_at(clock::now()));
     metrics.restore(store_picture(&setup));
+    // The listener answers from the setup in force: a reload replaces it there too.
+    let served_setup = tokio::sync::watch::Sender::new(setup.clone());
     let _server = match setup.config()?.metrics_listen {
         Some(addr) => {
             let listener =
@@ -70,10 +72,13 @@ pub async fn run(
                         addr: addr.to_string(),
                         message: e.to_string(),
                     })?;
-            info!(%addr, "serving metrics on /metrics");
-            Some(AbortOnDrop(tokio::spawn(metrics::serve(
-                listener,
-                metrics.clone(),
+            info!(%addr, "serving metrics on /metrics and the API on /api/v1/");
+            let served = crate::web::Served {
+                metrics: metrics.clone(),
+                setup: served_setup.subscribe(),
+            };
+            Some(AbortOnDrop(tokio::spawn(crate::web::serve(
+                listener, served,
             ))))
         }
         None => None,
@@ -154,7 +159,8 @@ pub async fn run(
                             shown(listen(&setup))
                         );
                     }
-                    setup = new;
+                    setup = Arc::new(new);
+                    served_setup.send_replace(setup.clone());
                     schedule = new_schedule;
                     after = clock::now();
                     info!(schedule = %schedule.schedule.text, "config reloaded");

@@ -48,4 +48,5 @@ pub mod schedule;
 pub mod store;
 pub mod target;
 pub mod watch;
+pub mod web;
 pub mod zone;

@@ -1,14 +1,11 @@
 //! Prometheus metrics of the daemon: the last pass's picture, kept in memory and served as
-//! text on `GET /metrics` by a small HTTP listener (`serve`).
+//! text on `GET /metrics` by the daemon's listener (`web::serve`).
 //!
 //! Names follow Prometheus conventions: `rblwatch_` prefix, `_seconds`, `_total`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, Mutex};
-
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpListener;
+use std::sync::Mutex;
 
 use crate::pass::PassOutcome;
 use crate::store::StoredState;
@@ -325,65 +322,4 @@ fn esc(value: &str) -> String {
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")
-}
-
-/// Scrapers served at once; one more is closed at once, so idle connections cannot take the
-/// file descriptors a pass needs.
-const MAX_CONNECTIONS: usize = 16;
-/// The time one scrape may take, request and response together.
-const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
-/// The largest request read.
-const MAX_REQUEST: usize = 8192;
-
-/// Serves `GET /metrics` until the task is dropped; anything else is 404.
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    loop {
-        let (stream, _) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(_) => {
-                // Out of descriptors, say: wait a little rather than spin.
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        let Ok(slot) = slots.clone().try_acquire_owned() else {
-            drop(stream);
-            continue;
-        };
-        let metrics = metrics.clone();
-        tokio::spawn(async move {
-            let _ = tokio::time::timeout(DEADLINE, answer(stream, &metrics)).await;
-            drop(slot);
-        });
-    }
-}
-
-/// Reads one request (at most `MAX_REQUEST` bytes) and answers it.
-async fn answer(mut stream: tokio::net::TcpStream, metrics: &Metrics) {
-    let mut buf = vec![0u8; MAX_REQUEST];
-    let mut read = 0;
-    while read < buf.len() {
-        match stream.read(&mut buf[read..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => read += n,
-        }
-        if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
-    }
-    let request = String::from_utf8_lossy(&buf[..read]);
-    let first = request.lines().next().unwrap_or_default();
-    let (status, body) = if first.starts_with("GET /metrics ") || first == "GET /metrics" {
-        ("200 OK", metrics.render())
-    } else {
-        ("404 Not Found", "not found: try /metrics\n".to_string())
-    };
-    let head = format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(body.as_bytes()).await;
-    let _ = stream.shutdown().await;
 }

@@ -9,6 +9,11 @@ use crate::store::{HistoryFilter, Store};
 
 /// Prints the matching events.
 pub fn run(setup: &Setup, args: &HistoryArgs) -> Result<u8, Error> {
+    write(setup, args, &mut std::io::stdout().lock())
+}
+
+/// Writes what `run` prints to `out`.
+pub fn write(setup: &Setup, args: &HistoryArgs, out: &mut dyn std::io::Write) -> Result<u8, Error> {
     let since = args
         .since
         .as_deref()
@@ -27,7 +32,6 @@ pub fn run(setup: &Setup, args: &HistoryArgs) -> Result<u8, Error> {
         since,
     };
     let events = store.history(&filter)?;
-    let mut out = std::io::stdout().lock();
-    watch::write_history(&mut out, &events, args.format == ListFormat::Json)?;
+    watch::write_history(out, &events, args.format == ListFormat::Json)?;
     Ok(0)
 }

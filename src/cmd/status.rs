@@ -12,6 +12,11 @@ use crate::store::Store;
 /// blocklist, 3 when nothing is but some target was not definitely checked by the last pass,
 /// else 0.
 pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
+    write(setup, args, &mut std::io::stdout().lock())
+}
+
+/// Writes what `run` prints to `out`, and returns its exit status.
+pub fn write(setup: &Setup, args: &StatusArgs, out: &mut dyn std::io::Write) -> Result<u8, Error> {
     let config = setup.config()?;
     let store = Store::open_at(&config.store_location())?;
     // Without --all only listings are read: a watched range's clear pairs stay on disk.
@@ -52,9 +57,8 @@ pub fn run(setup: &Setup, args: &StatusArgs) -> Result<u8, Error> {
             }
         })
         .collect();
-    let mut out = std::io::stdout().lock();
     watch::write_status(
-        &mut out,
+        out,
         &watch::StatusView {
             states: &states,
             targets: &targets,

@@ -1,5 +1,5 @@
 //! `rblwatch daemon` as a real child process: passes on schedule, signals, reload, the lock
-//! shared with cron's `run`, and `/metrics`.
+//! shared with cron's `run`, `/metrics` and the JSON API.
 
 use std::io::{Read, Write};
 use std::path::Path;
@@ -904,4 +904,109 @@ fn a_worker_killed_mid_shard_loses_nothing() {
         fleet.count("SELECT count(*) FROM events WHERE new_status = 'listed'"),
         2
     );
+}
+
+/// One `GET path` on the daemon's listener: the status line and the body.
+fn get(port: u16, path: &str) -> (String, String) {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    let status = head.lines().next().unwrap_or_default().to_string();
+    (status, body.to_string())
+}
+
+#[test]
+fn the_api_serves_the_documents_the_cli_prints() {
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    w.pass();
+    let port = free_tcp_port();
+    // The next scheduled pass is far away: the store stays as the pass left it.
+    add(
+        w.config(),
+        &format!(
+            "\n[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n"
+        ),
+    );
+    let d = Daemon::start_env(w.config(), &w.env());
+    d.wait_for("the listener", |log| log.contains("serving metrics"));
+    let json = |text: &str| -> serde_json::Value {
+        serde_json::from_str(text).unwrap_or_else(|e| panic!("{e}: {text}"))
+    };
+    for (path, cli) in [
+        ("/api/v1/status", vec!["status", "--format", "json"]),
+        (
+            "/api/v1/status?all=1",
+            vec!["status", "--all", "--format", "json"],
+        ),
+        ("/api/v1/history", vec!["history", "--format", "json"]),
+        (
+            "/api/v1/history?target=192.0.2.5&list=w&since=2000-01-01",
+            vec![
+                "history",
+                "--target",
+                "192.0.2.5",
+                "--list",
+                "w",
+                "--since",
+                "2000-01-01",
+                "--format",
+                "json",
+            ],
+        ),
+        ("/api/v1/lists", vec!["lists", "--format", "json"]),
+    ] {
+        let (status, body) = get(port, path);
+        assert_eq!(status, "HTTP/1.1 200 OK", "{path}: {body}");
+        let printed = w.rblwatch(&cli);
+        assert_eq!(json(&body), json(&printed.stdout), "{path}");
+    }
+    // The documents hold what the pass found.
+    let status = json(&get(port, "/api/v1/status").1);
+    assert!(status.to_string().contains("192.0.2.5"), "{status:#}");
+    let history = json(&get(port, "/api/v1/history?target=192.0.2.5").1);
+    assert!(history.to_string().contains("listed"), "{history:#}");
+    // A percent-encoded parameter is decoded; a filter that matches nothing is empty.
+    let none = json(&get(port, "/api/v1/history?target=198.51.100.0%2F24").1);
+    assert_eq!(
+        none,
+        json(
+            &w.rblwatch(&["history", "--target", "198.51.100.0/24", "--format", "json"])
+                .stdout
+        )
+    );
+    // Bad requests are refused, naming what is wrong; the daemon serves on.
+    for (path, want, says) in [
+        (
+            "/api/v1/history?since=yesterday",
+            "400",
+            "--since yesterday",
+        ),
+        ("/api/v1/history?target=%zz", "400", "two hex digits"),
+        ("/api/v1/status?verbose=1", "400", "verbose"),
+        ("/api/v1/status?all=maybe", "400", "all="),
+        ("/nothing", "404", "/api/v1/status"),
+    ] {
+        let (status, body) = get(port, path);
+        assert!(
+            status.starts_with(&format!("HTTP/1.1 {want}")),
+            "{path}: {status}"
+        );
+        let error = json(&body)["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(error.contains(says), "{path}: {body}");
+    }
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(b"POST /api/v1/status HTTP/1.1\r\n\r\n")
+        .expect("request");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("response");
+    assert!(response.starts_with("HTTP/1.1 405"), "{response}");
+    assert_eq!(get(port, "/api/v1/lists").0, "HTTP/1.1 200 OK");
+    drop(d);
 }

@@ -1,0 +1,294 @@
+//! The daemon's listener: `/metrics` for Prometheus, and a read-only JSON API for people's
+//! tools, the same documents the CLI prints with `--format json`:
+//!
+//! - `/api/v1/status` (`rblwatch status`; `?all=1` for `--all`)
+//! - `/api/v1/history?target=&list=&since=` (`rblwatch history`)
+//! - `/api/v1/lists` (`rblwatch lists`)
+//!
+//! Hand-written HTTP/1.1, one request per connection: a client is read for at most
+//! `MAX_REQUEST` bytes and served within `DEADLINE`, and at most `MAX_CONNECTIONS` at once, so
+//! a slow or hostile one cannot hold what a pass needs. Store reads run on the blocking pool.
+
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::cli::{HistoryArgs, ListFormat, StatusArgs};
+use crate::cmd::Setup;
+use crate::metrics::Metrics;
+
+/// Clients served at once; one more is closed at once, so idle connections cannot take the
+/// file descriptors a pass needs.
+const MAX_CONNECTIONS: usize = 16;
+/// The time one request may take, request and response together.
+const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// The largest request read.
+const MAX_REQUEST: usize = 8192;
+
+/// What the listener serves from: the metrics, and the setup in force (replaced on reload).
+pub struct Served {
+    /// What `/metrics` shows.
+    pub metrics: Arc<Metrics>,
+    /// The config and catalog the API reads the store and the lists with.
+    pub setup: watch::Receiver<Arc<Setup>>,
+}
+
+/// Serves requests until the task is dropped.
+pub async fn serve(listener: TcpListener, served: Served) {
+    let served = Arc::new(served);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let (stream, _) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(_) => {
+                // Out of descriptors, say: wait a little rather than spin.
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            drop(stream);
+            continue;
+        };
+        let served = served.clone();
+        tokio::spawn(async move {
+            let _ = tokio::time::timeout(DEADLINE, answer(stream, &served)).await;
+            drop(slot);
+        });
+    }
+}
+
+/// A response: status line, content type, body.
+struct Response {
+    status: &'static str,
+    kind: &'static str,
+    body: Vec<u8>,
+}
+
+const JSON: &str = "application/json";
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+impl Response {
+    /// An error as a JSON document: `{"error": "..."}`.
+    fn error(status: &'static str, message: &str) -> Response {
+        let body = serde_json::json!({ "error": message })
+            .to_string()
+            .into_bytes();
+        Response {
+            status,
+            kind: JSON,
+            body,
+        }
+    }
+}
+
+/// Reads one request (at most `MAX_REQUEST` bytes) and answers it.
+async fn answer(mut stream: tokio::net::TcpStream, served: &Served) {
+    let mut buf = vec![0u8; MAX_REQUEST];
+    let mut read = 0;
+    while read < buf.len() {
+        match stream.read(&mut buf[read..]).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => read += n,
+        }
+        if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+            break;
+        }
+    }
+    let request = String::from_utf8_lossy(&buf[..read]);
+    let first = request.lines().next().unwrap_or_default();
+    let response = route(first, served).await;
+    let head = format!(
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        response.status,
+        response.kind,
+        response.body.len()
+    );
+    let _ = stream.write_all(head.as_bytes()).await;
+    let _ = stream.write_all(&response.body).await;
+    let _ = stream.shutdown().await;
+}
+
+/// The response to a request line (`GET /path?query HTTP/1.1`).
+async fn route(line: &str, served: &Served) -> Response {
+    let mut words = line.split(' ');
+    let (method, target) = (
+        words.next().unwrap_or_default(),
+        words.next().unwrap_or("/"),
+    );
+    if method != "GET" {
+        return Response::error("405 Method Not Allowed", "only GET is served");
+    }
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let params = match parameters(query) {
+        Ok(params) => params,
+        Err(why) => return Response::error("400 Bad Request", &why),
+    };
+    let allowed: &[&str] = match path {
+        "/api/v1/status" => &["all"],
+        "/api/v1/history" => &["target", "list", "since"],
+        _ => &[],
+    };
+    if let Some((name, _)) = params.iter().find(|(n, _)| !allowed.contains(&n.as_str())) {
+        return Response::error(
+            "400 Bad Request",
+            &format!("{path} takes no parameter {name:?}"),
+        );
+    }
+    let setup = served.setup.borrow().clone();
+    let get = |name: &str| {
+        params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    };
+    match path {
+        "/metrics" => Response {
+            status: "200 OK",
+            kind: PROMETHEUS,
+            body: served.metrics.render().into_bytes(),
+        },
+        "/api/v1/lists" => {
+            let mut body = Vec::new();
+            match crate::report::catalog::write_json(&mut body, &setup.catalog) {
+                Ok(()) => Response {
+                    status: "200 OK",
+                    kind: JSON,
+                    body,
+                },
+                Err(e) => Response::error("500 Internal Server Error", &e.to_string()),
+            }
+        }
+        "/api/v1/status" => {
+            let all = match get("all").as_deref() {
+                None | Some("0" | "false") => false,
+                Some("" | "1" | "true") => true,
+                Some(other) => {
+                    return Response::error(
+                        "400 Bad Request",
+                        &format!("all={other:?}: must be 1, true, 0 or false"),
+                    );
+                }
+            };
+            let args = StatusArgs {
+                all,
+                format: ListFormat::Json,
+            };
+            from_store(setup, move |setup, out| {
+                crate::cmd::status::write(setup, &args, out)
+            })
+            .await
+        }
+        "/api/v1/history" => {
+            let args = HistoryArgs {
+                target: get("target"),
+                list: get("list"),
+                since: get("since"),
+                format: ListFormat::Json,
+            };
+            from_store(setup, move |setup, out| {
+                crate::cmd::history::write(setup, &args, out)
+            })
+            .await
+        }
+        _ => Response::error(
+            "404 Not Found",
+            "not found: try /metrics, /api/v1/status, /api/v1/history or /api/v1/lists",
+        ),
+    }
+}
+
+/// A document written from the store, on the blocking pool (SQLite and PostgreSQL reads
+/// block). A bad parameter is a 400, anything else that fails a 500, with the message the CLI
+/// would print.
+async fn from_store(
+    setup: Arc<Setup>,
+    write: impl FnOnce(&Setup, &mut dyn std::io::Write) -> Result<u8, crate::error::Error>
+    + Send
+    + 'static,
+) -> Response {
+    let done = tokio::task::spawn_blocking(move || {
+        let mut body = Vec::new();
+        write(&setup, &mut body).map(|_| body)
+    })
+    .await;
+    match done {
+        Ok(Ok(body)) => Response {
+            status: "200 OK",
+            kind: JSON,
+            body,
+        },
+        Ok(Err(crate::error::Error::Usage { arg, message })) => {
+            Response::error("400 Bad Request", &format!("{arg}: {message}"))
+        }
+        Ok(Err(err)) => Response::error("500 Internal Server Error", &err.to_string()),
+        Err(_) => Response::error("500 Internal Server Error", "the request failed"),
+    }
+}
+
+/// The parameters of a query string, percent-decoded (`+` is a space).
+fn parameters(query: &str) -> Result<Vec<(String, String)>, String> {
+    query
+        .split('&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            Ok((decode(name)?, decode(value)?))
+        })
+        .collect()
+}
+
+/// Percent-decoding of one query component; text that is not UTF-8 once decoded is refused.
+fn decode(text: &str) -> Result<String, String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        match bytes[at] {
+            b'%' => {
+                let hex = bytes
+                    .get(at + 1..at + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| format!("{text:?}: a % not followed by two hex digits"))?;
+                out.push(hex);
+                at += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                at += 1;
+            }
+            b => {
+                out.push(b);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(out).map_err(|_| format!("{text:?}: not UTF-8 once decoded"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_strings_are_decoded_and_bad_escapes_refused() {
+        assert_eq!(
+            parameters("target=192.0.2.0%2F24&list=zen+x&&since="),
+            Ok(vec![
+                ("target".into(), "192.0.2.0/24".into()),
+                ("list".into(), "zen x".into()),
+                ("since".into(), String::new()),
+            ])
+        );
+        assert!(parameters("target=%2").is_err());
+        assert!(parameters("target=%zz").is_err());
+        assert!(parameters("target=%ff").is_err());
+        // A multi-byte character split by the escape is refused, not panicked on.
+        assert!(decode("%e2%82").is_err());
+        assert_eq!(decode("%e2%82%ac"), Ok("€".into()));
+        assert!(decode("é%").is_err());
+    }
+}
