@@ -74,6 +74,8 @@ struct RawFleet {
 #[serde(deny_unknown_fields)]
 struct RawMetrics {
     listen: Spanned<String>,
+    #[serde(default)]
+    probe_allow: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -314,6 +316,8 @@ pub struct Config {
     pub schedule: Option<ScheduleConfig>,
     /// Where the daemon serves Prometheus metrics.
     pub metrics_listen: Option<SocketAddr>,
+    /// Addresses `/probe` may check besides the configured targets' (`[metrics] probe_allow`).
+    pub probe_allow: Vec<crate::target::Cidr>,
     /// `[fleet]`: daemons on one PostgreSQL store share each pass's work.
     pub fleet: Option<FleetConfig>,
 }
@@ -706,6 +710,23 @@ impl Config {
                         None
                     }
                 });
+        let mut probe_allow = Vec::new();
+        for allowed in raw.metrics.iter().flat_map(|m| &m.probe_allow) {
+            match Target::parse(allowed.get_ref()).map(|t| t.kind) {
+                Ok(TargetKind::Net(cidr)) => probe_allow.push(cidr),
+                Ok(TargetKind::Ip(ip)) => probe_allow.push(crate::target::Cidr {
+                    network: ip,
+                    prefix: if ip.is_ipv4() { 32 } else { 128 },
+                }),
+                _ => at(
+                    allowed.span(),
+                    format!(
+                        "metrics probe_allow `{}` must be an address or a network (CIDR)",
+                        allowed.get_ref()
+                    ),
+                ),
+            }
+        }
         // Overriding templates are rendered against a full sample now, not at 3 a.m.
         if let Some(dir) = &notify.templates {
             let checked = crate::notify::render::Templates::load(Some(dir)).and_then(|t| t.check());
@@ -732,6 +753,7 @@ impl Config {
             notify,
             schedule,
             metrics_listen,
+            probe_allow,
             fleet,
         })
     }

@@ -76,6 +76,7 @@ pub async fn run(
             let served = crate::web::Served {
                 metrics: metrics.clone(),
                 setup: served_setup.subscribe(),
+                probing: tokio::sync::Semaphore::new(1),
             };
             Some(AbortOnDrop(tokio::spawn(crate::web::serve(
                 listener, served,

@@ -155,9 +155,6 @@ impl Metrics {
             return String::new();
         };
         let mut out = String::new();
-        let head = |out: &mut String, name: &str, kind: &str, help: &str| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        };
         head(
             &mut out,
             "rblwatch_listed",
@@ -317,7 +314,89 @@ impl Metrics {
     }
 }
 
-fn esc(value: &str) -> String {
+/// A family's HELP and TYPE lines.
+fn head(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+}
+
+/// The answer to `/probe`: one address against every list, as Prometheus text. Success is a
+/// definite answer from every list asked; a list whose answer is not definite (a timeout, a
+/// refusal, a list not believed) has no `listed` sample, only its status.
+pub fn probe_text(report: &crate::check::CheckReport, took: std::time::Duration) -> String {
+    let mut out = String::new();
+    let definite = report.outcomes.iter().all(|o| o.status.is_definite());
+    head(
+        &mut out,
+        "rblwatch_probe_success",
+        "gauge",
+        "1 when every list asked gave a definite answer (listed or clear).",
+    );
+    let _ = writeln!(
+        out,
+        "rblwatch_probe_success {}",
+        u8::from(definite && !report.outcomes.is_empty())
+    );
+    head(
+        &mut out,
+        "rblwatch_probe_duration_seconds",
+        "gauge",
+        "How long the probe took, health checks included.",
+    );
+    let _ = writeln!(
+        out,
+        "rblwatch_probe_duration_seconds {:.6}",
+        took.as_secs_f64()
+    );
+    head(
+        &mut out,
+        "rblwatch_probe_listed",
+        "gauge",
+        "1 when the list lists the address, 0 when it does not (definite answers only).",
+    );
+    for o in report.outcomes.iter().filter(|o| o.status.is_definite()) {
+        let _ = writeln!(
+            out,
+            "rblwatch_probe_listed{{address=\"{}\",list=\"{}\",policy=\"{}\"}} {}",
+            esc(&o.address),
+            esc(&o.list.id),
+            esc(&o.list.policy.to_string()),
+            u8::from(o.status == crate::dns::Status::Listed)
+        );
+    }
+    head(
+        &mut out,
+        "rblwatch_probe_answer",
+        "gauge",
+        "1 for the status of each list's answer: listed, clear, refused, bogus, error, unhealthy.",
+    );
+    for o in &report.outcomes {
+        let _ = writeln!(
+            out,
+            "rblwatch_probe_answer{{address=\"{}\",list=\"{}\",status=\"{}\"}} 1",
+            esc(&o.address),
+            esc(&o.list.id),
+            o.status
+        );
+    }
+    head(
+        &mut out,
+        "rblwatch_probe_list_healthy",
+        "gauge",
+        "1 when the list passed its RFC 5782 test points in this probe.",
+    );
+    for h in &report.lists {
+        let _ = writeln!(
+            out,
+            "rblwatch_probe_list_healthy{{list=\"{}\",health=\"{}\"}} {}",
+            esc(&h.list.id),
+            h.health,
+            u8::from(h.health.is_trusted())
+        );
+    }
+    out
+}
+
+pub(crate) fn esc(value: &str) -> String {
     value
         .replace('\\', "\\\\")
         .replace('"', "\\\"")

@@ -5,6 +5,10 @@
 //! - `/api/v1/history?target=&list=&since=` (`rblwatch history`)
 //! - `/api/v1/lists` (`rblwatch lists`)
 //!
+//! and `/probe?target=IP`, a check of one address on demand as Prometheus text (as
+//! dnsbl_exporter's prober answers): one probe at a time, of the configured targets'
+//! addresses or `[metrics] probe_allow`.
+//!
 //! Hand-written HTTP/1.1, one request per connection: a client is read for at most
 //! `MAX_REQUEST` bytes and served within `DEADLINE`, and at most `MAX_CONNECTIONS` at once, so
 //! a slow or hostile one cannot hold what a pass needs. Store reads run on the blocking pool.
@@ -22,8 +26,10 @@ use crate::metrics::Metrics;
 /// Clients served at once; one more is closed at once, so idle connections cannot take the
 /// file descriptors a pass needs.
 const MAX_CONNECTIONS: usize = 16;
-/// The time one request may take, request and response together.
+/// The time a client has to send its request, and to take the response.
 const DEADLINE: std::time::Duration = std::time::Duration::from_secs(5);
+/// The time a probe may take: every list's test points and answer, with their resends.
+const PROBE_DEADLINE: std::time::Duration = std::time::Duration::from_secs(60);
 /// The largest request read.
 const MAX_REQUEST: usize = 8192;
 
@@ -33,6 +39,8 @@ pub struct Served {
     pub metrics: Arc<Metrics>,
     /// The config and catalog the API reads the store and the lists with.
     pub setup: watch::Receiver<Arc<Setup>>,
+    /// Held by the probe under way: one at a time.
+    pub probing: tokio::sync::Semaphore,
 }
 
 /// Serves requests until the task is dropped.
@@ -54,7 +62,7 @@ pub async fn serve(listener: TcpListener, served: Served) {
         };
         let served = served.clone();
         tokio::spawn(async move {
-            let _ = tokio::time::timeout(DEADLINE, answer(stream, &served)).await;
+            answer(stream, &served).await;
             drop(slot);
         });
     }
@@ -88,27 +96,37 @@ impl Response {
 async fn answer(mut stream: tokio::net::TcpStream, served: &Served) {
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut read = 0;
-    while read < buf.len() {
-        match stream.read(&mut buf[read..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => read += n,
+    let reading = async {
+        while read < buf.len() {
+            match stream.read(&mut buf[read..]).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read += n,
+            }
+            if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+                break;
+            }
         }
-        if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
-            break;
-        }
+    };
+    if tokio::time::timeout(DEADLINE, reading).await.is_err() {
+        return;
     }
     let request = String::from_utf8_lossy(&buf[..read]);
     let first = request.lines().next().unwrap_or_default();
-    let response = route(first, served).await;
+    let Ok(response) = tokio::time::timeout(PROBE_DEADLINE, route(first, served)).await else {
+        return;
+    };
     let head = format!(
         "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         response.status,
         response.kind,
         response.body.len()
     );
-    let _ = stream.write_all(head.as_bytes()).await;
-    let _ = stream.write_all(&response.body).await;
-    let _ = stream.shutdown().await;
+    let writing = async {
+        stream.write_all(head.as_bytes()).await?;
+        stream.write_all(&response.body).await?;
+        stream.shutdown().await
+    };
+    let _ = tokio::time::timeout(DEADLINE, writing).await;
 }
 
 /// The response to a request line (`GET /path?query HTTP/1.1`).
@@ -129,6 +147,7 @@ async fn route(line: &str, served: &Served) -> Response {
     let allowed: &[&str] = match path {
         "/api/v1/status" => &["all"],
         "/api/v1/history" => &["target", "list", "since"],
+        "/probe" => &["target"],
         _ => &[],
     };
     if let Some((name, _)) = params.iter().find(|(n, _)| !allowed.contains(&n.as_str())) {
@@ -193,9 +212,13 @@ async fn route(line: &str, served: &Served) -> Response {
             })
             .await
         }
+        "/probe" => match get("target") {
+            Some(target) => probe(&setup, &target, &served.probing).await,
+            None => Response::error("400 Bad Request", "/probe needs ?target=IP"),
+        },
         _ => Response::error(
             "404 Not Found",
-            "not found: try /metrics, /api/v1/status, /api/v1/history or /api/v1/lists",
+            "not found: try /metrics, /api/v1/status, /api/v1/history, /api/v1/lists or /probe",
         ),
     }
 }
@@ -225,6 +248,61 @@ async fn from_store(
         }
         Ok(Err(err)) => Response::error("500 Internal Server Error", &err.to_string()),
         Err(_) => Response::error("500 Internal Server Error", "the request failed"),
+    }
+}
+
+/// `/probe?target=IP`: every selected list asked about one address now, as Prometheus text.
+async fn probe(setup: &Setup, target: &str, probing: &tokio::sync::Semaphore) -> Response {
+    let Ok(ip) = target.parse::<std::net::IpAddr>() else {
+        return Response::error(
+            "400 Bad Request",
+            &format!("target {target:?}: must be one IP address"),
+        );
+    };
+    let ip = ip.to_canonical();
+    let Ok(config) = setup.config() else {
+        return Response::error("500 Internal Server Error", "no config");
+    };
+    let watched = config.targets.iter().any(|t| match &t.target.kind {
+        crate::target::TargetKind::Ip(own) => own.to_canonical() == ip,
+        crate::target::TargetKind::Net(net) => net.contains(ip),
+        crate::target::TargetKind::Name(_) => false,
+    });
+    if !watched && !config.probe_allow.iter().any(|net| net.contains(ip)) {
+        return Response::error(
+            "403 Forbidden",
+            &format!(
+                "{ip} is not a configured target's address; [metrics] probe_allow can allow it"
+            ),
+        );
+    }
+    // One at a time: a probe asks every list, and public lists count every query.
+    let Ok(_turn) = probing.try_acquire() else {
+        return Response::error("429 Too Many Requests", "a probe is under way; try again");
+    };
+    let started = std::time::Instant::now();
+    let asked = async {
+        let selection = setup.select(None)?;
+        let (settings, verify) = setup.resolver(None)?;
+        let dns = crate::dns::Dns::new(&settings)?;
+        let request = crate::check::CheckRequest {
+            targets: vec![crate::target::Target::parse(&ip.to_string())?],
+            lists: selection.lists,
+            verify,
+            concurrency: settings.concurrency,
+            progress: None,
+            used_today: std::collections::HashMap::new(),
+            resolutions: None,
+        };
+        Ok::<_, crate::error::Error>(crate::check::run(&dns, request).await)
+    };
+    match asked.await {
+        Ok(report) => Response {
+            status: "200 OK",
+            kind: PROMETHEUS,
+            body: crate::metrics::probe_text(&report, started.elapsed()).into_bytes(),
+        },
+        Err(err) => Response::error("500 Internal Server Error", &err.to_string()),
     }
 }
 

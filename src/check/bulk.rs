@@ -37,7 +37,7 @@ enum Waiting {
 }
 
 /// A TXT lookup under way, for the pair with that sequence number.
-type Reason<'a> = Pin<Box<dyn Future<Output = (u64, Vec<String>)> + 'a>>;
+type Reason<'a> = Pin<Box<dyn Future<Output = (u64, Vec<String>)> + Send + 'a>>;
 
 /// Runs every pair through `ring`, handing outcomes on in run order.
 pub(super) async fn drive(

@@ -242,7 +242,11 @@ pub async fn run(dns: &Dns, request: CheckRequest) -> CheckReport {
 /// Runs every query of the request, handing each outcome to `sink` in target then catalog
 /// order as soon as it and those before it are known. At most `concurrency` pairs are in
 /// flight or waiting to be handed on, so memory does not grow with the size of the range.
-pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outcome)) -> RunSummary {
+pub async fn stream(
+    dns: &Dns,
+    request: CheckRequest,
+    sink: &mut (dyn FnMut(Outcome) + Send),
+) -> RunSummary {
     let started = Instant::now();
     let window = request.concurrency.max(1);
     let health_limit = Arc::new(Semaphore::new(window));
@@ -392,12 +396,15 @@ pub async fn stream(dns: &Dns, request: CheckRequest, sink: &mut dyn FnMut(Outco
         .saturating_add(1024)
         .min(window.saturating_mul(4))
         .max(64);
-    let pairs = jobs.map(|(owner, subject, list)| {
-        // Budgets are taken here, in target order, so the first addresses are the ones asked.
-        let state = &shared.states[list];
-        let admitted = state.mirror().is_some() || state.take();
-        (owner, subject, list, admitted)
-    });
+    // Boxed: the chain of closures, held across the engine's awaits, otherwise defeats the
+    // compiler's proof that the run's future may move between threads (the daemon's probe).
+    let pairs: Box<dyn Iterator<Item = Pair> + Send + '_> =
+        Box::new(jobs.map(|(owner, subject, list)| {
+            // Budgets are taken here, in target order, so the first addresses are the ones asked.
+            let state = &shared.states[list];
+            let admitted = state.mirror().is_some() || state.take();
+            (owner, subject, list, admitted)
+        }));
     let health: Vec<ListHealth> = request
         .lists
         .iter()
@@ -452,7 +459,7 @@ struct Run<'a> {
     health_tasks: HealthTasks,
     health: Vec<ListHealth>,
     reorder: usize,
-    sink: &'a mut dyn FnMut(Outcome),
+    sink: &'a mut (dyn FnMut(Outcome) + Send),
 }
 
 impl Run<'_> {

@@ -266,3 +266,17 @@ fn check_takes_its_defaults_from_the_config_and_flags_win() {
     assert_eq!(lists, ["spamcop"]);
     assert_eq!(doc["results"][0]["status"], "error");
 }
+
+#[test]
+fn probe_allow_takes_addresses_and_networks_only() {
+    let with = |allow: &str| {
+        format!("{GOOD}[metrics]\nlisten = \"127.0.0.1:9377\"\nprobe_allow = [{allow}]\n")
+    };
+    assert_eq!(check(&with("\"198.51.100.0/24\", \"2001:db8::1\"")).code, 0);
+    refused(
+        &with("\"198.51.100.0/24\", \"mail.example.com\""),
+        &[
+            "rblwatch: CONFIG:16:35: metrics probe_allow `mail.example.com` must be an address or a network (CIDR)",
+        ],
+    );
+}

@@ -1010,3 +1010,85 @@ fn the_api_serves_the_documents_the_cli_prints() {
     assert_eq!(get(port, "/api/v1/lists").0, "HTTP/1.1 200 OK");
     drop(d);
 }
+
+/// A schedule whose next pass is far away, and the listener on `port`, with `more` lines of
+/// `[metrics]`.
+fn quiet_with_listener(config: &Path, port: u16, more: &str) {
+    add(
+        config,
+        &format!(
+            "\n[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n{more}"
+        ),
+    );
+}
+
+#[test]
+fn a_probe_checks_one_allowed_address_now_as_prometheus_text() {
+    let w = Watch::start();
+    w.data("192.0.2.5\n", true);
+    let port = free_tcp_port();
+    quiet_with_listener(w.config(), port, "probe_allow = [\"198.51.100.0/24\"]\n");
+    let d = Daemon::start_env(w.config(), &w.env());
+    d.wait_for("the listener", |log| log.contains("serving metrics"));
+    // A configured target's address: listed on `w`, the list healthy.
+    let (status, text) = get(port, "/probe?target=192.0.2.5");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    for line in [
+        "rblwatch_probe_success 1",
+        "rblwatch_probe_listed{address=\"192.0.2.5\",list=\"w\",policy=\"block\"} 1",
+        "rblwatch_probe_answer{address=\"192.0.2.5\",list=\"w\",status=\"listed\"} 1",
+        "rblwatch_probe_list_healthy{list=\"w\",health=\"ok\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "want `{line}` in:\n{text}");
+    }
+    let (ok, lint) = promtool(&["check", "metrics"], &text);
+    assert!(ok, "promtool check metrics:\n{lint}\n{text}");
+    // An address of an allowed network: clear.
+    let (status, text) = get(port, "/probe?target=198.51.100.7");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    assert!(
+        text.lines().any(|l| l
+            == "rblwatch_probe_listed{address=\"198.51.100.7\",list=\"w\",policy=\"block\"} 0"),
+        "{text}"
+    );
+    // Anything else is refused before a query is sent.
+    for (target, want) in [
+        ("203.0.113.9", "403"),
+        ("192.0.2.0%2F24", "400"),
+        ("mail.example.com", "400"),
+    ] {
+        let (status, body) = get(port, &format!("/probe?target={target}"));
+        assert!(
+            status.starts_with(&format!("HTTP/1.1 {want}")),
+            "{target}: {status} {body}"
+        );
+    }
+    // A probe stores nothing: no pass, nothing in the status.
+    assert_eq!(d.passes(), 0, "{}", d.log());
+    let status = w.rblwatch(&["status", "--format", "json"]);
+    assert!(
+        !status.stdout.contains("192.0.2.5\",\"list"),
+        "{}",
+        status.stdout
+    );
+}
+
+#[test]
+fn one_probe_at_a_time() {
+    let s = Slow::start();
+    s.delay_ms.store(1500, Ordering::SeqCst);
+    let port = free_tcp_port();
+    quiet_with_listener(&s.config, port, "");
+    let d = Daemon::start_env(&s.config, &s.env());
+    d.wait_for("the listener", |log| log.contains("serving metrics"));
+    let first = std::thread::spawn(move || get(port, "/probe?target=192.0.2.5"));
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, body) = get(port, "/probe?target=192.0.2.6");
+    assert!(status.starts_with("HTTP/1.1 429"), "{status} {body}");
+    // The daemon still answers everything else meanwhile.
+    assert_eq!(get(port, "/api/v1/lists").0, "HTTP/1.1 200 OK");
+    let (status, text) = first.join().expect("the first probe");
+    assert_eq!(status, "HTTP/1.1 200 OK", "{text}");
+    assert!(text.contains("rblwatch_probe_success 1"), "{text}");
+    drop(d);
+}

@@ -426,6 +426,11 @@ impl Slow {
         cmd
     }
 
+    /// What a process run on this config needs in its environment.
+    pub(crate) fn env(&self) -> Vec<(&'static str, &'static str)> {
+        self.store.env()
+    }
+
     pub(crate) fn run(&self, args: &[&str]) -> Run {
         let out = self.command(args).output().expect("run rblwatch");
         Run {

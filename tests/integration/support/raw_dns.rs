@@ -196,9 +196,16 @@ fn answer(q: &Question, act: &Act, packet: &[u8], tcp: bool) -> Option<Vec<u8>> 
 impl RawDns {
     /// Starts the server: every question gets `rule(name)` (name lowercase, no final dot).
     pub(crate) fn start(rule: impl Fn(&str) -> Act + Send + Sync + 'static) -> RawDns {
-        let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
-        let port = udp.local_addr().expect("addr").port();
-        let tcp = TcpListener::bind(("127.0.0.1", port)).expect("bind tcp on the same port");
+        // The kernel picks the UDP port; the same TCP port may be taken by another test's
+        // listener, so a few pairs are tried.
+        let (udp, port, tcp) = (0..50)
+            .find_map(|_| {
+                let udp = UdpSocket::bind("127.0.0.1:0").expect("bind udp");
+                let port = udp.local_addr().expect("addr").port();
+                let tcp = TcpListener::bind(("127.0.0.1", port)).ok()?;
+                Some((udp, port, tcp))
+            })
+            .expect("a UDP and TCP port pair");
         udp.set_read_timeout(Some(Duration::from_millis(50)))
             .expect("timeout");
         tcp.set_nonblocking(true).expect("nonblocking");
