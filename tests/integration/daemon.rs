@@ -127,10 +127,13 @@ impl Drop for Daemon {
 
 /// One `GET /metrics` on the daemon's listener: the whole response.
 fn scrape(port: u16) -> String {
+    request(port, "GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
+}
+
+/// Sends `raw` to the daemon's listener and reads the whole response.
+fn request(port: u16, raw: &str) -> String {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .write_all(b"GET /metrics HTTP/1.1\r\nHost: localhost\r\n\r\n")
-        .expect("request");
+    stream.write_all(raw.as_bytes()).expect("request");
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("response");
     response
@@ -908,10 +911,10 @@ fn a_worker_killed_mid_shard_loses_nothing() {
 
 /// One `GET path` on the daemon's listener: the status line and the body.
 fn get(port: u16, path: &str) -> (String, String) {
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
+    let response = request(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n"),
+    );
     let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
     let status = head.lines().next().unwrap_or_default().to_string();
     (status, body.to_string())
@@ -1000,12 +1003,7 @@ fn the_api_serves_the_documents_the_cli_prints() {
             .to_string();
         assert!(error.contains(says), "{path}: {body}");
     }
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .write_all(b"POST /api/v1/status HTTP/1.1\r\n\r\n")
-        .expect("request");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("response");
+    let response = request(port, "POST /api/v1/status HTTP/1.1\r\n\r\n");
     assert!(response.starts_with("HTTP/1.1 405"), "{response}");
     assert_eq!(get(port, "/api/v1/lists").0, "HTTP/1.1 200 OK");
     drop(d);
