@@ -76,6 +76,8 @@ struct RawMetrics {
     listen: Spanned<String>,
     #[serde(default)]
     probe_allow: Vec<Spanned<String>>,
+    user: Option<Spanned<String>>,
+    password_file: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -318,6 +320,9 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// Addresses `/probe` may check besides the configured targets' (`[metrics] probe_allow`).
     pub probe_allow: Vec<crate::target::Cidr>,
+    /// HTTP basic authentication on the listener: the user, and the file holding the password
+    /// (read at each request, so a new password needs no reload).
+    pub listen_auth: Option<(String, PathBuf)>,
     /// `[fleet]`: daemons on one PostgreSQL store share each pass's work.
     pub fleet: Option<FleetConfig>,
 }
@@ -727,6 +732,35 @@ impl Config {
                 ),
             }
         }
+        let listen_auth = raw
+            .metrics
+            .as_ref()
+            .and_then(|m| match (&m.user, &m.password_file) {
+                (Some(user), Some(file))
+                    if !user.get_ref().is_empty() && !user.get_ref().contains(':') =>
+                {
+                    Some((user.get_ref().clone(), base.join(file.get_ref())))
+                }
+                (Some(user), Some(_)) => {
+                    at(
+                        user.span(),
+                        format!(
+                            "metrics user `{}` must be non-empty, without `:`",
+                            user.get_ref()
+                        ),
+                    );
+                    None
+                }
+                (Some(user), None) => {
+                    at(user.span(), "metrics user needs a password_file".into());
+                    None
+                }
+                (None, Some(file)) => {
+                    at(file.span(), "metrics password_file needs a user".into());
+                    None
+                }
+                (None, None) => None,
+            });
         // Overriding templates are rendered against a full sample now, not at 3 a.m.
         if let Some(dir) = &notify.templates {
             let checked = crate::notify::render::Templates::load(Some(dir)).and_then(|t| t.check());
@@ -754,6 +788,7 @@ impl Config {
             schedule,
             metrics_listen,
             probe_allow,
+            listen_auth,
             fleet,
         })
     }

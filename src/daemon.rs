@@ -73,6 +73,12 @@ pub async fn run(
                         message: e.to_string(),
                     })?;
             info!(%addr, "serving metrics on /metrics and the API on /api/v1/");
+            if !addr.ip().is_loopback() && setup.config()?.listen_auth.is_none() {
+                warn!(
+                    %addr,
+                    "the listener is reachable from other machines and has no user: set [metrics] user and password_file"
+                );
+            }
             let served = crate::web::Served {
                 metrics: metrics.clone(),
                 setup: served_setup.subscribe(),

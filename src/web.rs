@@ -112,11 +112,26 @@ async fn answer(mut stream: tokio::net::TcpStream, served: &Served) {
     }
     let request = String::from_utf8_lossy(&buf[..read]);
     let first = request.lines().next().unwrap_or_default();
-    let Ok(response) = tokio::time::timeout(PROBE_DEADLINE, route(first, served)).await else {
-        return;
+    let setup = served.setup.borrow().clone();
+    let denied = setup
+        .config
+        .as_ref()
+        .and_then(|c| c.listen_auth.as_ref())
+        .and_then(|(user, file)| refused(&request, user, file));
+    let response = match denied {
+        Some(response) => response,
+        None => match tokio::time::timeout(PROBE_DEADLINE, route(first, served)).await {
+            Ok(response) => response,
+            Err(_) => return,
+        },
+    };
+    let challenge = if response.status.starts_with("401") {
+        "WWW-Authenticate: Basic realm=\"rblwatch\", charset=\"UTF-8\"\r\n"
+    } else {
+        ""
     };
     let head = format!(
-        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{challenge}Connection: close\r\n\r\n",
         response.status,
         response.kind,
         response.body.len()
@@ -251,6 +266,83 @@ async fn from_store(
     }
 }
 
+/// The response refusing `request` when it does not carry `user` and the password on the first
+/// line of `file` (HTTP basic authentication, RFC 7617); None when it does. An empty password
+/// lets nobody in. The file is read at each request:
+/// one that cannot be read refuses everything.
+fn refused(request: &str, user: &str, file: &std::path::Path) -> Option<Response> {
+    let password = match crate::files::read_text(file, 4096) {
+        Ok(text) => text.lines().next().unwrap_or_default().to_string(),
+        Err(e) => {
+            tracing::error!(file = %file.display(), "the listener's password file cannot be read: {e}");
+            return Some(Response::error(
+                "503 Service Unavailable",
+                "the password file cannot be read; see the daemon's log",
+            ));
+        }
+    };
+    let given = request
+        .lines()
+        .skip(1)
+        .take_while(|line| !line.is_empty())
+        .filter_map(|line| line.split_once(':'))
+        .find(|(name, _)| name.trim().eq_ignore_ascii_case("authorization"))
+        .and_then(|(_, value)| {
+            let (scheme, token) = value.trim().split_once(' ')?;
+            scheme
+                .eq_ignore_ascii_case("basic")
+                .then(|| base64(token.trim()))?
+        });
+    let expected = format!("{user}:{password}");
+    match given {
+        Some(given) if !password.is_empty() && same(&given, expected.as_bytes()) => None,
+        _ => Some(Response::error(
+            "401 Unauthorized",
+            "authentication required",
+        )),
+    }
+}
+
+/// Whether `a` and `b` are equal, in a time that depends on their length only.
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Standard base64 (RFC 4648, with padding) decoded; None for anything else.
+fn base64(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| -> Option<u32> {
+        Some(u32::from(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        }))
+    };
+    let bytes = text.as_bytes();
+    if bytes.is_empty() || !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let chunks = bytes.len() / 4;
+    for (i, chunk) in bytes.chunks_exact(4).enumerate() {
+        let pad = chunk.iter().rev().take_while(|&&c| c == b'=').count();
+        // Padding only at the very end, at most two.
+        if pad > 2 || (pad > 0 && i + 1 != chunks) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &chunk[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * u32::try_from(pad).ok()?;
+        let three = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&three[..3 - pad]);
+    }
+    Some(out)
+}
+
 /// `/probe?target=IP`: every selected list asked about one address now, as Prometheus text.
 async fn probe(setup: &Setup, target: &str, probing: &tokio::sync::Semaphore) -> Response {
     let Ok(ip) = target.parse::<std::net::IpAddr>() else {
@@ -368,5 +460,27 @@ mod tests {
         assert!(decode("%e2%82").is_err());
         assert_eq!(decode("%e2%82%ac"), Ok("€".into()));
         assert!(decode("é%").is_err());
+    }
+
+    #[test]
+    fn base64_decodes_what_rfc_4648_encodes_and_nothing_else() {
+        // RFC 4648 section 10.
+        for (plain, coded) in [
+            ("f", "Zg=="),
+            ("fo", "Zm8="),
+            ("foo", "Zm9v"),
+            ("foob", "Zm9vYg=="),
+            ("fooba", "Zm9vYmE="),
+            ("foobar", "Zm9vYmFy"),
+            ("prometheus:s3cr3t", "cHJvbWV0aGV1czpzM2NyM3Q="),
+        ] {
+            assert_eq!(base64(coded), Some(plain.as_bytes().to_vec()), "{coded}");
+        }
+        for bad in ["", "Zg=", "Zg===", "Z===", "Zg==Zg==", "Zm9v!", "Zm 9v"] {
+            assert_eq!(base64(bad), None, "{bad}");
+        }
+        assert!(same(b"abc", b"abc"));
+        assert!(!same(b"abc", b"abd"));
+        assert!(!same(b"abc", b"abcd"));
     }
 }

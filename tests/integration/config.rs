@@ -280,3 +280,27 @@ fn probe_allow_takes_addresses_and_networks_only() {
         ],
     );
 }
+
+#[test]
+fn a_listener_user_needs_a_password_file_and_the_reverse() {
+    let metrics = |more: &str| format!("{GOOD}[metrics]\nlisten = \"0.0.0.0:9377\"\n{more}");
+    assert_eq!(
+        check(&metrics(
+            "user = \"prom\"\npassword_file = \"web.password\"\n"
+        ))
+        .code,
+        0
+    );
+    refused(
+        &metrics("user = \"prom\"\n"),
+        &["rblwatch: CONFIG:16:8: metrics user needs a password_file"],
+    );
+    refused(
+        &metrics("password_file = \"web.password\"\n"),
+        &["rblwatch: CONFIG:16:17: metrics password_file needs a user"],
+    );
+    refused(
+        &metrics("user = \"a:b\"\npassword_file = \"web.password\"\n"),
+        &["rblwatch: CONFIG:16:8: metrics user `a:b` must be non-empty, without `:`"],
+    );
+}

@@ -1090,3 +1090,63 @@ fn one_probe_at_a_time() {
     assert!(text.contains("rblwatch_probe_success 1"), "{text}");
     drop(d);
 }
+
+#[test]
+fn a_user_and_password_file_guard_every_path() {
+    let w = Watch::start();
+    let port = free_tcp_port();
+    let dir = crate::support::shared_dir();
+    let password = dir.path().join("web.password");
+    std::fs::write(&password, "s3cr3t\n").expect("password file");
+    quiet_with_listener(
+        w.config(),
+        port,
+        &format!(
+            "user = \"prometheus\"\npassword_file = \"{}\"\n",
+            password.display()
+        ),
+    );
+    let d = Daemon::start_env(w.config(), &w.env());
+    d.wait_for("the listener", |log| log.contains("serving metrics"));
+    let with = |path: &str, credentials: Option<&str>| -> String {
+        let auth = credentials.map_or_else(String::new, |c| format!("Authorization: {c}\r\n"));
+        request(
+            port,
+            &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}\r\n"),
+        )
+    };
+    // "prometheus:s3cr3t", and the same user with another password.
+    let (good, bad) = (
+        "Basic cHJvbWV0aGV1czpzM2NyM3Q=",
+        "Basic cHJvbWV0aGV1czpzZWNyZXQ=",
+    );
+    for path in [
+        "/metrics",
+        "/api/v1/status",
+        "/api/v1/lists",
+        "/probe?target=192.0.2.5",
+    ] {
+        for credentials in [None, Some(bad), Some("Bearer cHJvbWV0aGV1czpzM2NyM3Q=")] {
+            let response = with(path, credentials);
+            assert!(
+                response.starts_with("HTTP/1.1 401"),
+                "{path} {credentials:?}: {response}"
+            );
+            assert!(
+                response.contains("WWW-Authenticate: Basic realm="),
+                "{response}"
+            );
+        }
+        let response = with(path, Some(good));
+        assert!(response.starts_with("HTTP/1.1 200"), "{path}: {response}");
+    }
+    // A new password counts at once; an unreadable file refuses everything.
+    std::fs::write(&password, "secret").expect("password file");
+    assert!(with("/metrics", Some(bad)).starts_with("HTTP/1.1 200"));
+    assert!(with("/metrics", Some(good)).starts_with("HTTP/1.1 401"));
+    std::fs::remove_file(&password).expect("remove");
+    assert!(with("/metrics", Some(bad)).starts_with("HTTP/1.1 503"));
+    d.wait_for("the error logged", |log| {
+        log.contains("password file cannot be read")
+    });
+}
