@@ -78,6 +78,8 @@ struct RawMetrics {
     probe_allow: Vec<Spanned<String>>,
     user: Option<Spanned<String>>,
     password_file: Option<Spanned<String>>,
+    tls_cert: Option<Spanned<String>>,
+    tls_key: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize, Default)]
@@ -323,6 +325,9 @@ pub struct Config {
     /// HTTP basic authentication on the listener: the user, and the file holding the password
     /// (read at each request, so a new password needs no reload).
     pub listen_auth: Option<(String, PathBuf)>,
+    /// TLS on the listener: the certificate chain and the private key (PEM files), read at
+    /// start.
+    pub listen_tls: Option<(PathBuf, PathBuf)>,
     /// `[fleet]`: daemons on one PostgreSQL store share each pass's work.
     pub fleet: Option<FleetConfig>,
 }
@@ -761,6 +766,23 @@ impl Config {
                 }
                 (None, None) => None,
             });
+        let listen_tls = raw
+            .metrics
+            .as_ref()
+            .and_then(|m| match (&m.tls_cert, &m.tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some((base.join(cert.get_ref()), base.join(key.get_ref())))
+                }
+                (Some(cert), None) => {
+                    at(cert.span(), "metrics tls_cert needs a tls_key".into());
+                    None
+                }
+                (None, Some(key)) => {
+                    at(key.span(), "metrics tls_key needs a tls_cert".into());
+                    None
+                }
+                (None, None) => None,
+            });
         // Overriding templates are rendered against a full sample now, not at 3 a.m.
         if let Some(dir) = &notify.templates {
             let checked = crate::notify::render::Templates::load(Some(dir)).and_then(|t| t.check());
@@ -789,6 +811,7 @@ impl Config {
             metrics_listen,
             probe_allow,
             listen_auth,
+            listen_tls,
             fleet,
         })
     }

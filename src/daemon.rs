@@ -76,7 +76,7 @@ pub async fn run(
             if !addr.ip().is_loopback() && setup.config()?.listen_auth.is_none() {
                 warn!(
                     %addr,
-                    "the listener is reachable from other machines and has no user: set [metrics] user and password_file"
+                    "the listener is reachable from other machines and has no user: set [metrics] user and password_file, with tls_cert and tls_key"
                 );
             }
             let served = crate::web::Served {
@@ -84,8 +84,18 @@ pub async fn run(
                 setup: served_setup.subscribe(),
                 probing: tokio::sync::Semaphore::new(1),
             };
+            let tls = match &setup.config()?.listen_tls {
+                Some((cert, key)) => {
+                    Some(crate::web::tls(cert, key).map_err(|message| Error::Listen {
+                        what: "metrics TLS".into(),
+                        addr: addr.to_string(),
+                        message,
+                    })?)
+                }
+                None => None,
+            };
             Some(AbortOnDrop(tokio::spawn(crate::web::serve(
-                listener, served,
+                listener, served, tls,
             ))))
         }
         None => None,

@@ -15,9 +15,10 @@
 
 use std::sync::Arc;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
 
 use crate::cli::{HistoryArgs, ListFormat, StatusArgs};
 use crate::cmd::Setup;
@@ -43,8 +44,30 @@ pub struct Served {
     pub probing: tokio::sync::Semaphore,
 }
 
-/// Serves requests until the task is dropped.
-pub async fn serve(listener: TcpListener, served: Served) {
+/// The TLS side of the listener, from a PEM certificate chain and private key.
+pub fn tls(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, String> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{}: {e}", cert.display()))?;
+    if chain.is_empty() {
+        return Err(format!("{}: no certificate in it", cert.display()));
+    }
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| format!("TLS setup: {e}"))?
+    .with_no_client_auth()
+    .with_single_cert(chain, key)
+    .map_err(|e| format!("the certificate and key do not make a TLS setup: {e}"))?;
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Serves requests until the task is dropped; over TLS when `tls` is given.
+pub async fn serve(listener: TcpListener, served: Served, tls: Option<TlsAcceptor>) {
     let served = Arc::new(served);
     let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
@@ -60,9 +83,18 @@ pub async fn serve(listener: TcpListener, served: Served) {
             drop(stream);
             continue;
         };
-        let served = served.clone();
+        let (served, tls) = (served.clone(), tls.clone());
         tokio::spawn(async move {
-            answer(stream, &served).await;
+            match tls {
+                // The handshake has the same time as a request.
+                Some(tls) => {
+                    if let Ok(Ok(stream)) = tokio::time::timeout(DEADLINE, tls.accept(stream)).await
+                    {
+                        answer(stream, &served).await;
+                    }
+                }
+                None => answer(stream, &served).await,
+            }
             drop(slot);
         });
     }
@@ -93,7 +125,7 @@ impl Response {
 }
 
 /// Reads one request (at most `MAX_REQUEST` bytes) and answers it.
-async fn answer(mut stream: tokio::net::TcpStream, served: &Served) {
+async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, served: &Served) {
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut read = 0;
     let reading = async {

@@ -304,3 +304,16 @@ fn a_listener_user_needs_a_password_file_and_the_reverse() {
         &["rblwatch: CONFIG:16:8: metrics user `a:b` must be non-empty, without `:`"],
     );
 }
+
+#[test]
+fn a_listener_certificate_needs_its_key_and_the_reverse() {
+    let metrics = |more: &str| format!("{GOOD}[metrics]\nlisten = \"0.0.0.0:9377\"\n{more}");
+    refused(
+        &metrics("tls_cert = \"web.pem\"\n"),
+        &["rblwatch: CONFIG:16:12: metrics tls_cert needs a tls_key"],
+    );
+    refused(
+        &metrics("tls_key = \"web.key\"\n"),
+        &["rblwatch: CONFIG:16:11: metrics tls_key needs a tls_cert"],
+    );
+}
