@@ -1180,8 +1180,9 @@ fn get_tls(port: u16, path: &str, ca: &Path) -> Result<String, String> {
     }
 }
 
-#[test]
-fn the_listener_speaks_tls_with_a_certificate_and_key() {
+/// A daemon whose listener has the test CA's certificate and the key at its path plus
+/// `key_suffix`; the watch, the CA and the port.
+fn with_tls(key_suffix: &str) -> (Watch, crate::support::servers::TestCa, u16, Daemon) {
     let w = Watch::start();
     let ca = crate::support::servers::TestCa::new();
     let port = free_tcp_port();
@@ -1189,12 +1190,18 @@ fn the_listener_speaks_tls_with_a_certificate_and_key() {
         w.config(),
         port,
         &format!(
-            "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
+            "tls_cert = \"{}\"\ntls_key = \"{}{key_suffix}\"\n",
             ca.cert.display(),
             ca.key.display()
         ),
     );
     let d = Daemon::start_env(w.config(), &w.env());
+    (w, ca, port, d)
+}
+
+#[test]
+fn the_listener_speaks_tls_with_a_certificate_and_key() {
+    let (_w, ca, port, d) = with_tls("");
     d.wait_for("the listener", |log| log.contains("serving metrics"));
     let response = get_tls(port, "/metrics", &ca.ca).expect("a TLS exchange");
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -1209,19 +1216,7 @@ fn the_listener_speaks_tls_with_a_certificate_and_key() {
 
 #[test]
 fn a_tls_key_that_cannot_be_read_stops_the_daemon_at_start() {
-    let w = Watch::start();
-    let ca = crate::support::servers::TestCa::new();
-    let port = free_tcp_port();
-    quiet_with_listener(
-        w.config(),
-        port,
-        &format!(
-            "tls_cert = \"{}\"\ntls_key = \"{}.missing\"\n",
-            ca.cert.display(),
-            ca.key.display()
-        ),
-    );
-    let mut d = Daemon::start_env(w.config(), &w.env());
+    let (_w, _ca, _port, mut d) = with_tls(".missing");
     assert_eq!(d.exit(Duration::from_secs(10)), 3, "{}", d.log());
     assert!(d.log().contains(".missing"), "{}", d.log());
 }
