@@ -12,8 +12,8 @@ pub(super) const BATCH: usize = 64;
 /// The largest reply read by a single-question socket: queries carry no EDNS, so answers fit
 /// in 512 bytes (RFC 1035 section 4.2.1); room is left for a server that sends more anyway.
 pub(super) const REPLY_MAX: usize = 4096;
-/// Room for one reply in a batch read. A longer reply is reported cut (the kernel's
-/// MSG_TRUNC), and the caller asks again over TCP. Four to a page: the pages a read touches
+/// Room for one reply in a batch read. A longer reply (the kernel's MSG_TRUNC) comes back
+/// marked truncated, and the caller asks again over TCP. Four to a page: the pages a read touches
 /// are the ones a one-address check pays for.
 pub(super) const SLOT: usize = 1024;
 
@@ -59,14 +59,12 @@ pub(super) fn send<P: AsRef<[u8]>>(fd: RawFd, packets: &[P]) -> io::Result<usize
 }
 
 /// Reads up to `BATCH` datagrams into `buffers`, one per `SLOT` bytes of it, their lengths
-/// and whether each was cut (longer than its slot) into `lengths`; returns how many were
-/// read. One zeroed allocation is best: the system maps its pages only as datagrams land in
-/// them, so a lane that reads a few replies at a time never touches most of it.
-pub(super) fn receive(
-    fd: RawFd,
-    buffers: &mut [u8],
-    lengths: &mut [(usize, bool)],
-) -> io::Result<usize> {
+/// (at most `SLOT`) into `lengths`; returns how many were read. A datagram longer than its
+/// slot, longer than a server without EDNS may send, is marked truncated (TC) where it lies:
+/// its question is whole, and it is read as a reply to ask again over TCP. One zeroed
+/// allocation is best: the system maps its pages only as datagrams land in them, so a lane
+/// that reads a few replies at a time never touches most of it.
+pub(super) fn receive(fd: RawFd, buffers: &mut [u8], lengths: &mut [usize]) -> io::Result<usize> {
     let count = (buffers.len() / SLOT).min(lengths.len()).min(BATCH);
     let mut iovecs: Vec<libc::iovec> = buffers
         .chunks_exact_mut(SLOT)
@@ -88,11 +86,16 @@ pub(super) fn receive(
         )
     };
     let read = usize::try_from(read).map_err(|_| io::Error::last_os_error())?;
-    for (length, header) in lengths.iter_mut().zip(&headers).take(read) {
-        *length = (
-            header.msg_len as usize,
-            header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0,
-        );
+    for ((length, header), slot) in lengths
+        .iter_mut()
+        .zip(&headers)
+        .zip(buffers.chunks_exact_mut(SLOT))
+        .take(read)
+    {
+        *length = (header.msg_len as usize).min(SLOT);
+        if header.msg_hdr.msg_flags & libc::MSG_TRUNC != 0 && *length > 2 {
+            slot[2] |= 0x02;
+        }
     }
     Ok(read)
 }

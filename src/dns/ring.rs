@@ -90,7 +90,7 @@ pub struct Ring {
     over_tcp: FuturesUnordered<Pin<Box<dyn Future<Output = Done> + Send>>>,
     timer: Pin<Box<tokio::time::Sleep>>,
     buffers: Vec<u8>,
-    lengths: Vec<(usize, bool)>,
+    lengths: Vec<usize>,
     /// Queries ended outside a round's `done` (a server unreachable while sending).
     ended: Vec<Done>,
 }
@@ -122,7 +122,7 @@ impl Ring {
             over_tcp: FuturesUnordered::new(),
             timer: Box::pin(tokio::time::sleep(Duration::ZERO)),
             buffers: vec![0; batch::SLOT * batch::BATCH],
-            lengths: vec![(0, false); batch::BATCH],
+            lengths: vec![0; batch::BATCH],
             ended: Vec::new(),
         };
         for server in 0..servers.len() {
@@ -166,6 +166,7 @@ impl Ring {
     /// Asks for the A records of `name` (absolute) under the caller's number `token`; the
     /// answer comes out of `wait`. A name that cannot be asked is refused at once.
     pub fn ask(&mut self, token: u64, name: &str) -> Result<(), String> {
+        let now = Instant::now();
         let index = match self.free.pop() {
             Some(index) => index,
             None => {
@@ -173,15 +174,14 @@ impl Ring {
                     token,
                     qname: Vec::new(),
                     sends: Vec::new(),
-                    first: Instant::now(),
-                    deadline: Instant::now(),
+                    first: now,
+                    deadline: now,
                     wait: Duration::ZERO,
                     live: false,
                 });
                 self.flights.len() - 1
             }
         };
-        let now = Instant::now();
         let flight = &mut self.flights[index];
         if let Err(why) = udp::question_into(name, &mut flight.qname) {
             self.free.push(index);
@@ -229,13 +229,8 @@ impl Ring {
                 bytes: [0; PACKET_MAX],
             });
             if let Some(packet) = lane.outbox.last_mut() {
-                let end = 12 + flight.qname.len();
-                packet.len = end + 4;
-                packet.bytes[..2].copy_from_slice(&id.to_be_bytes());
-                // Recursion desired, one question.
-                packet.bytes[2..12].copy_from_slice(&[1, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
-                packet.bytes[12..end].copy_from_slice(&flight.qname);
-                packet.bytes[end..end + 4].copy_from_slice(&[0, udp::TYPE_A as u8, 0, 1]);
+                packet.len =
+                    udp::write_query(&mut packet.bytes, id, &flight.qname, udp::TYPE_A, true);
             }
             lane.sent += 1;
             lane.waiting += 1;
@@ -411,15 +406,8 @@ impl Ring {
                 Err(_) => return,
             };
             for slot in 0..read {
-                let (n, cut) = self.lengths[slot];
                 let start = slot * batch::SLOT;
-                let end = start + n.min(batch::SLOT);
-                // Longer than a server without EDNS may send: what arrived is read as a
-                // truncated reply (its question is whole), so it is asked again over TCP.
-                if cut && n > 2 {
-                    self.buffers[start + 2] |= 0x02;
-                }
-                self.deliver(start, end, now, done);
+                self.deliver(start, start + self.lengths[slot], now, done);
             }
         }
     }
@@ -512,14 +500,7 @@ impl Ring {
         let Some(server) = self.lanes[lane].as_ref().map(|l| l.server) else {
             return;
         };
-        let why = if error.kind() == io::ErrorKind::ConnectionRefused {
-            format!(
-                "nothing answers DNS at {} (port unreachable)",
-                self.servers[server]
-            )
-        } else {
-            format!("cannot reach {}: {error}", self.servers[server])
-        };
+        let why = udp::unreachable_reason(self.servers[server], error);
         let now = Instant::now();
         let waiting: Vec<usize> = (0..self.flights.len())
             .filter(|&i| {

@@ -35,12 +35,12 @@ const SPREAD_AFTER: usize = 512;
 /// attacker who learns a port has it for a moment only (RFC 5452 section 9.2).
 pub(super) const ROTATE_AFTER: usize = 4096;
 /// Each socket's receive and send buffer.
-pub(super) const BUFFER: usize = 4 << 20;
+const BUFFER: usize = 4 << 20;
 /// Query types asked here.
 pub(super) const TYPE_A: u16 = 1;
 const TYPE_TXT: u16 = 16;
 /// The first wait before a query is sent again; it doubles after each loss.
-pub(super) const FIRST_RETRY: Duration = Duration::from_millis(250);
+const FIRST_RETRY: Duration = Duration::from_millis(250);
 
 /// What reaches a waiting query: a reply to one of its sends, or word that its server cannot
 /// be reached (an ICMP port unreachable on the lane's socket).
@@ -511,13 +511,21 @@ pub(super) fn check_response(reply: &[u8], qname: &[u8], qtype: u16) -> Result<(
 
 /// A query packet: id, recursion desired (`rd`) or not, one question of `qtype`, class IN.
 fn packet_for(id: u16, qname: &[u8], qtype: u16, rd: bool) -> Vec<u8> {
-    let mut packet = Vec::with_capacity(12 + qname.len() + 4);
-    packet.extend_from_slice(&id.to_be_bytes());
-    packet.extend_from_slice(&[u8::from(rd), 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
-    packet.extend_from_slice(qname);
-    packet.extend_from_slice(&qtype.to_be_bytes());
-    packet.extend_from_slice(&[0, 1]);
+    let mut packet = vec![0; 12 + qname.len() + 4];
+    write_query(&mut packet, id, qname, qtype, rd);
     packet
+}
+
+/// Writes the query packet of `packet_for` at the start of `out` (which must have room for
+/// it, `12 + qname.len() + 4` bytes) and returns its length.
+pub(super) fn write_query(out: &mut [u8], id: u16, qname: &[u8], qtype: u16, rd: bool) -> usize {
+    let end = 12 + qname.len();
+    out[..2].copy_from_slice(&id.to_be_bytes());
+    out[2..12].copy_from_slice(&[u8::from(rd), 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    out[12..end].copy_from_slice(qname);
+    out[end..end + 2].copy_from_slice(&qtype.to_be_bytes());
+    out[end + 2..end + 4].copy_from_slice(&[0, 1]);
+    end + 4
 }
 
 /// How many queries may be in flight to the servers: grows by about one per round trip while
@@ -749,14 +757,20 @@ impl Lane {
             Ok(mut pending) => pending.drain().map(|(_, asked)| asked).collect(),
             Err(_) => return,
         };
-        let why = if error.kind() == io::ErrorKind::ConnectionRefused {
-            format!("nothing answers DNS at {} (port unreachable)", self.server)
-        } else {
-            format!("cannot reach {}: {error}", self.server)
-        };
+        let why = unreachable_reason(self.server, error);
         for asked in waiting {
             asked.hand(Delivery::Unreachable(why.clone()));
         }
+    }
+}
+
+/// What the queries waiting on `server` are told when the kernel reports `error` (an ICMP
+/// error) for its socket.
+pub(super) fn unreachable_reason(server: SocketAddr, error: &io::Error) -> String {
+    if error.kind() == io::ErrorKind::ConnectionRefused {
+        format!("nothing answers DNS at {server} (port unreachable)")
+    } else {
+        format!("cannot reach {server}: {error}")
     }
 }
 
@@ -815,7 +829,7 @@ async fn send(lane: Arc<Lane>) {
 /// its id and question.
 async fn receive(lane: Arc<Lane>) {
     let mut buffers = vec![0u8; batch::SLOT * batch::BATCH];
-    let mut lengths = vec![(0usize, false); batch::BATCH];
+    let mut lengths = vec![0usize; batch::BATCH];
     loop {
         let ready = if lane.retired.load(Ordering::Relaxed) {
             if lane.finished() {
@@ -844,18 +858,8 @@ async fn receive(lane: Arc<Lane>) {
             }
             Err(_) => continue,
         };
-        for (buf, &(n, cut)) in buffers
-            .chunks_exact_mut(batch::SLOT)
-            .zip(&lengths)
-            .take(read)
-        {
-            let reply = &mut buf[..n.min(batch::SLOT)];
-            // Longer than a server without EDNS may send: what arrived is read as a truncated
-            // reply (its question is whole), so it is asked again over TCP.
-            if let (true, Some(flags)) = (cut, reply.get_mut(2)) {
-                *flags |= 0x02;
-            }
-            deliver(&lane, reply);
+        for (buf, &n) in buffers.chunks_exact(batch::SLOT).zip(&lengths).take(read) {
+            deliver(&lane, &buf[..n]);
         }
     }
 }
