@@ -116,17 +116,18 @@ pub(super) async fn drive(
                 continue;
             };
             let verdict = shared.judge(list, &answer);
-            if wants_txt(&verdict) {
-                let mut outcome = shared.blank_asked(owner, &subject, list, query.clone());
-                settle(&mut outcome, verdict, Vec::new(), elapsed);
-                let (dns, zone) = (&shared.dns, shared.lists[list].zone.clone());
-                reasons.push(Box::pin(async move { (seq, dns.txt(&zone, &query).await) }));
-                *waiting = Waiting::Reason(outcome);
-            } else {
-                let mut outcome = shared.blank_asked(owner, &subject, list, query);
-                settle(&mut outcome, verdict, Vec::new(), elapsed);
-                *waiting = Waiting::Done(outcome);
-            }
+            // A listing's TXT reason is asked under the same name.
+            let reason = wants_txt(&verdict).then(|| query.clone());
+            let mut outcome = shared.blank_asked(owner, &subject, list, query);
+            settle(&mut outcome, verdict, Vec::new(), elapsed);
+            *waiting = match reason {
+                Some(query) => {
+                    let (dns, zone) = (&shared.dns, shared.lists[list].zone.clone());
+                    reasons.push(Box::pin(async move { (seq, dns.txt(&zone, &query).await) }));
+                    Waiting::Reason(outcome)
+                }
+                None => Waiting::Done(outcome),
+            };
         }
     }
 }

@@ -558,7 +558,7 @@ fn distrust_unhealthy(mut outcome: Outcome, health: &[ListHealth]) -> Outcome {
     else {
         return outcome;
     };
-    if !state.health.is_trusted() && outcome.status.is_definite() {
+    if !state.health.is_trusted() {
         let was = outcome.status;
         outcome.status = Status::Unhealthy;
         outcome.detail = Some(format!(
@@ -663,10 +663,7 @@ impl Shared {
     /// The outcome of a pair asked about under `query`, before its answer.
     fn blank_asked(&self, owner: usize, subject: &Subject, list: usize, query: String) -> Outcome {
         let active = &self.lists[list];
-        let mut outcome = Outcome {
-            query: String::new(),
-            ..blank_shown(self.targets[owner].clone(), subject, active)
-        };
+        let mut outcome = blank_shown(self.targets[owner].clone(), subject, active);
         // The name is shown as asked unless it holds a key: the zone shown is then another.
         outcome.query = if active.zone == active.list.zone {
             query
