@@ -44,17 +44,23 @@ pub struct Served {
     pub probing: tokio::sync::Semaphore,
 }
 
-/// The TLS side of the listener, from a PEM certificate chain and private key.
+/// The TLS side of the listener, from a PEM certificate chain and private key (read as every
+/// secret file is: regular files only, of bounded size).
 pub fn tls(cert: &std::path::Path, key: &std::path::Path) -> Result<TlsAcceptor, String> {
     use rustls::pki_types::pem::PemObject;
     use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-    let chain = CertificateDer::pem_file_iter(cert)
-        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+    let read = |path: &std::path::Path| {
+        crate::files::read_bytes(path, crate::files::SECRET_LIMIT)
+            .map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let chain = CertificateDer::pem_slice_iter(&read(cert)?)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| format!("{}: {e}", cert.display()))?;
     if chain.is_empty() {
         return Err(format!("{}: no certificate in it", cert.display()));
     }
-    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{}: {e}", key.display()))?;
+    let key = PrivateKeyDer::from_pem_slice(&read(key)?)
+        .map_err(|e| format!("{}: {e}", key.display()))?;
     let config = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -111,6 +117,15 @@ const JSON: &str = "application/json";
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 impl Response {
+    /// A 200 with `body` of type `kind`.
+    fn ok(kind: &'static str, body: Vec<u8>) -> Response {
+        Response {
+            status: "200 OK",
+            kind,
+            body,
+        }
+    }
+
     /// An error as a JSON document: `{"error": "..."}`.
     fn error(status: &'static str, message: &str) -> Response {
         let body = serde_json::json!({ "error": message })
@@ -144,6 +159,7 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, served: &Serve
     }
     let request = String::from_utf8_lossy(&buf[..read]);
     let first = request.lines().next().unwrap_or_default();
+    // One setup serves the whole request, even if a reload replaces it meanwhile.
     let setup = served.setup.borrow().clone();
     let denied = setup
         .config
@@ -152,7 +168,7 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, served: &Serve
         .and_then(|(user, file)| refused(&request, user, file));
     let response = match denied {
         Some(response) => response,
-        None => match tokio::time::timeout(PROBE_DEADLINE, route(first, served)).await {
+        None => match tokio::time::timeout(PROBE_DEADLINE, route(first, served, setup)).await {
             Ok(response) => response,
             Err(_) => return,
         },
@@ -177,7 +193,7 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, served: &Serve
 }
 
 /// The response to a request line (`GET /path?query HTTP/1.1`).
-async fn route(line: &str, served: &Served) -> Response {
+async fn route(line: &str, served: &Served, setup: Arc<Setup>) -> Response {
     let mut words = line.split(' ');
     let (method, target) = (
         words.next().unwrap_or_default(),
@@ -203,7 +219,6 @@ async fn route(line: &str, served: &Served) -> Response {
             &format!("{path} takes no parameter {name:?}"),
         );
     }
-    let setup = served.setup.borrow().clone();
     let get = |name: &str| {
         params
             .iter()
@@ -211,19 +226,11 @@ async fn route(line: &str, served: &Served) -> Response {
             .map(|(_, v)| v.clone())
     };
     match path {
-        "/metrics" => Response {
-            status: "200 OK",
-            kind: PROMETHEUS,
-            body: served.metrics.render().into_bytes(),
-        },
+        "/metrics" => Response::ok(PROMETHEUS, served.metrics.render().into_bytes()),
         "/api/v1/lists" => {
             let mut body = Vec::new();
             match crate::report::catalog::write_json(&mut body, &setup.catalog) {
-                Ok(()) => Response {
-                    status: "200 OK",
-                    kind: JSON,
-                    body,
-                },
+                Ok(()) => Response::ok(JSON, body),
                 Err(e) => Response::error("500 Internal Server Error", &e.to_string()),
             }
         }
@@ -285,11 +292,7 @@ async fn from_store(
     })
     .await;
     match done {
-        Ok(Ok(body)) => Response {
-            status: "200 OK",
-            kind: JSON,
-            body,
-        },
+        Ok(Ok(body)) => Response::ok(JSON, body),
         Ok(Err(crate::error::Error::Usage { arg, message })) => {
             Response::error("400 Bad Request", &format!("{arg}: {message}"))
         }
@@ -300,8 +303,8 @@ async fn from_store(
 
 /// The response refusing `request` when it does not carry `user` and the password on the first
 /// line of `file` (HTTP basic authentication, RFC 7617); None when it does. An empty password
-/// lets nobody in. The file is read at each request:
-/// one that cannot be read refuses everything.
+/// lets nobody in. The file is read at each request: one that cannot be read refuses
+/// everything.
 fn refused(request: &str, user: &str, file: &std::path::Path) -> Option<Response> {
     let password = match crate::files::read_text(file, 4096) {
         Ok(text) => text.lines().next().unwrap_or_default().to_string(),
@@ -421,11 +424,10 @@ async fn probe(setup: &Setup, target: &str, probing: &tokio::sync::Semaphore) ->
         Ok::<_, crate::error::Error>(crate::check::run(&dns, request).await)
     };
     match asked.await {
-        Ok(report) => Response {
-            status: "200 OK",
-            kind: PROMETHEUS,
-            body: crate::metrics::probe_text(&report, started.elapsed()).into_bytes(),
-        },
+        Ok(report) => Response::ok(
+            PROMETHEUS,
+            crate::metrics::probe_text(&report, started.elapsed()).into_bytes(),
+        ),
         Err(err) => Response::error("500 Internal Server Error", &err.to_string()),
     }
 }

@@ -1180,9 +1180,11 @@ fn get_tls(port: u16, path: &str, ca: &Path) -> Result<String, String> {
     }
 }
 
-/// A daemon whose listener has the test CA's certificate and the key at its path plus
-/// `key_suffix`; the watch, the CA and the port.
-fn with_tls(key_suffix: &str) -> (Watch, crate::support::servers::TestCa, u16, Daemon) {
+/// A daemon whose listener has the test CA's certificate and the key `key` names; the
+/// watch, the CA and the port.
+fn with_tls(
+    key: impl FnOnce(&crate::support::servers::TestCa) -> std::path::PathBuf,
+) -> (Watch, crate::support::servers::TestCa, u16, Daemon) {
     let w = Watch::start();
     let ca = crate::support::servers::TestCa::new();
     let port = free_tcp_port();
@@ -1190,9 +1192,9 @@ fn with_tls(key_suffix: &str) -> (Watch, crate::support::servers::TestCa, u16, D
         w.config(),
         port,
         &format!(
-            "tls_cert = \"{}\"\ntls_key = \"{}{key_suffix}\"\n",
+            "tls_cert = \"{}\"\ntls_key = \"{}\"\n",
             ca.cert.display(),
-            ca.key.display()
+            key(&ca).display()
         ),
     );
     let d = Daemon::start_env(w.config(), &w.env());
@@ -1201,7 +1203,7 @@ fn with_tls(key_suffix: &str) -> (Watch, crate::support::servers::TestCa, u16, D
 
 #[test]
 fn the_listener_speaks_tls_with_a_certificate_and_key() {
-    let (_w, ca, port, d) = with_tls("");
+    let (_w, ca, port, d) = with_tls(|ca| ca.key.clone());
     d.wait_for("the listener", |log| log.contains("serving metrics"));
     let response = get_tls(port, "/metrics", &ca.ca).expect("a TLS exchange");
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
@@ -1216,7 +1218,20 @@ fn the_listener_speaks_tls_with_a_certificate_and_key() {
 
 #[test]
 fn a_tls_key_that_cannot_be_read_stops_the_daemon_at_start() {
-    let (_w, _ca, _port, mut d) = with_tls(".missing");
+    let (_w, _ca, _port, mut d) = with_tls(|ca| ca.key.with_extension("missing"));
     assert_eq!(d.exit(Duration::from_secs(10)), 3, "{}", d.log());
     assert!(d.log().contains(".missing"), "{}", d.log());
+}
+
+#[test]
+fn a_tls_key_that_is_a_fifo_is_refused_at_once_not_waited_on() {
+    let (_w, _ca, _port, mut d) = with_tls(|ca| {
+        let fifo = ca.key.with_extension("fifo");
+        let path = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+        // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+        assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+        fifo
+    });
+    assert_eq!(d.exit(Duration::from_secs(10)), 3, "{}", d.log());
+    assert!(d.log().contains("not a regular file"), "{}", d.log());
 }
