@@ -737,52 +737,29 @@ impl Config {
                 ),
             }
         }
-        let listen_auth = raw
-            .metrics
-            .as_ref()
-            .and_then(|m| match (&m.user, &m.password_file) {
-                (Some(user), Some(file))
-                    if !user.get_ref().is_empty() && !user.get_ref().contains(':') =>
-                {
-                    Some((user.get_ref().clone(), base.join(file.get_ref())))
-                }
-                (Some(user), Some(_)) => {
+        let metrics = raw.metrics.as_ref();
+        let listen_auth = metrics
+            .and_then(|m| {
+                together(
+                    ("user", &m.user),
+                    ("password_file", &m.password_file),
+                    &mut at,
+                )
+            })
+            .and_then(|(user, file)| {
+                let name = user.get_ref();
+                if name.is_empty() || name.contains(':') {
                     at(
                         user.span(),
-                        format!(
-                            "metrics user `{}` must be non-empty, without `:`",
-                            user.get_ref()
-                        ),
+                        format!("metrics user `{name}` must be non-empty, without `:`"),
                     );
-                    None
+                    return None;
                 }
-                (Some(user), None) => {
-                    at(user.span(), "metrics user needs a password_file".into());
-                    None
-                }
-                (None, Some(file)) => {
-                    at(file.span(), "metrics password_file needs a user".into());
-                    None
-                }
-                (None, None) => None,
+                Some((name.clone(), base.join(file.get_ref())))
             });
-        let listen_tls = raw
-            .metrics
-            .as_ref()
-            .and_then(|m| match (&m.tls_cert, &m.tls_key) {
-                (Some(cert), Some(key)) => {
-                    Some((base.join(cert.get_ref()), base.join(key.get_ref())))
-                }
-                (Some(cert), None) => {
-                    at(cert.span(), "metrics tls_cert needs a tls_key".into());
-                    None
-                }
-                (None, Some(key)) => {
-                    at(key.span(), "metrics tls_key needs a tls_cert".into());
-                    None
-                }
-                (None, None) => None,
-            });
+        let listen_tls = metrics
+            .and_then(|m| together(("tls_cert", &m.tls_cert), ("tls_key", &m.tls_key), &mut at))
+            .map(|(cert, key)| (base.join(cert.get_ref()), base.join(key.get_ref())));
         // Overriding templates are rendered against a full sample now, not at 3 a.m.
         if let Some(dir) = &notify.templates {
             let checked = crate::notify::render::Templates::load(Some(dir)).and_then(|t| t.check());
@@ -879,6 +856,27 @@ impl Config {
             Some(pg) => crate::store::Location::Postgres(pg.clone()),
             None => crate::store::Location::Sqlite(self.store.clone()),
         }
+    }
+}
+
+/// Two `[metrics]` keys that go together (named with their values): both, or neither; one
+/// alone is an error at its place.
+fn together<'a>(
+    (first, a): (&str, &'a Option<Spanned<String>>),
+    (second, b): (&str, &'a Option<Spanned<String>>),
+    at: &mut impl FnMut(Range<usize>, String),
+) -> Option<(&'a Spanned<String>, &'a Spanned<String>)> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some((a, b)),
+        (Some(a), None) => {
+            at(a.span(), format!("metrics {first} needs a {second}"));
+            None
+        }
+        (None, Some(b)) => {
+            at(b.span(), format!("metrics {second} needs a {first}"));
+            None
+        }
+        (None, None) => None,
     }
 }
 
