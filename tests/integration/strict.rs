@@ -147,9 +147,7 @@ fn attempts_bound_the_sends_of_each_question() {
 
 #[test]
 fn a_closed_port_is_an_error_at_once_not_after_the_timeout() {
-    let closed = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
-    let addr = closed.local_addr().expect("addr").to_string();
-    drop(closed);
+    let addr = closed_port();
     let started = std::time::Instant::now();
     let run = with_lists(
         &[("t", "t.test")],
