@@ -1074,7 +1074,7 @@ fn notify(raw: &RawNotify, base: &Path, at: &mut impl FnMut(Range<usize>, String
             (Some(env), None) => Some(Secret::Env(env.get_ref().clone())),
             (None, Some(file)) => {
                 let path = base.join(file.get_ref());
-                if std::fs::File::open(&path).is_err() {
+                if crate::files::open_regular(&path).is_err() {
                     at(
                         file.span(),
                         format!("password_file {} cannot be read", path.display()),
@@ -1096,7 +1096,7 @@ fn notify(raw: &RawNotify, base: &Path, at: &mut impl FnMut(Range<usize>, String
         }
         let ca_file = smtp.ca_file.as_ref().map(|f| {
             let path = base.join(f.get_ref());
-            if std::fs::File::open(&path).is_err() {
+            if crate::files::open_regular(&path).is_err() {
                 at(
                     f.span(),
                     format!("ca_file {} cannot be read", path.display()),

@@ -242,8 +242,10 @@ pub(crate) fn client_config(ca_file: Option<&Path>) -> Result<ClientConfig, Stri
         use rustls::pki_types::CertificateDer;
         use rustls::pki_types::pem::PemObject;
         let shown = path.display();
-        let certs = CertificateDer::pem_file_iter(path).map_err(|e| format!("{shown}: {e}"))?;
-        for cert in certs {
+        // Read as every secret file is: regular files only, of bounded size.
+        let bytes = crate::files::read_bytes(path, crate::files::SECRET_LIMIT)
+            .map_err(|e| format!("{shown}: {e}"))?;
+        for cert in CertificateDer::pem_slice_iter(&bytes) {
             let cert = cert.map_err(|e| format!("{shown}: {e}"))?;
             roots.add(cert).map_err(|e| format!("{shown}: {e}"))?;
         }

@@ -317,3 +317,24 @@ fn a_listener_certificate_needs_its_key_and_the_reverse() {
         &["rblwatch: CONFIG:16:11: metrics tls_key needs a tls_cert"],
     );
 }
+
+#[test]
+fn a_ca_file_that_is_a_fifo_is_refused_not_waited_on() {
+    let dir = shared_dir();
+    let fifo = dir.path().join("ca.pem");
+    let path = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates the node.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "mkfifo");
+    let text = format!(
+        "{GOOD}[notify]\n[notify.smtp]\nhost = \"mail.example.com\"\nfrom = \"rblwatch@example.com\"\nca_file = \"{}\"\n",
+        fifo.display()
+    );
+    let line = text.lines().count();
+    refused(
+        &text,
+        &[&format!(
+            "rblwatch: CONFIG:{line}:11: ca_file {} cannot be read",
+            fifo.display()
+        )],
+    );
+}
