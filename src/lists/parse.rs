@@ -96,6 +96,16 @@ fn yes() -> bool {
     true
 }
 
+/// An absolute http or https URL with a host, and no whitespace or control characters.
+fn is_web_address(url: &str) -> bool {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower
+        .strip_prefix("https://")
+        .or_else(|| lower.strip_prefix("http://"));
+    rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawTest {
@@ -345,15 +355,30 @@ fn validate(
     }
 
     let test = test_points(raw.test, &query, &id, at)?;
-    let delist = raw.delist.map(|d| {
-        let d = d.into_inner();
-        Delist {
-            url: d.url,
-            method: d.method,
-            expires_after_days: d.expires_after_days,
-            paid_express: d.paid_express,
-            note: d.note,
+    let delist = match raw.delist {
+        Some(d) => {
+            let span = d.span();
+            let d = d.into_inner();
+            // The link goes into mails and the status page: only a web address, never a
+            // `javascript:` or `data:` one a page would run.
+            if let Some(url) = d.url.as_deref().filter(|u| !is_web_address(u)) {
+                return Err(at(
+                    span,
+                    format!(
+                        "list `{id}`: delist url {url:?} is not an http:// or https:// address"
+                    ),
+                ));
+            }
+            Some(d)
         }
+        None => None,
+    };
+    let delist = delist.map(|d| Delist {
+        url: d.url,
+        method: d.method,
+        expires_after_days: d.expires_after_days,
+        paid_express: d.paid_express,
+        note: d.note,
     });
 
     let limits = match raw.limits {

@@ -95,6 +95,23 @@ fn bad_values_are_refused_where_they_stand() {
         "2:6",
         "without `delist`",
     );
+    // A delist link is put in mails and on the status page: only web addresses.
+    for url in [
+        "javascript:alert(1)",
+        "data:text/html,x",
+        "https://",
+        "//evil.test/",
+        "https://a.test/\\u0007",
+    ] {
+        refused(
+            &GOOD.replace(
+                "{ method = \"automatic\" }",
+                &format!("{{ method = \"automatic\", url = \"{url}\" }}"),
+            ),
+            "7:10",
+            "is not an http:// or https:// address",
+        );
+    }
     refused(
         &GOOD.replace(
             "zone = \"a.test\"",
