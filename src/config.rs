@@ -762,7 +762,8 @@ impl Config {
             .map(|(cert, key)| (base.join(cert.get_ref()), base.join(key.get_ref())));
         // Overriding templates are rendered against a full sample now, not at 3 a.m.
         if let Some(dir) = &notify.templates {
-            let checked = crate::notify::render::Templates::load(Some(dir)).and_then(|t| t.check());
+            let checked = crate::notify::render::Templates::load(Some(dir))
+                .and_then(|t| t.check().and_then(|()| crate::web::page::check(&t)));
             match checked {
                 Ok(()) => {}
                 Err(Error::Invalid(found)) => nested.extend(found),

@@ -142,7 +142,7 @@ watches for it every day, and says how to get off each list.
 shows what each answer means. \fBrun\fR is one pass over the config's targets for cron: changes
 (listed, clear) are kept in a local store and mailed to the postmaster; nothing that did not
 change is alerted again. \fBdaemon\fR runs passes on the config's own schedule and serves
-Prometheus metrics, a read\-only JSON API (\fB/api/v1/status\fR, \fB/api/v1/history\fR,
+a status page (\fB/\fR), Prometheus metrics, a read\-only JSON API (\fB/api/v1/status\fR, \fB/api/v1/history\fR,
 \fB/api/v1/lists\fR) and a prober (\fB/probe?target=IP\fR). \fBdelist\fR gives the way off each listing; \fBrelay\-test\fR and
 \fBdoctor\fR help find the cause first.
 .PP

@@ -326,6 +326,24 @@ impl Item {
         )
     }
 
+    /// Records the removal request, if any, and whether the listing is overdue at `now`:
+    /// still there after the list's own stated period since the request (or, for lists that
+    /// expire by themselves, since the listing was first seen at `since`).
+    pub fn with_request(
+        mut self,
+        requested: Option<i64>,
+        since: i64,
+        list: Option<&List>,
+        now: i64,
+    ) -> Item {
+        self.requested_at = requested.map(clock::format);
+        self.overdue = list
+            .and_then(|l| l.delist.as_ref())
+            .and_then(|d| d.expires_after_days)
+            .is_some_and(|days| now > requested.unwrap_or(since) + i64::from(days) * 86_400);
+        self
+    }
+
     fn with_old_codes(mut self, old: Vec<String>) -> Item {
         self.old_codes = old;
         self

@@ -201,15 +201,8 @@ pub fn plan(
                 continue;
             }
             let list = catalog.get(&s.list);
-            let mut it = Item::from_state(s, list);
             let requested = known.requests.get(&key).copied();
-            it.requested_at = requested.map(clock::format);
-            // Called out when the list's own stated period has passed since the request (or,
-            // for lists that expire by themselves, since the listing was first seen).
-            it.overdue = list
-                .and_then(|l| l.delist.as_ref())
-                .and_then(|d| d.expires_after_days)
-                .is_some_and(|days| now > requested.unwrap_or(s.since) + i64::from(days) * 86_400);
+            let it = Item::from_state(s, list).with_request(requested, s.since, list, now);
             for r in recipients_of(&s.target) {
                 due.entry(r.to_ascii_lowercase())
                     .or_insert_with(|| (r.clone(), Vec::new()))

@@ -1,5 +1,6 @@
-//! Mail templates (minijinja): the built-in ones from `templates/`, compiled in, each
-//! overridable by a file of the same name in the configured directory.
+//! Templates (minijinja) of the mails and the status page: the built-in ones from
+//! `templates/`, compiled in, each overridable by a file of the same name in the configured
+//! directory.
 //!
 //! Unknown variables are errors (strict mode), and HTML templates are auto-escaped.
 //! `check` renders every template against a full sample, so a broken override is found by
@@ -32,6 +33,7 @@ const BUILTIN: &[(&str, &str)] = &[
         "reminder.html",
         include_str!("../../templates/reminder.html"),
     ),
+    ("status.html", include_str!("../../templates/status.html")),
 ];
 
 /// A rendered message body: plain text and HTML.
@@ -115,6 +117,14 @@ impl Templates {
             text: part("txt")?,
             html: part("html")?,
         })
+    }
+
+    /// Renders the template `name` (a page, not a mail) with `ctx`.
+    pub fn render_named<T: Serialize>(&self, name: &str, ctx: &T) -> Result<String, Error> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(minijinja::value::Serde(ctx)))
+            .map_err(|e| self.error(&e, name))
     }
 
     fn error(&self, err: &minijinja::Error, fallback: &str) -> Error {

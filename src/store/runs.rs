@@ -182,4 +182,12 @@ impl Store {
             .map(|row| row.and_then(|r| r.opt_int(0)))
             .map_err(|e| self.error(e))
     }
+
+    /// When the oldest pass still on record started: before it the store knows nothing.
+    pub fn first_run_start(&self) -> Result<Option<i64>, Error> {
+        self.conn
+            .query_one("SELECT min(started) FROM runs", &[])
+            .map(|row| row.and_then(|r| r.opt_int(0)))
+            .map_err(|e| self.error(e))
+    }
 }

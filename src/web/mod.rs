@@ -1,5 +1,6 @@
-//! The daemon's listener: `/metrics` for Prometheus, and a read-only JSON API for people's
-//! tools, the same documents the CLI prints with `--format json`:
+//! The daemon's listener: a status page for people at `/` (`?days=N` for its timeline),
+//! `/metrics` for Prometheus, and a read-only JSON API for people's tools, the same documents
+//! the CLI prints with `--format json`:
 //!
 //! - `/api/v1/status` (`rblwatch status`; `?all=1` for `--all`)
 //! - `/api/v1/history?target=&list=&since=` (`rblwatch history`)
@@ -12,6 +13,9 @@
 //! Hand-written HTTP/1.1, one request per connection: a client is read for at most
 //! `MAX_REQUEST` bytes and served within `DEADLINE`, and at most `MAX_CONNECTIONS` at once, so
 //! a slow or hostile one cannot hold what a pass needs. Store reads run on the blocking pool.
+
+pub mod page;
+pub mod timeline;
 
 use std::sync::Arc;
 
@@ -114,6 +118,7 @@ struct Response {
 }
 
 const JSON: &str = "application/json";
+const HTML: &str = "text/html; charset=utf-8";
 const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 impl Response {
@@ -143,18 +148,34 @@ impl Response {
 async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, served: &Served) {
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut read = 0;
+    let mut whole = false;
     let reading = async {
         while read < buf.len() {
+            let before = read;
             match stream.read(&mut buf[read..]).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => read += n,
             }
-            if buf[..read].windows(4).any(|w| w == b"\r\n\r\n") {
+            // Only the new bytes (and the three before them) can end the head.
+            if buf[before.saturating_sub(3)..read]
+                .windows(4)
+                .any(|w| w == b"\r\n\r\n")
+            {
+                whole = true;
                 break;
             }
         }
     };
     if tokio::time::timeout(DEADLINE, reading).await.is_err() {
+        return;
+    }
+    if !whole && read == MAX_REQUEST {
+        let message = format!("the request head is over {MAX_REQUEST} bytes");
+        respond(
+            &mut stream,
+            Response::error("431 Request Header Fields Too Large", &message),
+        )
+        .await;
         return;
     }
     let request = String::from_utf8_lossy(&buf[..read]);
@@ -173,13 +194,25 @@ async fn answer<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S, served: &Serve
             Err(_) => return,
         },
     };
+    respond(&mut stream, response).await;
+}
+
+/// Writes `response` and closes the connection, within `DEADLINE`.
+async fn respond<S: AsyncWrite + Unpin>(stream: &mut S, response: Response) {
     let challenge = if response.status.starts_with("401") {
         "WWW-Authenticate: Basic realm=\"rblwatch\", charset=\"UTF-8\"\r\n"
     } else {
         ""
     };
+    // The page runs no script and loads nothing: a value that slipped past escaping still
+    // could not run or call out.
+    let policy = if response.kind == HTML {
+        "Content-Security-Policy: default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'\r\nReferrer-Policy: no-referrer\r\n"
+    } else {
+        ""
+    };
     let head = format!(
-        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{challenge}Connection: close\r\n\r\n",
+        "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{challenge}{policy}X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n",
         response.status,
         response.kind,
         response.body.len()
@@ -208,6 +241,7 @@ async fn route(line: &str, served: &Served, setup: Arc<Setup>) -> Response {
         Err(why) => return Response::error("400 Bad Request", &why),
     };
     let allowed: &[&str] = match path {
+        "/" => &["days"],
         "/api/v1/status" => &["all"],
         "/api/v1/history" => &["target", "list", "since"],
         "/probe" => &["target"],
@@ -226,6 +260,19 @@ async fn route(line: &str, served: &Served, setup: Arc<Setup>) -> Response {
             .map(|(_, v)| v.clone())
     };
     match path {
+        "/" => {
+            let days = match get("days").map(|d| d.parse::<u32>()) {
+                None => page::DEFAULT_DAYS,
+                Some(Ok(days)) if (1..=page::MAX_DAYS).contains(&days) => days,
+                Some(_) => {
+                    return Response::error(
+                        "400 Bad Request",
+                        &format!("days must be a whole number from 1 to {}", page::MAX_DAYS),
+                    );
+                }
+            };
+            status_page(setup, days).await
+        }
         "/metrics" => Response::ok(PROMETHEUS, served.metrics.render().into_bytes()),
         "/api/v1/lists" => {
             let mut body = Vec::new();
@@ -272,7 +319,7 @@ async fn route(line: &str, served: &Served, setup: Arc<Setup>) -> Response {
         },
         _ => Response::error(
             "404 Not Found",
-            "not found: try /metrics, /api/v1/status, /api/v1/history, /api/v1/lists or /probe",
+            "not found: try /, /metrics, /api/v1/status, /api/v1/history, /api/v1/lists or /probe",
         ),
     }
 }
@@ -296,6 +343,23 @@ async fn from_store(
         Ok(Err(crate::error::Error::Usage { arg, message })) => {
             Response::error("400 Bad Request", &format!("{arg}: {message}"))
         }
+        Ok(Err(err)) => Response::error("500 Internal Server Error", &err.to_string()),
+        Err(_) => Response::error("500 Internal Server Error", "the request failed"),
+    }
+}
+
+/// The status page, built from the store and drawn with the configured templates on the
+/// blocking pool. A broken template override is a 500 naming its file and line.
+async fn status_page(setup: Arc<Setup>, days: u32) -> Response {
+    let done = tokio::task::spawn_blocking(move || {
+        let config = setup.config()?;
+        let templates = crate::notify::render::Templates::load(config.notify.templates.as_deref())?;
+        let built = page::build(&setup, days, crate::clock::now())?;
+        page::render(&templates, &built)
+    })
+    .await;
+    match done {
+        Ok(Ok(html)) => Response::ok(HTML, html.into_bytes()),
         Ok(Err(err)) => Response::error("500 Internal Server Error", &err.to_string()),
         Err(_) => Response::error("500 Internal Server Error", "the request failed"),
     }

@@ -15,6 +15,7 @@ mod hostile;
 mod mirror;
 mod notify;
 mod output;
+mod page;
 mod pg_store;
 mod recursive;
 mod relay;

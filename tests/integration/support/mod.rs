@@ -2,6 +2,7 @@
 //! DNS server for answers rbldnsd cannot give, and catalog files.
 
 pub(crate) mod auth_dns;
+pub(crate) mod browser;
 pub(crate) mod dns_server;
 pub(crate) mod pg;
 pub(crate) mod postfix;
