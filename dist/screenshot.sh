@@ -121,5 +121,5 @@ shot() {
     "http://127.0.0.1:$web/" 2>/dev/null
   echo "$file ($size)"
 }
-shot 1200,2300 "$out/status-page.png"
-shot 390,3400 "$out/status-page-phone.png"
+shot 1200,2750 "$out/status-page.png"
+shot 390,3900 "$out/status-page-phone.png"

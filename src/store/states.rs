@@ -34,6 +34,26 @@ pub struct StoredState {
     pub checked: i64,
 }
 
+#[cfg(test)]
+impl StoredState {
+    /// 192.0.2.5 listed on `list` with 127.0.0.2 since `since`, for unit tests.
+    pub(crate) fn listed_for_test(list: &str, since: i64) -> StoredState {
+        StoredState {
+            address: "192.0.2.5".into(),
+            list: list.into(),
+            target: "192.0.2.5".into(),
+            label: None,
+            policy: "block".into(),
+            status: "listed".into(),
+            codes: vec!["127.0.0.2".into()],
+            meanings: vec!["127.0.0.2: listed".into()],
+            txt: vec![],
+            since,
+            checked: since,
+        }
+    }
+}
+
 /// The columns of a state row, in the order `state_row` reads them.
 pub(super) const STATE_COLUMNS: &str =
     "address, list, target, label, policy, status, codes, meanings, txt, since, checked";

@@ -260,19 +260,7 @@ mod tests {
     }
 
     fn state(list: &str, since: i64) -> StoredState {
-        StoredState {
-            address: "192.0.2.5".into(),
-            list: list.into(),
-            target: "192.0.2.5".into(),
-            label: None,
-            policy: "block".into(),
-            status: "listed".into(),
-            codes: vec!["127.0.0.2".into()],
-            meanings: vec![],
-            txt: vec![],
-            since,
-            checked: since,
-        }
+        StoredState::listed_for_test(list, since)
     }
 
     #[test]
