@@ -710,12 +710,15 @@ impl Config {
         let metrics_listen =
             raw.metrics
                 .as_ref()
-                .and_then(|m| match m.listen.get_ref().parse::<SocketAddr>() {
-                    Ok(addr) => Some(addr),
-                    Err(_) => {
+                .and_then(|m| match listen_address(m.listen.get_ref()) {
+                    Some(addr) => Some(addr),
+                    None => {
                         at(
                             m.listen.span(),
-                            format!("metrics listen `{}` must be IP:PORT", m.listen.get_ref()),
+                            format!(
+                                "metrics listen `{}` must be IP:PORT, or a port (on loopback)",
+                                m.listen.get_ref()
+                            ),
                         );
                         None
                     }
@@ -857,6 +860,15 @@ impl Config {
             Some(pg) => crate::store::Location::Postgres(pg.clone()),
             None => crate::store::Location::Sqlite(self.store.clone()),
         }
+    }
+}
+
+/// Where the daemon listens: `IP:PORT`, or a bare port on loopback (127.0.0.1), so nothing is
+/// reachable from elsewhere unless an address says so.
+fn listen_address(text: &str) -> Option<SocketAddr> {
+    match text.parse::<u16>() {
+        Ok(port) => Some(SocketAddr::from(([127, 0, 0, 1], port))),
+        Err(_) => text.parse().ok(),
     }
 }
 

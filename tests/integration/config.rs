@@ -282,6 +282,22 @@ fn probe_allow_takes_addresses_and_networks_only() {
 }
 
 #[test]
+fn a_listen_address_is_ip_and_port_or_a_port_on_loopback() {
+    let with = |listen: &str| format!("{GOOD}[metrics]\nlisten = \"{listen}\"\n");
+    for good in ["9377", "127.0.0.1:9377", "[::1]:9377", "0.0.0.0:9377"] {
+        assert_eq!(check(&with(good)).code, 0, "{good}");
+    }
+    for bad in ["localhost:9377", "70000", "127.0.0.1", ""] {
+        refused(
+            &with(bad),
+            &[&format!(
+                "rblwatch: CONFIG:15:10: metrics listen `{bad}` must be IP:PORT, or a port (on loopback)"
+            )],
+        );
+    }
+}
+
+#[test]
 fn a_listener_user_needs_a_password_file_and_the_reverse() {
     let metrics = |more: &str| format!("{GOOD}[metrics]\nlisten = \"0.0.0.0:9377\"\n{more}");
     assert_eq!(

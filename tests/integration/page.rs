@@ -139,8 +139,9 @@ timeout = 2
     fn daemon(&self, now: i64, more: &str) -> (Daemon, u16) {
         let port = free_tcp_port();
         let mut text = std::fs::read_to_string(&self.config).expect("config");
+        // A bare port: the listener is on loopback.
         text.push_str(&format!(
-            "[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n[metrics]\nlisten = \"127.0.0.1:{port}\"\n{more}"
+            "[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n[metrics]\nlisten = \"{port}\"\n{more}"
         ));
         std::fs::write(&self.config, text).expect("config");
         let d = Daemon::start_env(&self.config, &[("RBLWATCH_NOW", &now.to_string())]);
