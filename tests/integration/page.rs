@@ -232,7 +232,10 @@ fn the_status_page_shows_the_store_in_a_real_browser() {
     has("clear: 2026-11-06T00:00:00Z to 2026-11-11T00:00:00Z (5 days)");
     has("listed: 2026-11-11T00:00:00Z to 2026-11-15T00:00:00Z (4 days)");
 
-    // A shorter window starts inside the first listing; a bad one is refused.
+    // Links switch the window without a script; a shorter one starts inside the first
+    // listing; a bad one is refused.
+    assert!(dom.contains("<a href=\"?days=7\">7</a>"), "{dom}");
+    assert!(dom.contains("<strong>30</strong>"), "{dom}");
     let week = browser::text(&browser::dom(&format!("{url}?days=7"), 1200, 900));
     assert!(week.contains("History, last 7 days"), "{week}");
     assert!(
