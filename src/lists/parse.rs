@@ -369,17 +369,16 @@ fn validate(
                     ),
                 ));
             }
-            Some(d)
+            Some(Delist {
+                url: d.url,
+                method: d.method,
+                expires_after_days: d.expires_after_days,
+                paid_express: d.paid_express,
+                note: d.note,
+            })
         }
         None => None,
     };
-    let delist = delist.map(|d| Delist {
-        url: d.url,
-        method: d.method,
-        expires_after_days: d.expires_after_days,
-        paid_express: d.paid_express,
-        note: d.note,
-    });
 
     let limits = match raw.limits {
         Some(l) => {

@@ -103,23 +103,14 @@ impl Templates {
 
     /// Renders the text and HTML parts of a message of this kind.
     pub fn render(&self, ctx: &Context) -> Result<Body, Error> {
-        let part = |ext: &str| -> Result<String, Error> {
-            let name = format!("{}.{ext}", ctx.kind.template());
-            let template = self
-                .env
-                .get_template(&name)
-                .map_err(|e| self.error(&e, &name))?;
-            template
-                .render(minijinja::value::Serde(ctx))
-                .map_err(|e| self.error(&e, &name))
-        };
+        let part = |ext: &str| self.render_named(&format!("{}.{ext}", ctx.kind.template()), ctx);
         Ok(Body {
             text: part("txt")?,
             html: part("html")?,
         })
     }
 
-    /// Renders the template `name` (a page, not a mail) with `ctx`.
+    /// Renders the template `name` with `ctx`.
     pub fn render_named<T: Serialize>(&self, name: &str, ctx: &T) -> Result<String, Error> {
         self.env
             .get_template(name)

@@ -296,7 +296,7 @@ async fn route(line: &str, served: &Served, setup: Arc<Setup>) -> Response {
                 all,
                 format: ListFormat::Json,
             };
-            from_store(setup, move |setup, out| {
+            from_store(setup, JSON, move |setup, out| {
                 crate::cmd::status::write(setup, &args, out)
             })
             .await
@@ -308,7 +308,7 @@ async fn route(line: &str, served: &Served, setup: Arc<Setup>) -> Response {
                 since: get("since"),
                 format: ListFormat::Json,
             };
-            from_store(setup, move |setup, out| {
+            from_store(setup, JSON, move |setup, out| {
                 crate::cmd::history::write(setup, &args, out)
             })
             .await
@@ -324,11 +324,12 @@ async fn route(line: &str, served: &Served, setup: Arc<Setup>) -> Response {
     }
 }
 
-/// A document written from the store, on the blocking pool (SQLite and PostgreSQL reads
+/// A document of type `kind` written from the store, on the blocking pool (SQLite and PostgreSQL reads
 /// block). A bad parameter is a 400, anything else that fails a 500, with the message the CLI
 /// would print.
 async fn from_store(
     setup: Arc<Setup>,
+    kind: &'static str,
     write: impl FnOnce(&Setup, &mut dyn std::io::Write) -> Result<u8, crate::error::Error>
     + Send
     + 'static,
@@ -339,7 +340,7 @@ async fn from_store(
     })
     .await;
     match done {
-        Ok(Ok(body)) => Response::ok(JSON, body),
+        Ok(Ok(body)) => Response::ok(kind, body),
         Ok(Err(crate::error::Error::Usage { arg, message })) => {
             Response::error("400 Bad Request", &format!("{arg}: {message}"))
         }
@@ -351,18 +352,14 @@ async fn from_store(
 /// The status page, built from the store and drawn with the configured templates on the
 /// blocking pool. A broken template override is a 500 naming its file and line.
 async fn status_page(setup: Arc<Setup>, days: u32) -> Response {
-    let done = tokio::task::spawn_blocking(move || {
+    from_store(setup, HTML, move |setup, out| {
         let config = setup.config()?;
         let templates = crate::notify::render::Templates::load(config.notify.templates.as_deref())?;
-        let built = page::build(&setup, days, crate::clock::now())?;
-        page::render(&templates, &built)
+        let built = page::build(setup, days, crate::clock::now())?;
+        out.write_all(page::render(&templates, &built)?.as_bytes())?;
+        Ok(0)
     })
-    .await;
-    match done {
-        Ok(Ok(html)) => Response::ok(HTML, html.into_bytes()),
-        Ok(Err(err)) => Response::error("500 Internal Server Error", &err.to_string()),
-        Err(_) => Response::error("500 Internal Server Error", "the request failed"),
-    }
+    .await
 }
 
 /// The response refusing `request` when it does not carry `user` and the password on the first

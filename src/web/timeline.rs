@@ -125,7 +125,20 @@ pub fn lanes(
             .1
             .push(e);
     }
-    let mut lanes: Vec<(i64, Lane)> = Vec::new();
+    // Listed through the whole window: no event in it.
+    let mut lanes: Vec<(i64, Lane)> = states
+        .iter()
+        .filter(|s| {
+            s.status == "listed" && !pairs.contains_key(&(s.address.as_str(), s.list.as_str()))
+        })
+        .map(|s| {
+            let marks = start("listed".to_string(), s.since);
+            (
+                s.since,
+                lane(&s.address, &s.list, &s.policy, &marks, to, &name),
+            )
+        })
+        .collect();
     for ((address, list), (policy, mut changes)) in pairs {
         changes.sort_by_key(|e| (e.at, e.id));
         let first = changes[0];
@@ -136,20 +149,6 @@ pub fn lanes(
         marks.extend(changes.iter().map(|e| (e.at, e.new_status.clone())));
         let last = changes.last().map_or(from, |e| e.at);
         lanes.push((last, lane(address, list, policy, &marks, to, &name)));
-    }
-    // Listed through the whole window: no event in it.
-    for s in states {
-        if s.status == "listed"
-            && !lanes
-                .iter()
-                .any(|(_, l)| l.address == s.address && l.list == s.list)
-        {
-            let marks = start("listed".to_string(), s.since);
-            lanes.push((
-                s.since,
-                lane(&s.address, &s.list, &s.policy, &marks, to, &name),
-            ));
-        }
     }
     lanes.sort_by(|(a_at, a), (b_at, b)| {
         (!a.listed_now, std::cmp::Reverse(*a_at), &a.address, &a.list).cmp(&(
