@@ -135,13 +135,13 @@ timeout = 2
             .rewrite(0, &w_data(listed), "5.2.0.192.w.test", listed);
     }
 
-    /// Starts the daemon at `now` with its listener on a free port, and `more` config lines.
-    fn daemon(&self, now: i64, more: &str) -> (Daemon, u16) {
+    /// Starts the daemon at `now` with its listener on a free port.
+    fn daemon(&self, now: i64) -> (Daemon, u16) {
         let port = free_tcp_port();
         let mut text = std::fs::read_to_string(&self.config).expect("config");
         // A bare port: the listener is on loopback.
         text.push_str(&format!(
-            "[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n[metrics]\nlisten = \"{port}\"\n{more}"
+            "[schedule]\ncron = \"0 0 1 1 *\"\ntimezone = \"UTC\"\n[metrics]\nlisten = \"{port}\"\n"
         ));
         std::fs::write(&self.config, text).expect("config");
         let d = Daemon::start_env(&self.config, &[("RBLWATCH_NOW", &now.to_string())]);
@@ -174,7 +174,7 @@ fn history() -> Scene {
 #[test]
 fn the_status_page_shows_the_store_in_a_real_browser() {
     let s = history();
-    let (d, port) = s.daemon(T0 + 14 * DAY, "");
+    let (d, port) = s.daemon(T0 + 14 * DAY);
     let url = format!("http://127.0.0.1:{port}/");
     let dom = browser::dom(&url, 1200, 900);
     let text = browser::text(&dom);
@@ -263,7 +263,7 @@ fn the_status_page_shows_the_store_in_a_real_browser() {
 #[test]
 fn the_page_reads_on_a_phone() {
     let s = history();
-    let (d, port) = s.daemon(T0 + 14 * DAY, "");
+    let (d, port) = s.daemon(T0 + 14 * DAY);
     let dom = browser::dom(&format!("http://127.0.0.1:{port}/"), 390, 844);
     // The page asks for the device's width (no zoomed-out desktop page) and its wide tables
     // scroll inside their box rather than widening the page.
@@ -279,7 +279,7 @@ fn the_page_reads_on_a_phone() {
 #[test]
 fn before_any_pass_the_page_says_unknown_never_clear() {
     let s = Scene::start();
-    let (d, port) = s.daemon(T0, "");
+    let (d, port) = s.daemon(T0);
     let text = browser::text(&browser::dom(
         &format!("http://127.0.0.1:{port}/"),
         1200,
@@ -307,7 +307,7 @@ fn an_overriding_template_draws_the_page_and_a_broken_one_is_named() {
         &format!("[notify]\ntemplates = \"{}\"\n", dir.display()),
     );
     std::fs::write(&s.config, text).expect("config");
-    let (d, port) = s.daemon(T0 + 14 * DAY, "");
+    let (d, port) = s.daemon(T0 + 14 * DAY);
     let page = browser::text(&browser::dom(
         &format!("http://127.0.0.1:{port}/"),
         1200,
