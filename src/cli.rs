@@ -25,8 +25,11 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// The subcommands.
+/// The subcommands. Each one's arguments are built only when it is the one given: building
+/// them all was most of what parsing a command line cost. The subcommand's own help then
+/// comes from its `Args` struct's doc comment, which says the same as the variant's (tested).
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Check IP addresses, CIDR ranges or host names against every list.
     Check(CheckArgs),
@@ -66,7 +69,7 @@ pub enum Command {
     Man,
 }
 
-/// Flags of `rblwatch doctor`.
+/// Check the setup: resolver, lists, reverse DNS of the targets, store, templates, SMTP.
 #[derive(Debug, Args)]
 pub struct DoctorArgs {
     /// How to reach DNS.
@@ -101,7 +104,7 @@ pub struct DoctorArgs {
     pub format: ListFormat,
 }
 
-/// Flags of `rblwatch relay-test`.
+/// Test whether your own mail server is an open relay (never sends a message).
 #[derive(Debug, Args)]
 pub struct RelayTestArgs {
     /// Your mail server: HOST, HOST:PORT or [IPv6]:PORT. Only this host is contacted.
@@ -156,7 +159,7 @@ pub struct RelayTestArgs {
     pub format: ListFormat,
 }
 
-/// Flags of `rblwatch daemon`.
+/// Run passes on the config's [schedule] until stopped (SIGHUP reloads the config).
 #[derive(Debug, Args)]
 pub struct DaemonArgs {
     /// Log format on stderr.
@@ -181,7 +184,7 @@ pub enum LogFormat {
     Json,
 }
 
-/// Flags of `rblwatch notify`.
+/// Alerts: show a template, send a test, send what is queued.
 #[derive(Debug, Args)]
 pub struct NotifyArgs {
     /// What to do.
@@ -211,7 +214,7 @@ pub enum NotifyAction {
     },
 }
 
-/// Flags of `rblwatch delist`.
+/// How to get off each current listing, in order; record removal requests.
 #[derive(Debug, Args)]
 pub struct DelistArgs {
     /// Only this target (as configured), address or label.
@@ -231,7 +234,7 @@ pub struct DelistArgs {
     pub format: ListFormat,
 }
 
-/// Flags of `rblwatch run`.
+/// One pass over every configured target: record and report what changed.
 #[derive(Debug, Args)]
 pub struct RunArgs {
     /// Wait for a running pass to end instead of exiting.
@@ -247,7 +250,7 @@ pub struct RunArgs {
     pub format: ListFormat,
 }
 
-/// Flags of `rblwatch status`.
+/// What is listed now, since when, and how to get off it.
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Every stored pair, clear ones included.
@@ -259,7 +262,7 @@ pub struct StatusArgs {
     pub format: ListFormat,
 }
 
-/// Flags of `rblwatch history`.
+/// The log of changes, newest first.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Only this target (as configured), address or label.
@@ -279,7 +282,7 @@ pub struct HistoryArgs {
     pub format: ListFormat,
 }
 
-/// Flags of `rblwatch prune`.
+/// Delete old pass records (and, if asked, old events) from the store.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Age limit, in days (`90` or `90d`).
@@ -291,7 +294,7 @@ pub struct PruneArgs {
     pub events: bool,
 }
 
-/// Flags of `rblwatch store`.
+/// Work with the store itself: copy one into another.
 #[derive(Debug, Args)]
 pub struct StoreArgs {
     /// What to do.
@@ -311,7 +314,7 @@ pub enum StoreAction {
     },
 }
 
-/// Flags of `rblwatch init`.
+/// Write a commented example config.
 #[derive(Debug, Args)]
 pub struct InitArgs {
     /// Where to write it (default: the first config path searched).
@@ -319,7 +322,7 @@ pub struct InitArgs {
     pub path: Option<PathBuf>,
 }
 
-/// Flags of `rblwatch config`.
+/// Work with the config file.
 #[derive(Debug, Args)]
 pub struct ConfigArgs {
     /// What to do with the config.
@@ -334,7 +337,7 @@ pub enum ConfigAction {
     Check,
 }
 
-/// Flags of `rblwatch check`.
+/// Check IP addresses, CIDR ranges or host names against every list.
 #[derive(Debug, Args)]
 pub struct CheckArgs {
     /// IPv4/IPv6 addresses, CIDR ranges (every address) or host names.
@@ -426,7 +429,7 @@ pub struct DnsArgs {
     pub no_verify: bool,
 }
 
-/// Flags of `rblwatch lists`.
+/// Show the catalog of lists, or check their health.
 #[derive(Debug, Args)]
 pub struct ListsArgs {
     /// Check instead of print.
@@ -491,4 +494,43 @@ pub fn wants_nagios(args: &[std::ffi::OsString]) -> bool {
         .zip(args.iter().skip(1))
         .any(|(flag, value)| flag == "--format" && value == "nagios")
         || args.iter().any(|a| a == "--format=nagios")
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// Each subcommand's help line is the same in `rblwatch --help` (the variant's doc, before
+    /// the deferred arguments are built) and in `rblwatch SUBCOMMAND --help` (after).
+    #[test]
+    fn a_subcommand_says_the_same_about_itself_before_and_after_it_is_built() {
+        let listed: Vec<(String, Option<String>)> = Cli::command()
+            .get_subcommands()
+            .map(|sub| {
+                (
+                    sub.get_name().to_string(),
+                    sub.get_about().map(|a| a.to_string()),
+                )
+            })
+            .collect();
+        let mut built = Cli::command();
+        built.build();
+        for (name, about) in listed {
+            let sub = built
+                .find_subcommand(&name)
+                .expect("the subcommand is still there");
+            assert!(about.is_some(), "`{name}` has a help line");
+            assert_eq!(
+                sub.get_about().map(|a| a.to_string()),
+                about,
+                "the help line of `{name}`"
+            );
+            assert!(
+                sub.get_arguments().next().is_some(),
+                "`{name}` has its arguments"
+            );
+        }
+    }
 }

@@ -49,7 +49,7 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
         Command::Doctor(args) => doctor::run(lists, config, &args).await,
         Command::RelayTest(args) => relay::run(&args).await,
         Command::Completions { shell } => {
-            let mut command = <Cli as clap::CommandFactory>::command();
+            let mut command = complete_command();
             clap_complete::generate(
                 shell,
                 &mut command,
@@ -67,6 +67,21 @@ pub async fn run(cli: Cli) -> Result<u8, Error> {
             Ok(0)
         }
     }
+}
+
+/// The whole command tree with every subcommand's arguments in place. Subcommands are built
+/// only when used (`cli::Command`); a tree built at once would list no nested subcommands
+/// under `help` (`rblwatch help notify render`), which completion scripts offer. So the
+/// subcommands of a built tree are put into a fresh one, whose `help` then sees them whole.
+fn complete_command() -> clap::Command {
+    let mut built = <Cli as clap::CommandFactory>::command();
+    built.build();
+    built
+        .get_subcommands()
+        .filter(|sub| sub.get_name() != "help")
+        .fold(<Cli as clap::CommandFactory>::command(), |tree, sub| {
+            tree.mut_subcommand(sub.get_name(), |_| sub.clone())
+        })
 }
 
 /// `rblwatch daemon`: logging, signal forwarding, then the loop.

@@ -381,6 +381,32 @@ fn completions_and_the_man_page_come_from_the_cli() {
         "{}",
         &run.stdout[..200.min(run.stdout.len())]
     );
+    // Subcommands are built only when used: the script still offers every one's options,
+    // and the nested subcommands under `help`.
+    for wanted in [
+        "--nameserver",
+        "--older-than",
+        "--log-format",
+        "rblwatch__subcmd__help__subcmd__notify__subcmd__render",
+        "rblwatch__subcmd__help__subcmd__store__subcmd__copy",
+    ] {
+        assert!(
+            run.stdout.contains(wanted),
+            "no {wanted} in the bash completions"
+        );
+    }
+    let dir = crate::support::shared_dir();
+    let script = crate::support::write_file(dir.path(), "rblwatch.bash", &run.stdout);
+    let syntax = std::process::Command::new("bash")
+        .arg("-n")
+        .arg(&script)
+        .output()
+        .expect("bash");
+    assert!(
+        syntax.status.success(),
+        "{}",
+        String::from_utf8_lossy(&syntax.stderr)
+    );
     let run = rblwatch(&["man"], &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
@@ -389,7 +415,6 @@ fn completions_and_the_man_page_come_from_the_cli() {
         &run.stdout[..200.min(run.stdout.len())]
     );
     // groff, warnings on, formats it without a word (groff-base: man-db's formatter).
-    let dir = crate::support::shared_dir();
     let page = crate::support::write_file(dir.path(), "rblwatch.1", &run.stdout);
     let out = std::process::Command::new("groff")
         .args(["-man", "-ww", "-z"])
