@@ -372,6 +372,21 @@ fn a_progress_bar_is_drawn_only_on_a_terminal() {
     assert_eq!(doc["summary"]["clear"], 256);
 }
 
+/// Runs `program ARGS file` (a checker: bash -n, groff -ww) and asserts it passes without a
+/// word on stderr.
+fn passes_quietly(program: &str, args: &[&str], file: &std::path::Path) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .arg(file)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed: {e}"));
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 #[test]
 fn completions_and_the_man_page_come_from_the_cli() {
     let run = rblwatch(&["completions", "bash"], &[]);
@@ -397,16 +412,7 @@ fn completions_and_the_man_page_come_from_the_cli() {
     }
     let dir = crate::support::shared_dir();
     let script = crate::support::write_file(dir.path(), "rblwatch.bash", &run.stdout);
-    let syntax = std::process::Command::new("bash")
-        .arg("-n")
-        .arg(&script)
-        .output()
-        .expect("bash");
-    assert!(
-        syntax.status.success(),
-        "{}",
-        String::from_utf8_lossy(&syntax.stderr)
-    );
+    passes_quietly("bash", &["-n"], &script);
     let run = rblwatch(&["man"], &[]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
@@ -416,16 +422,7 @@ fn completions_and_the_man_page_come_from_the_cli() {
     );
     // groff, warnings on, formats it without a word (groff-base: man-db's formatter).
     let page = crate::support::write_file(dir.path(), "rblwatch.1", &run.stdout);
-    let out = std::process::Command::new("groff")
-        .args(["-man", "-ww", "-z"])
-        .arg(&page)
-        .output()
-        .expect("groff must be installed (apt-get install groff-base)");
-    assert!(
-        out.status.success() && out.stderr.is_empty(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    passes_quietly("groff", &["-man", "-ww", "-z"], &page);
     let text = std::process::Command::new("groff")
         .args(["-man", "-Tutf8", "-P-cbou"])
         .arg(&page)
