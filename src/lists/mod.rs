@@ -236,7 +236,7 @@ pub struct Catalog {
 impl Catalog {
     /// The catalog compiled into the binary.
     pub fn builtin() -> Result<Catalog, Error> {
-        parse::parse_image(image::BUILTIN_JSON, BUILTIN_ORIGIN)
+        parse::parse_image(image::BUILTIN_IMAGE, BUILTIN_ORIGIN)
             .or_else(|_| parse::parse(BUILTIN_TOML, BUILTIN_ORIGIN))
     }
 
@@ -329,17 +329,25 @@ mod tests {
         Catalog::builtin().expect("the built-in catalog parses and validates")
     }
 
-    /// What the binary reads at start (the build's JSON) is the catalog the TOML says.
+    /// What the binary reads at start (the build's image) is the catalog the TOML says.
     #[test]
-    fn the_json_form_reads_as_the_toml() {
-        let from_json = parse::parse_image(image::BUILTIN_JSON, BUILTIN_ORIGIN)
-            .expect("the JSON form of lists.toml reads and validates");
+    fn the_image_reads_as_the_toml() {
+        let from_image = parse::parse_image(image::BUILTIN_IMAGE, BUILTIN_ORIGIN)
+            .expect("the image of lists.toml reads and validates");
         let from_toml = parse::parse(BUILTIN_TOML, BUILTIN_ORIGIN).expect("lists.toml");
-        assert_eq!(format!("{from_json:?}"), format!("{from_toml:?}"));
-        assert!(from_json.lists.len() > 30);
-        // A JSON form that does not fit the raw types is refused, not half read.
-        assert!(parse::parse_image(r#"{"list":[{"id":"x"}]}"#, BUILTIN_ORIGIN).is_err());
-        assert!(parse::parse_image("", BUILTIN_ORIGIN).is_err());
+        assert_eq!(format!("{from_image:?}"), format!("{from_toml:?}"));
+        assert!(from_image.lists.len() > 30);
+        // An image that does not fit the raw types, or is cut short, is refused, not half read.
+        let entry = b"m\x01\0\0\0\x04\0\0\0lista\x01\0\0\0m\x01\0\0\0\x02\0\0\0ids\x01\0\0\0x";
+        assert!(parse::parse_image(entry, BUILTIN_ORIGIN).is_err());
+        let cut = image::BUILTIN_IMAGE
+            .split_at(image::BUILTIN_IMAGE.len() - 1)
+            .0;
+        assert!(parse::parse_image(cut, BUILTIN_ORIGIN).is_err());
+        let mut longer = image::BUILTIN_IMAGE.to_vec();
+        longer.push(b't');
+        assert!(parse::parse_image(longer.leak(), BUILTIN_ORIGIN).is_err());
+        assert!(parse::parse_image(b"", BUILTIN_ORIGIN).is_err());
     }
 
     #[test]
