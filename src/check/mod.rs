@@ -280,15 +280,26 @@ pub async fn stream(
         }
     }
     segments.retain(served);
+    // A list is checked and reported only when it is asked something: one that serves none
+    // of the kinds asked about (a domain list, for an address) has no answer to believe or
+    // doubt. A run with no targets is a health check of every list (`lists verify`, `doctor`).
+    let asked: Vec<bool> = request
+        .lists
+        .iter()
+        .map(|a| {
+            request.targets.is_empty() || segments.iter().any(|seg| a.list.serves(kind_of(seg)))
+        })
+        .collect();
 
     // Per-list politeness: the rate from the catalog, and the daily budget as this run's cap;
     // a run that would pass the budget says so before it starts and asks what fits.
     let states: Vec<Arc<ListState>> = request
         .lists
         .iter()
-        .map(|active| {
+        .zip(&asked)
+        .map(|(active, &asked)| {
             let list = &active.list;
-            let test_points = if request.verify { 2 } else { 0 };
+            let test_points = if request.verify && asked { 2 } else { 0 };
             let wanted: u128 = test_points
                 + segments
                     .iter()
@@ -321,6 +332,9 @@ pub async fn stream(
     let mut health_tasks = JoinSet::new();
     if request.verify {
         for (index, active) in request.lists.iter().enumerate() {
+            if !asked[index] {
+                continue;
+            }
             let state = states[index].clone();
             // The test points take their share of the budget before any other query.
             let budgeted = state.mirror().is_some() || (state.take() && state.take());
@@ -431,7 +445,12 @@ pub async fn stream(
         Some(ring) => bulk::drive(&shared, ring, pairs, &mut run).await,
         None => ordered(&shared, pairs, &mut run).await,
     }
-    let health = run.health;
+    let health: Vec<ListHealth> = run
+        .health
+        .into_iter()
+        .zip(&asked)
+        .filter_map(|(health, &asked)| asked.then_some(health))
+        .collect();
     let notes = notes.lock().map(|n| n.clone()).unwrap_or_default();
     let sent = request
         .lists

@@ -90,3 +90,106 @@ fn an_unreachable_list_is_named() {
         run.stdout
     );
 }
+
+/// A list that serves none of the kinds a run asks about is neither asked nor health-checked:
+/// an address sends nothing to a domain list, and the report's lists are the ones asked.
+/// A run with nothing to ask (`lists verify`) still checks every list.
+#[test]
+fn a_list_asked_nothing_is_not_health_checked() {
+    use crate::support::raw_dns::{Act, RawDns};
+    use crate::support::{CODES, entry, shared_dir, write_file};
+
+    let dns = RawDns::start(|name| {
+        // The negative test points (127.0.0.1, ::ffff:7f00:1, `invalid`) are not listed.
+        if ["1.0.0.127.", "1.0.0.0.0.0.f.7.f.f.f.f.", "invalid."]
+            .iter()
+            .any(|negative| name.starts_with(negative))
+        {
+            Act::NxDomain
+        } else {
+            Act::A(vec![std::net::Ipv4Addr::new(127, 0, 0, 2)])
+        }
+    });
+    let dir = shared_dir();
+    let catalog = [
+        entry("ip", "ip.test", "\"ipv4\"", CODES),
+        entry("six", "six.test", "\"ipv6\"", CODES),
+        entry("dom", "dom.test", "\"domain\"", CODES),
+    ]
+    .concat();
+    let catalog = write_file(dir.path(), "lists.toml", &catalog);
+    let catalog = catalog.to_string_lossy().into_owned();
+    let addr = dns.addr();
+    let asked_of = |zone: &str| {
+        dns.seen()
+            .iter()
+            .filter(|q| q.name.trim_end_matches('.').ends_with(zone))
+            .count()
+    };
+
+    let doc = rblwatch(
+        &[
+            "--lists",
+            &catalog,
+            "check",
+            "192.0.2.5",
+            "--nameserver",
+            &addr,
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .json();
+    let ids: Vec<&str> = doc["lists"]
+        .as_array()
+        .expect("lists")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect();
+    assert_eq!(ids, ["ip"], "{doc:#}");
+    assert_eq!(crate::support::health(&doc, "ip"), "ok");
+    assert_eq!(doc["summary"]["listed"], 1, "{doc:#}");
+    // The address and both test points of `ip`; nothing of the others.
+    assert!(asked_of("ip.test") >= 3, "{:?}", dns.seen());
+    assert_eq!(
+        asked_of("six.test") + asked_of("dom.test"),
+        0,
+        "{:?}",
+        dns.seen()
+    );
+
+    // An IPv4 and an IPv6 address: both address lists are checked, the domain list is not.
+    let doc = rblwatch(
+        &[
+            "--lists",
+            &catalog,
+            "check",
+            "192.0.2.5",
+            "2001:db8::5",
+            "--nameserver",
+            &addr,
+            "--format",
+            "json",
+        ],
+        &[],
+    )
+    .json();
+    assert_eq!(doc["lists"].as_array().map(Vec::len), Some(2), "{doc:#}");
+    assert_eq!(crate::support::health(&doc, "six"), "ok");
+    assert_eq!(asked_of("dom.test"), 0, "{:?}", dns.seen());
+
+    let run = rblwatch(
+        &[
+            "--lists",
+            &catalog,
+            "lists",
+            "verify",
+            "--nameserver",
+            &addr,
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(asked_of("dom.test") >= 2, "{:?}", dns.seen());
+}
