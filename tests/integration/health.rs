@@ -127,20 +127,14 @@ fn a_list_asked_nothing_is_not_health_checked() {
             .count()
     };
 
-    let doc = rblwatch(
-        &[
-            "--lists",
-            &catalog,
-            "check",
-            "192.0.2.5",
-            "--nameserver",
-            &addr,
-            "--format",
-            "json",
-        ],
-        &[],
-    )
-    .json();
+    let check = |targets: &[&str]| {
+        let mut args = vec!["--lists", &catalog, "check", "--nameserver", &addr];
+        args.extend_from_slice(&["--format", "json"]);
+        args.extend_from_slice(targets);
+        rblwatch(&args, &[]).json()
+    };
+
+    let doc = check(&["192.0.2.5"]);
     let ids: Vec<&str> = doc["lists"]
         .as_array()
         .expect("lists")
@@ -160,21 +154,7 @@ fn a_list_asked_nothing_is_not_health_checked() {
     );
 
     // An IPv4 and an IPv6 address: both address lists are checked, the domain list is not.
-    let doc = rblwatch(
-        &[
-            "--lists",
-            &catalog,
-            "check",
-            "192.0.2.5",
-            "2001:db8::5",
-            "--nameserver",
-            &addr,
-            "--format",
-            "json",
-        ],
-        &[],
-    )
-    .json();
+    let doc = check(&["192.0.2.5", "2001:db8::5"]);
     assert_eq!(doc["lists"].as_array().map(Vec::len), Some(2), "{doc:#}");
     assert_eq!(crate::support::health(&doc, "six"), "ok");
     assert_eq!(asked_of("dom.test"), 0, "{:?}", dns.seen());
