@@ -178,7 +178,7 @@ impl Metrics {
             "1 when the list passed its RFC 5782 test points in the last pass.",
         );
         for (list, health) in &m.health {
-            let ok = u8::from(health == "ok" || health == "unchecked");
+            let ok = u8::from(crate::dns::Health::is_trusted_word(health));
             let _ = writeln!(
                 out,
                 "rblwatch_list_healthy{{list=\"{}\",health=\"{}\"}} {ok}",

@@ -254,6 +254,11 @@ impl Health {
     pub fn is_trusted(self) -> bool {
         matches!(self, Health::Ok | Health::Unchecked)
     }
+
+    /// Whether a stored health word (`as_str`) is a trusted one; an unknown word is not.
+    pub fn is_trusted_word(word: &str) -> bool {
+        Health::parse(word).is_some_and(Health::is_trusted)
+    }
 }
 
 impl fmt::Display for Health {
