@@ -5,7 +5,7 @@
 //! under strict undefined handling. A target the last pass did not see is marked so: the page
 //! never shows "nothing listed" for what was not checked.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 
 use serde::Serialize;
 
@@ -152,12 +152,7 @@ pub fn build(setup: &Setup, days: u32, now: i64) -> Result<Page, Error> {
     let config = setup.config()?;
     let store = Store::open_at(&config.store_location())?;
     let (targets, last) = crate::cmd::status::target_checks(config, &store)?;
-    let watched: HashSet<&str> = targets.iter().map(|t| t.target.as_str()).collect();
-    let listings: Vec<StoredState> = store
-        .listings()?
-        .into_iter()
-        .filter(|s| watched.contains(s.target.as_str()))
-        .collect();
+    let listings = store.listings()?;
     let requests = store.requests()?;
     let recorded = store.first_run_start()?.unwrap_or(now);
     let axis = timeline::axis(days, now);
@@ -166,10 +161,19 @@ pub fn build(setup: &Setup, days: u32, now: i64) -> Result<Page, Error> {
         since: Some(from),
         ..HistoryFilter::default()
     })?;
-    let events: Vec<_> = events
+    // Each target's listings and events, found once: a target no longer watched is not
+    // looked up.
+    let mut listed: HashMap<&str, Vec<&StoredState>> = HashMap::new();
+    for s in &listings {
+        listed.entry(s.target.as_str()).or_default().push(s);
+    }
+    let mut changes: HashMap<&str, Vec<&crate::store::Event>> = HashMap::new();
+    for e in events
         .iter()
         .filter(|e| e.policy != crate::store::SETUP_POLICY)
-        .collect();
+    {
+        changes.entry(e.target.as_str()).or_default().push(e);
+    }
     let catalog = &setup.catalog;
     let name = |id: &str| {
         catalog
@@ -179,8 +183,7 @@ pub fn build(setup: &Setup, days: u32, now: i64) -> Result<Page, Error> {
 
     let mut views = Vec::with_capacity(targets.len());
     for t in &targets {
-        let mut mine: Vec<&StoredState> =
-            listings.iter().filter(|s| s.target == t.target).collect();
+        let mut mine = listed.get(t.target.as_str()).cloned().unwrap_or_default();
         mine.sort_by(|a, b| (&a.address, &a.list).cmp(&(&b.address, &b.list)));
         let item = |s: &StoredState| {
             let list = catalog.get(&s.list);
@@ -188,13 +191,11 @@ pub fn build(setup: &Setup, days: u32, now: i64) -> Result<Page, Error> {
             Item::from_state(s, list).with_request(requested, s.since, list, now)
         };
         let blocking: Vec<&&StoredState> = mine.iter().filter(|s| s.policy == "block").collect();
-        let target_events: Vec<_> = events
-            .iter()
-            .copied()
-            .filter(|e| e.target == t.target)
-            .collect();
+        let target_events = changes
+            .get(t.target.as_str())
+            .map_or(&[][..], Vec::as_slice);
         let (lanes, more_lanes) =
-            timeline::lanes(&target_events, &mine, (from, now), recorded, name);
+            timeline::lanes(target_events, &mine, (from, now), recorded, name);
         views.push(TargetView {
             target: t.target.clone(),
             label: t.label.clone(),
@@ -248,7 +249,7 @@ fn list_views(store: &Store, catalog: &Catalog) -> Result<Vec<ListView>, Error> 
             ListView {
                 name: list.map_or_else(|| id.clone(), |l| l.name.clone()),
                 zone: list.map_or_else(String::new, |l| l.zone.clone()),
-                healthy: health == "ok" || health == "unchecked",
+                healthy: crate::dns::Health::is_trusted_word(&health),
                 health,
                 silent_passes: streak.map_or(0, |s| s.passes),
                 silent_since: streak.map(|s| clock::format(s.since)),
