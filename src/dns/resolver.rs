@@ -53,7 +53,7 @@ pub struct Dns {
 
 /// hickory-resolver, for the lookups that are not a list's A or TXT question (a host name's
 /// addresses, MX, SPF, PTR). Built on first use: a check of addresses never needs it, and
-/// building it took a tenth of such a check's time on the CPU.
+/// building and dropping it cost such a check about 0.15 ms of its 4 (A/B on the bench rig).
 struct Hickory {
     config: ResolverConfig,
     settings: ResolverSettings,
