@@ -5,20 +5,13 @@
 //! is then reported by the binary and its tests, with line and column).
 //!
 //! The image is the TOML document as a tree of tagged values, read by `src/lists/image.rs`
-//! (which holds the format) straight into the raw catalog types. Those types keep some values
-//! with their place in the file (toml's `Spanned`); serde reads those as a struct of three
-//! private fields. They are written that way here, with an empty span. The unit test
-//! `the_image_reads_as_the_toml` fails if this list and the types part ways.
+//! (which holds the format) straight into the raw catalog types. Its numbers are written seven
+//! bits to a byte, so everything but its texts is ASCII and the whole image is UTF-8; the
+//! binary checks that when it is compiled, not at every start.
 
 use std::path::PathBuf;
 
-use serde_json::{Map, Value};
-
-/// Keys of a `[[list]]` entry whose values are spanned.
-const LIST_SPANNED: &[&str] = &[
-    "id", "zone", "query", "access", "key_env", "default", "codes", "delist", "sources", "limits",
-    "mirror",
-];
+use serde_json::Value;
 
 fn main() {
     println!("cargo::rerun-if-changed=lists.toml");
@@ -27,10 +20,7 @@ fn main() {
     let text = std::fs::read_to_string("lists.toml").expect("lists.toml is readable");
     let image = toml::from_str::<Value>(&text)
         .ok()
-        .and_then(|mut catalog| {
-            for list in catalog.get_mut("list")?.as_array_mut()? {
-                spans(list.as_object_mut()?);
-            }
+        .and_then(|catalog| {
             let mut image = Vec::new();
             encode(&catalog, &mut image)?;
             Some(image)
@@ -43,19 +33,18 @@ fn main() {
 /// no tag for.
 fn encode(value: &Value, out: &mut Vec<u8>) -> Option<()> {
     let len = |n: usize, out: &mut Vec<u8>| -> Option<()> {
-        out.extend_from_slice(&u32::try_from(n).ok()?.to_le_bytes());
-        Some(())
+        (n < 1 << 28).then(|| seven_bits(n as u64, 4, out))
     };
     match value {
         Value::Bool(b) => out.push(if *b { b't' } else { b'f' }),
         Value::Number(n) => match (n.as_i64(), n.as_f64()) {
             (Some(i), _) => {
                 out.push(b'i');
-                out.extend_from_slice(&i.to_le_bytes());
+                seven_bits(u64::from_le_bytes(i.to_le_bytes()), 10, out);
             }
             (None, Some(f)) => {
                 out.push(b'd');
-                out.extend_from_slice(&f.to_le_bytes());
+                seven_bits(f.to_bits(), 10, out);
             }
             (None, None) => return None,
         },
@@ -85,35 +74,10 @@ fn encode(value: &Value, out: &mut Vec<u8>) -> Option<()> {
     Some(())
 }
 
-/// Wraps the spanned values of one list entry (and of its codes and test points).
-fn spans(list: &mut Map<String, Value>) {
-    for key in ["codes", "refusals"] {
-        for code in list
-            .get_mut(key)
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(code) = code.as_object_mut() {
-                wrap(code, &["code"]);
-            }
-        }
-    }
-    if let Some(test) = list.get_mut("test").and_then(Value::as_object_mut) {
-        wrap(test, &["positive", "negative"]);
-    }
-    wrap(list, LIST_SPANNED);
-}
-
-fn wrap(table: &mut Map<String, Value>, keys: &[&str]) {
-    for key in keys {
-        if let Some(value) = table.get_mut(*key) {
-            let inner = value.take();
-            *value = serde_json::json!({
-                "$__serde_spanned_private_start": 0,
-                "$__serde_spanned_private_end": 0,
-                "$__serde_spanned_private_value": inner,
-            });
-        }
+/// Appends `n` as `bytes` bytes of seven bits each, lowest first (ten hold 64 bits).
+fn seven_bits(mut n: u64, bytes: usize, out: &mut Vec<u8>) {
+    for _ in 0..bytes {
+        out.push((n & 0x7f) as u8);
+        n >>= 7;
     }
 }

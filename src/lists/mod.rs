@@ -338,16 +338,18 @@ mod tests {
         assert_eq!(format!("{from_image:?}"), format!("{from_toml:?}"));
         assert!(from_image.lists.len() > 30);
         // An image that does not fit the raw types, or is cut short, is refused, not half read.
-        let entry = b"m\x01\0\0\0\x04\0\0\0lista\x01\0\0\0m\x01\0\0\0\x02\0\0\0ids\x01\0\0\0x";
+        let entry = "m\x01\0\0\0\x04\0\0\0lista\x01\0\0\0m\x01\0\0\0\x02\0\0\0ids\x01\0\0\0x";
         assert!(parse::parse_image(entry, BUILTIN_ORIGIN).is_err());
-        let cut = image::BUILTIN_IMAGE
-            .split_at(image::BUILTIN_IMAGE.len() - 1)
-            .0;
+        let image = image::BUILTIN_IMAGE;
+        let end = (0..image.len()).rev().find(|&i| image.is_char_boundary(i));
+        let cut = &image[..end.unwrap_or(0)];
         assert!(parse::parse_image(cut, BUILTIN_ORIGIN).is_err());
-        let mut longer = image::BUILTIN_IMAGE.to_vec();
-        longer.push(b't');
+        let longer = format!("{}t", image::BUILTIN_IMAGE);
         assert!(parse::parse_image(longer.leak(), BUILTIN_ORIGIN).is_err());
-        assert!(parse::parse_image(b"", BUILTIN_ORIGIN).is_err());
+        // A length that would end inside a character is refused, not a panic.
+        let split = "s\x01\0\0\0é";
+        assert!(parse::parse_image(split, BUILTIN_ORIGIN).is_err());
+        assert!(parse::parse_image("", BUILTIN_ORIGIN).is_err());
     }
 
     #[test]

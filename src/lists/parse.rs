@@ -140,7 +140,7 @@ pub(super) fn parse(text: &str, origin: &str) -> Result<Catalog, Error> {
 
 /// Reads the image of the built-in catalog. Its errors carry no position: on any, the caller
 /// reads the TOML text instead.
-pub(super) fn parse_image(image: &'static [u8], origin: &str) -> Result<Catalog, Error> {
+pub(super) fn parse_image(image: &'static str, origin: &str) -> Result<Catalog, Error> {
     let raw: RawCatalog =
         super::image::read(image).map_err(|why| located("", origin, 0..0, why))?;
     build(raw, "", origin)
