@@ -81,12 +81,12 @@ impl Daemon {
     }
 
     /// Waits until `check` holds on the log, or panics with the log.
-    pub(crate) fn wait_for(&self, what: &str, check: impl Fn(&str) -> bool) {
+    pub(crate) fn wait_for(&self, what: &str, check: impl FnMut(&str) -> bool) {
         self.wait_up_to(Duration::from_secs(15), what, check);
     }
 
     /// As `wait_for`, for up to `limit`.
-    fn wait_up_to(&self, limit: Duration, what: &str, check: impl Fn(&str) -> bool) {
+    fn wait_up_to(&self, limit: Duration, what: &str, mut check: impl FnMut(&str) -> bool) {
         let deadline = Instant::now() + limit;
         while Instant::now() < deadline {
             if check(&self.log()) {
@@ -768,10 +768,15 @@ fn three_workers_share_one_pass_and_every_pair_is_asked_once() {
         .collect();
     let dns = Rbldnsd::start(&borrowed);
     let fleet = Fleet::start(&dns.addr(), &lists, "10.0.0.0/20", 10, 10);
+    // Two queries in flight: a shard then takes a worker tens of milliseconds, not a few, so
+    // one woken a little late (a busy machine) still finds shards left to ask.
+    let text = std::fs::read_to_string(&fleet.config).expect("config");
+    let text = text.replace("timeout = 2\n", "timeout = 2\nconcurrency = 2\n");
+    assert!(text.contains("concurrency = 2"), "{text}");
+    std::fs::write(&fleet.config, &text).expect("config");
     // The first worker serves its metrics.
     let port = free_tcp_port();
     let first = fleet.config.with_file_name("first.toml");
-    let text = std::fs::read_to_string(&fleet.config).expect("config");
     std::fs::write(
         &first,
         format!("{text}[metrics]\nlisten = \"127.0.0.1:{port}\"\n"),
@@ -784,16 +789,39 @@ fn three_workers_share_one_pass_and_every_pair_is_asked_once() {
         &[("PG_PASSWORD", crate::support::pg::PASSWORD)],
     )];
     workers.extend((0..2).map(|_| fleet.worker()));
-    let evaluated = |w: &Vec<Daemon>| {
-        w.iter()
-            .filter(|d| d.log().contains("pass finished"))
-            .count()
+    // The pass looked at is one all three waited for: a slot that comes while a worker is
+    // still starting is asked by the others alone. Each log is read once per look, and where
+    // it ended then is where the pass's lines begin.
+    let waiting = |log: &str| {
+        let (_, last) = log.rsplit_once("next pass")?;
+        (!last.contains("shard")).then(|| last.lines().next().unwrap_or("").to_string())
     };
-    workers[0].wait_for("a pass evaluated", |_| evaluated(&workers) >= 1);
-    // Each worker asked some of the 16 shards (the first slot may have had fewer awake).
-    let shards: Vec<usize> = workers
-        .iter()
-        .map(|d| d.log().matches("shard asked").count())
+    let mut starts = vec![0; workers.len()];
+    workers[0].wait_up_to(
+        Duration::from_secs(40),
+        "all three workers waiting for the same slot",
+        |_| {
+            let logs: Vec<String> = workers.iter().map(Daemon::log).collect();
+            let slots: Vec<Option<String>> = logs.iter().map(|l| waiting(l)).collect();
+            let same = slots[0].is_some() && slots.iter().all(|s| *s == slots[0]);
+            if same {
+                starts = logs.iter().map(String::len).collect();
+            }
+            same
+        },
+    );
+    let since = |i: usize| {
+        let log = workers[i].log();
+        log.get(starts[i]..).unwrap_or_default().to_string()
+    };
+    workers[0].wait_up_to(
+        Duration::from_secs(30),
+        "the pass all three waited for",
+        |_| (0..workers.len()).any(|i| since(i).contains("pass finished")),
+    );
+    // Each worker asked some of the 16 shards of that pass.
+    let shards: Vec<usize> = (0..workers.len())
+        .map(|i| since(i).matches("shard asked").count())
         .collect();
     // The first worker's counter is its shards (counted before its log line was read).
     let counted = sample(&scrape(port), "rblwatch_fleet_shards_total");
