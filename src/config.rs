@@ -1135,10 +1135,13 @@ fn notify(raw: &RawNotify, base: &Path, at: &mut impl FnMut(Range<usize>, String
     }
     for hook in &raw.webhook {
         let url = hook.url.get_ref();
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
+        // What a notification is posted to: refused here, not found wrong at the first change.
+        if !crate::lists::is_web_address(url) {
             at(
                 hook.url.span(),
-                format!("webhook url `{url}` must start with https:// or http://"),
+                format!(
+                    "webhook url `{url}` must be an https:// or http:// address with a host, without spaces"
+                ),
             );
         }
         config.webhooks.push(WebhookConfig {

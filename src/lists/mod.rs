@@ -15,6 +15,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use code::{CodeMatcher, CodePattern};
+pub(crate) use parse::is_web_address;
 pub use select::{ActiveList, Selection, SelectionRequest};
 
 use crate::error::Error;

@@ -97,7 +97,7 @@ fn yes() -> bool {
 }
 
 /// An absolute http or https URL with a host, and no whitespace or control characters.
-fn is_web_address(url: &str) -> bool {
+pub(crate) fn is_web_address(url: &str) -> bool {
     let lower = url.to_ascii_lowercase();
     let rest = lower
         .strip_prefix("https://")

@@ -282,6 +282,27 @@ fn probe_allow_takes_addresses_and_networks_only() {
 }
 
 #[test]
+fn a_webhook_url_is_a_web_address_with_a_host() {
+    let with = |url: &str| format!("{GOOD}[notify]\n[[notify.webhook]]\nurl = \"{url}\"\n");
+    assert_eq!(check(&with("https://hooks.example.com/T0/B0")).code, 0);
+    assert_eq!(check(&with("HTTP://127.0.0.1:8080/hook")).code, 0);
+    for bad in [
+        "hooks.example.com/x",
+        "https://",
+        "https:///x",
+        "https://a b/",
+        "ftp://x/",
+    ] {
+        refused(
+            &with(bad),
+            &[&format!(
+                "rblwatch: CONFIG:16:7: webhook url `{bad}` must be an https:// or http:// address with a host, without spaces"
+            )],
+        );
+    }
+}
+
+#[test]
 fn a_listen_address_is_ip_and_port_or_a_port_on_loopback() {
     let with = |listen: &str| format!("{GOOD}[metrics]\nlisten = \"{listen}\"\n");
     for good in ["9377", "127.0.0.1:9377", "[::1]:9377", "0.0.0.0:9377"] {
