@@ -31,6 +31,23 @@ pub fn format(ts: i64) -> String {
     )
 }
 
+/// A period in words, in days from two days on, hours from two hours, else minutes: `3 days`,
+/// `30 hours`, `1 minute`. A smaller unit until two of the larger, so a day and a half is not
+/// shown as `1 day`.
+pub fn length(secs: i64) -> String {
+    let secs = secs.max(0);
+    let (n, unit) = match secs {
+        s if s >= 2 * 86_400 => (s / 86_400, "day"),
+        s if s >= 2 * 3600 => (s / 3600, "hour"),
+        s => (s / 60, "minute"),
+    };
+    match n {
+        0 => "less than a minute".into(),
+        1 => format!("1 {unit}"),
+        n => format!("{n} {unit}s"),
+    }
+}
+
 /// Parses Unix seconds, `YYYY-MM-DD` (midnight UTC) or `YYYY-MM-DDTHH:MM:SSZ`.
 pub fn parse(text: &str) -> Option<i64> {
     let text = text.trim();
@@ -88,6 +105,23 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_length_is_in_the_largest_unit_with_two_or_more() {
+        let cases = [
+            (-5, "less than a minute"),
+            (59, "less than a minute"),
+            (60, "1 minute"),
+            (119 * 60, "119 minutes"),
+            (2 * 3600, "2 hours"),
+            (36 * 3600, "36 hours"),
+            (2 * 86_400 + 3600, "2 days"),
+            (400 * 86_400, "400 days"),
+        ];
+        for (secs, want) in cases {
+            assert_eq!(super::length(secs), want, "{secs}");
+        }
+    }
+
     use super::*;
 
     #[track_caller]

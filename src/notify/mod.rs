@@ -78,7 +78,7 @@ pub fn plan(
         if let Some(requested) = known.requests.get(&(e.address.clone(), e.list.clone())) {
             item.requested_at = Some(clock::format(*requested));
             if e.new_status == "clear" {
-                item.took = Some(duration(e.at - requested));
+                item.took = Some(clock::length(e.at - requested));
             }
         }
         item
@@ -293,18 +293,6 @@ fn webhook_item(
         sent: None,
         failed: None,
     })
-}
-
-/// "3 days", "5 hours", "12 minutes".
-pub fn duration(secs: i64) -> String {
-    let secs = secs.max(0);
-    if secs >= 2 * 86_400 {
-        format!("{} days", secs / 86_400)
-    } else if secs >= 2 * 3600 {
-        format!("{} hours", secs / 3600)
-    } else {
-        format!("{} minutes", secs / 60)
-    }
 }
 
 #[cfg(test)]

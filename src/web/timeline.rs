@@ -195,7 +195,7 @@ fn lane(
                 width: ((percent(end - from, span) - x) * 100.0).round() / 100.0,
                 from: clock::format(*start),
                 to: clock::format(end),
-                length: length(end - start),
+                length: crate::clock::length(end - start),
             }
         })
         .collect();
@@ -218,18 +218,6 @@ fn percent(part: i64, whole: i64) -> f64 {
     #[allow(clippy::cast_precision_loss)]
     let p = part as f64 * 100.0 / whole as f64;
     (p.clamp(0.0, 100.0) * 100.0).round() / 100.0
-}
-
-/// A period in the largest whole unit: `3 days`, `5 hours`, `12 minutes`.
-fn length(secs: i64) -> String {
-    let (n, unit) = match secs {
-        s if s >= 2 * 86_400 => (s / 86_400, "days"),
-        s if s >= 86_400 => (1, "day"),
-        s if s >= 2 * 3600 => (s / 3600, "hours"),
-        s if s >= 3600 => (1, "hour"),
-        s => (s.max(0) / 60, "minutes"),
-    };
-    format!("{n} {unit}")
 }
 
 #[cfg(test)]
@@ -288,7 +276,7 @@ mod tests {
                 ("unrecorded", 0.0, 20.0, "2 days"),
                 ("listed", 20.0, 50.0, "5 days"),
                 ("clear", 70.0, 20.0, "2 days"),
-                ("listed", 90.0, 10.0, "1 day"),
+                ("listed", 90.0, 10.0, "24 hours"),
             ]
         );
         let total: f64 = lane.segments.iter().map(|s| s.width).sum();
