@@ -257,12 +257,7 @@ fn check_takes_its_defaults_from_the_config_and_flags_win() {
         doc["resolvers"],
         serde_json::json!([format!("127.0.0.1:{port}")])
     );
-    let lists: Vec<&str> = doc["lists"]
-        .as_array()
-        .expect("lists")
-        .iter()
-        .filter_map(|l| l["id"].as_str())
-        .collect();
+    let lists = crate::support::list_ids(&doc);
     assert_eq!(lists, ["spamcop"]);
     assert_eq!(doc["results"][0]["status"], "error");
 }

@@ -135,12 +135,7 @@ fn a_list_asked_nothing_is_not_health_checked() {
     };
 
     let doc = check(&["192.0.2.5"]);
-    let ids: Vec<&str> = doc["lists"]
-        .as_array()
-        .expect("lists")
-        .iter()
-        .filter_map(|l| l["id"].as_str())
-        .collect();
+    let ids = crate::support::list_ids(&doc);
     assert_eq!(ids, ["ip"], "{doc:#}");
     assert_eq!(crate::support::health(&doc, "ip"), "ok");
     assert_eq!(doc["summary"]["listed"], 1, "{doc:#}");

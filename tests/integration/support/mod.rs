@@ -308,6 +308,16 @@ pub(crate) fn row<'a>(doc: &'a serde_json::Value, list: &str) -> &'a serde_json:
     found[0]
 }
 
+/// The ids of the lists a check's JSON report names, in its order.
+pub(crate) fn list_ids(doc: &serde_json::Value) -> Vec<&str> {
+    doc["lists"]
+        .as_array()
+        .expect("lists array")
+        .iter()
+        .filter_map(|l| l["id"].as_str())
+        .collect()
+}
+
 /// The health of one list in a JSON run.
 #[track_caller]
 pub(crate) fn health<'a>(doc: &'a serde_json::Value, list: &str) -> &'a str {
