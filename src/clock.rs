@@ -105,6 +105,8 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn a_length_is_in_the_largest_unit_with_two_or_more() {
         let cases = [
@@ -118,11 +120,9 @@ mod tests {
             (400 * 86_400, "400 days"),
         ];
         for (secs, want) in cases {
-            assert_eq!(super::length(secs), want, "{secs}");
+            assert_eq!(length(secs), want, "{secs}");
         }
     }
-
-    use super::*;
 
     #[track_caller]
     fn case(text: &str, ts: i64) {

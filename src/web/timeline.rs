@@ -195,7 +195,7 @@ fn lane(
                 width: ((percent(end - from, span) - x) * 100.0).round() / 100.0,
                 from: clock::format(*start),
                 to: clock::format(end),
-                length: crate::clock::length(end - start),
+                length: clock::length(end - start),
             }
         })
         .collect();
