@@ -81,7 +81,7 @@ pub fn run(setup: &Setup, args: &DelistArgs) -> Result<u8, Error> {
             &mut out,
             &serde_json::json!({ "version": 1, "listings": items }),
         )
-        .map_err(std::io::Error::other)?;
+        .map_err(std::io::Error::from)?;
         writeln!(out)?;
         return Ok(u8::from(!items.is_empty()));
     }

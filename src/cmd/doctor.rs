@@ -113,7 +113,7 @@ pub async fn run(
             &mut out,
             &serde_json::json!({ "version": 1, "findings": findings }),
         )
-        .map_err(std::io::Error::other)?;
+        .map_err(std::io::Error::from)?;
         writeln!(out)?;
     } else {
         let width = findings

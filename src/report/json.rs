@@ -114,7 +114,7 @@ pub fn result(out: &mut dyn Write, o: &Outcome, members: &[Member]) -> io::Resul
         elapsed_ms: millis(o.elapsed),
         roles,
     };
-    serde_json::to_writer(out, &doc).map_err(io::Error::other)
+    serde_json::to_writer(out, &doc).map_err(io::Error::from)
 }
 
 /// Writes the JSON document of a run as its results come: the header first, each result as

@@ -161,6 +161,6 @@ pub fn write_json(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         },
         exit_code: report.verdict.exit_code(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::other)?;
+    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
     writeln!(out)
 }
