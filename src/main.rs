@@ -1,11 +1,51 @@
 //! The `rblwatch` binary: parse, run, map the result to an exit code.
+//!
+//! It starts from C's `main` rather than Rust's: Rust's start-up finds the main thread's stack
+//! bounds by reading and parsing /proc/self/maps and sets up an alternate signal stack, which
+//! together cost a tenth of a millisecond of every run, longer than a check of one address
+//! spends on anything but its queries. What of that start-up matters here is done below: the
+//! standard descriptors are made to exist and SIGPIPE is ignored, both as Rust's own start-up
+//! does them. A stack overflow now ends the process with SIGSEGV instead of a message first.
+#![no_main]
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use clap::Parser;
 
-fn main() -> ExitCode {
+#[unsafe(no_mangle)]
+extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+    standard_descriptors();
+    // A closed pipe is an error to report (or, for output, to stop quietly), not a signal to die of.
+    // SAFETY: at start-up, before any other thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    let code = run();
+    // exit() flushes Rust's stdout buffer, which returning to C would not.
+    std::process::exit(code)
+}
+
+/// Opens /dev/null on any of descriptors 0, 1 and 2 that is closed, so that no file opened later
+/// takes its number and receives what is meant for standard output or error.
+fn standard_descriptors() {
+    let mut fds = [0, 1, 2].map(|fd| libc::pollfd {
+        fd,
+        events: 0,
+        revents: 0,
+    });
+    // SAFETY: three valid pollfd structures, no wait.
+    if unsafe { libc::poll(fds.as_mut_ptr(), 3, 0) } < 0 {
+        return;
+    }
+    for fd in fds.iter().filter(|fd| fd.revents & libc::POLLNVAL != 0) {
+        // SAFETY: a constant NUL-terminated path. The lowest free number is the closed one.
+        let opened = unsafe { libc::open(c"/dev/null".as_ptr(), libc::O_RDWR) };
+        if opened != fd.fd {
+            // SAFETY: aborting is always sound; running with a standard stream missing is not.
+            unsafe { libc::abort() };
+        }
+    }
+}
+
+fn run() -> i32 {
     let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
     let nagios = rblwatch::cli::wants_nagios(&args);
     let cli = match rblwatch::cli::Cli::try_parse_from(&args) {
@@ -20,7 +60,7 @@ fn main() -> ExitCode {
                 rblwatch::report::nagios::unknown_line(why)
             );
             let _ = write!(std::io::stderr(), "{text}");
-            return ExitCode::from(rblwatch::report::EXIT_UNKNOWN);
+            return rblwatch::report::EXIT_UNKNOWN.into();
         }
         Err(err) => err.exit(),
     };
@@ -34,11 +74,11 @@ fn main() -> ExitCode {
         Err(err) => return fail(&rblwatch::error::Error::Runtime(err)),
     };
     match runtime.block_on(rblwatch::cmd::run(cli)) {
-        Ok(code) => ExitCode::from(code),
+        Ok(code) => code.into(),
         Err(rblwatch::error::Error::Output(err))
             if err.kind() == std::io::ErrorKind::BrokenPipe =>
         {
-            ExitCode::SUCCESS
+            0
         }
         Err(err) if nagios => {
             let _ = writeln!(
@@ -47,16 +87,16 @@ fn main() -> ExitCode {
                 rblwatch::report::nagios::unknown_line(&err.to_string())
             );
             fail(&err);
-            ExitCode::from(rblwatch::report::EXIT_UNKNOWN)
+            rblwatch::report::EXIT_UNKNOWN.into()
         }
         Err(err) => fail(&err),
     }
 }
 
-fn fail(err: &rblwatch::error::Error) -> ExitCode {
+fn fail(err: &rblwatch::error::Error) -> i32 {
     let mut stderr = std::io::stderr().lock();
     for line in err.to_string().lines() {
         let _ = writeln!(stderr, "rblwatch: {}", rblwatch::report::safe::clean(line));
     }
-    ExitCode::from(err.exit_code())
+    err.exit_code().into()
 }

@@ -21,6 +21,7 @@ mod recursive;
 mod relay;
 mod scale;
 mod silent;
+mod start;
 mod store;
 mod store_api;
 mod strict;

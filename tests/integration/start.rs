@@ -1,0 +1,85 @@
+//! How the binary starts and ends: what it loads, the descriptors and signals it sets up
+//! itself (it starts from C's `main`), and that what it prints is all there at exit.
+
+use std::io::Read;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rblwatch");
+
+#[test]
+fn the_unwinder_is_linked_in_not_loaded_at_every_start() {
+    let out = Command::new("readelf")
+        .args(["-d", BIN])
+        .output()
+        .expect("run readelf (binutils)");
+    let dynamic = String::from_utf8_lossy(&out.stdout);
+    assert!(dynamic.contains("(NEEDED)"), "{dynamic}");
+    assert!(!dynamic.contains("libgcc_s"), "{dynamic}");
+}
+
+#[test]
+fn a_reader_that_stops_early_ends_the_run_quietly_not_by_a_signal() {
+    // The catalog as JSON is larger than a pipe holds, so the writer meets the closed end.
+    let mut child = Command::new(BIN)
+        .args(["lists", "--format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start rblwatch");
+    let mut stdout = child.stdout.take().expect("piped stdout");
+    let mut first = [0u8; 16];
+    stdout
+        .read_exact(&mut first)
+        .expect("the start of the output");
+    drop(stdout);
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let status = child.wait().expect("wait for rblwatch");
+    assert_eq!(
+        status.signal(),
+        None,
+        "killed by a signal: {status:?} {stderr}"
+    );
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert_eq!(stderr, "");
+}
+
+#[test]
+fn with_standard_output_closed_what_it_prints_does_not_land_in_a_file_it_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let expected = dir.path().join("expected.toml");
+    let run = Command::new(BIN)
+        .arg("init")
+        .arg(&expected)
+        .output()
+        .expect("run rblwatch init");
+    assert!(run.status.success(), "{run:?}");
+    assert!(String::from_utf8_lossy(&run.stdout).starts_with("wrote "));
+
+    // Started with descriptor 1 closed, the config file it creates would be given number 1 and
+    // receive the "wrote ..." line, were 1 not first opened on /dev/null.
+    let written = dir.path().join("written.toml");
+    let mut cmd = Command::new(BIN);
+    cmd.arg("init").arg(&written).stderr(Stdio::piped());
+    // SAFETY: close(2) is async-signal-safe; the child has not started anything else yet.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let run = cmd.output().expect("run rblwatch init with stdout closed");
+    assert!(run.status.success(), "{run:?}");
+    let text = std::fs::read_to_string(&written).expect("the written config");
+    assert!(!text.contains("wrote "), "{text}");
+    assert_eq!(
+        text,
+        std::fs::read_to_string(&expected).expect("the expected config")
+    );
+}
