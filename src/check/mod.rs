@@ -6,8 +6,10 @@
 //! go to a sink (`stream`) or are collected (`run`).
 
 use std::net::IpAddr;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::sync::Semaphore;
@@ -239,6 +241,24 @@ pub async fn run(dns: &Dns, request: CheckRequest) -> CheckReport {
     }
 }
 
+/// A timer due before any query's, armed and seen by the runtime before the queries arm theirs.
+///
+/// tokio writes to its wake-up eventfd for every timer due sooner than the earliest it knew
+/// of when it last parked, and before its first park that is every timer: a system call per
+/// query, for nothing on this one-thread runtime, whose only thread is the one arming them.
+/// Once it has parked (without waiting) with this one pending, later deadlines arm quietly.
+/// Kept for the run; when it fires, it only wakes the run once.
+async fn early_timer() -> Pin<Box<tokio::time::Sleep>> {
+    let mut timer = Box::pin(tokio::time::sleep(Duration::from_millis(1)));
+    std::future::poll_fn(|cx| {
+        let _ = timer.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await;
+    tokio::task::yield_now().await;
+    timer
+}
+
 /// Runs every query of the request, handing each outcome to `sink` in target then catalog
 /// order as soon as it and those before it are known. At most `concurrency` pairs are in
 /// flight or waiting to be handed on, so memory does not grow with the size of the range.
@@ -248,6 +268,7 @@ pub async fn stream(
     sink: &mut (dyn FnMut(Outcome) + Send),
 ) -> RunSummary {
     let started = Instant::now();
+    let _early = early_timer().await;
     let window = request.concurrency.max(1);
     let health_limit = Arc::new(Semaphore::new(window));
     let resolutions = match &request.resolutions {
