@@ -9,16 +9,24 @@
 #![no_main]
 
 use std::io::Write;
+use std::os::unix::ffi::OsStringExt;
 
 use clap::Parser;
 
 #[unsafe(no_mangle)]
-extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
+extern "C" fn main(argc: libc::c_int, argv: *const *const libc::c_char) -> libc::c_int {
     standard_descriptors();
     // A closed pipe is an error to report (or, for output, to stop quietly), not a signal to die of.
     // SAFETY: at start-up, before any other thread exists.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
-    let code = run();
+    // Read from what C passes, not std::env::args_os(), which only some C libraries fill in
+    // without Rust's start-up.
+    let args = (0..usize::try_from(argc).unwrap_or(0))
+        // SAFETY: the C runtime passes `argc` NUL-terminated strings in `argv`.
+        .map(|i| unsafe { std::ffi::CStr::from_ptr(*argv.add(i)) })
+        .map(|arg| std::ffi::OsString::from_vec(arg.to_bytes().to_vec()))
+        .collect();
+    let code = run(args);
     // exit() flushes Rust's stdout buffer, which returning to C would not.
     std::process::exit(code)
 }
@@ -45,8 +53,7 @@ fn standard_descriptors() {
     }
 }
 
-fn run() -> i32 {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+fn run(args: Vec<std::ffi::OsString>) -> i32 {
     let nagios = rblwatch::cli::wants_nagios(&args);
     let cli = match rblwatch::cli::Cli::try_parse_from(&args) {
         Ok(cli) => cli,
