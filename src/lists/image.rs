@@ -16,11 +16,20 @@ use serde::de::{self, DeserializeSeed, Deserializer, IntoDeserializer, MapAccess
 use serde::de::{Visitor, value::Error};
 
 /// The image the build wrote; empty when it could not convert `lists.toml`.
-pub(super) const BUILTIN_IMAGE: &str =
+pub(super) static BUILTIN_IMAGE: &str =
     match std::str::from_utf8(include_bytes!(concat!(env!("OUT_DIR"), "/lists.bin"))) {
         Ok(image) => image,
         Err(_) => panic!("build.rs wrote a catalog image that is not UTF-8"),
     };
+
+/// The same text as `text` within the built-in image, with the image's lifetime, when `text`
+/// lies in it: what the image reader hands out as borrowed does.
+pub(super) fn within_builtin(text: &str) -> Option<&'static str> {
+    let start = (text.as_ptr() as usize).checked_sub(BUILTIN_IMAGE.as_ptr() as usize)?;
+    BUILTIN_IMAGE
+        .get(start..start.checked_add(text.len())?)
+        .filter(|found| found.as_ptr() == text.as_ptr())
+}
 
 /// Deserializes `T` from an image; the whole image must be one value.
 pub(super) fn read<T: de::Deserialize<'static>>(image: &'static str) -> Result<T, String> {

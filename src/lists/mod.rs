@@ -8,6 +8,7 @@ mod code;
 mod image;
 mod parse;
 mod select;
+mod text;
 
 use std::fmt;
 use std::path::Path;
@@ -17,6 +18,7 @@ use serde::{Deserialize, Serialize};
 pub use code::{CodeMatcher, CodePattern};
 pub(crate) use parse::is_web_address;
 pub use select::{ActiveList, Selection, SelectionRequest};
+pub use text::Text;
 
 use crate::error::Error;
 
@@ -111,7 +113,7 @@ pub struct Code {
     /// Which A records this entry stands for.
     pub matcher: CodeMatcher,
     /// What the list says the code means.
-    pub meaning: String,
+    pub meaning: Text,
     /// False for a known code that is not a listing (Hostkarma's "white", age buckets).
     pub listing: bool,
     /// How a listing with this code goes away, where it differs from the list's own procedure
@@ -132,7 +134,7 @@ pub struct TestPoints {
 #[derive(Debug, Clone)]
 pub struct Delist {
     /// Where to look up and request removal; `{address}` is replaced by the listed address.
-    pub url: Option<String>,
+    pub url: Option<Text>,
     /// How removal works.
     pub method: DelistMethod,
     /// Listings expire by themselves this many days after the abuse stops.
@@ -140,7 +142,7 @@ pub struct Delist {
     /// The list sells faster removal, which is never needed (RFC 6471 section 2.2.5).
     pub paid_express: bool,
     /// The steps and caveats in the list's own words, shortened.
-    pub note: Option<String>,
+    pub note: Option<Text>,
 }
 
 impl Delist {
@@ -165,9 +167,9 @@ pub struct Limits {
 #[derive(Debug, Clone)]
 pub struct Defunct {
     /// When it stopped (`YYYY-MM-DD`, or a year), where known.
-    pub since: Option<String>,
+    pub since: Option<Text>,
     /// What happened and what the zone does now.
-    pub reason: String,
+    pub reason: Text,
 }
 
 /// One blocklist or allowlist of the catalog.
@@ -202,15 +204,15 @@ pub struct List {
     /// Set for lists that are dead and never queried.
     pub defunct: Option<Defunct>,
     /// The list's home page.
-    pub info: Option<String>,
+    pub info: Option<Text>,
     /// Where the facts of this entry come from.
-    pub sources: Vec<String>,
+    pub sources: Vec<Text>,
     /// The operator's query limits.
     pub limits: Limits,
     /// A local rbldnsd data file answered in-process instead of DNS.
     pub mirror: Option<crate::mirror::Source>,
     /// Anything else a user should know (usage terms, caveats).
-    pub note: Option<String>,
+    pub note: Option<Text>,
 }
 
 impl List {

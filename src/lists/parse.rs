@@ -12,7 +12,7 @@ use toml::Spanned;
 
 use super::{
     Access, Catalog, Code, CodeMatcher, CodePattern, Defunct, Delist, DelistMethod, Limits, List,
-    Policy, QueryKind, TestPoints,
+    Policy, QueryKind, TestPoints, Text,
 };
 use crate::error::Error;
 use crate::location::Problem;
@@ -54,11 +54,11 @@ struct RawList {
     #[serde(default)]
     defunct: Option<RawDefunct>,
     #[serde(default)]
-    info: Option<String>,
+    info: Option<Text>,
     #[serde(default)]
-    sources: Option<Spanned<Vec<String>>>,
+    sources: Option<Spanned<Vec<Text>>>,
     #[serde(default)]
-    note: Option<String>,
+    note: Option<Text>,
     #[serde(default)]
     limits: Option<Spanned<RawLimits>>,
     #[serde(default)]
@@ -85,7 +85,7 @@ struct RawCode {
     code: Spanned<CodePattern>,
     #[serde(default)]
     bits: Option<u8>,
-    meaning: String,
+    meaning: Text,
     #[serde(default = "yes")]
     listing: bool,
     #[serde(default)]
@@ -116,19 +116,19 @@ struct RawTest {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDelist {
-    url: Option<String>,
+    url: Option<Text>,
     method: DelistMethod,
     expires_after_days: Option<u32>,
     #[serde(default)]
     paid_express: bool,
-    note: Option<String>,
+    note: Option<Text>,
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawDefunct {
-    since: Option<String>,
-    reason: String,
+    since: Option<Text>,
+    reason: Text,
 }
 
 /// Parses and validates a catalog; `origin` names it in errors.

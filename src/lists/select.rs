@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::{Catalog, List};
+use super::{Catalog, List, Text};
 use crate::error::Error;
 
 /// The user's choice of lists, as given on the command line or in a config.
@@ -69,8 +69,8 @@ impl Selection {
                 return Err(Error::DefunctList {
                     id: id.clone(),
                     name: list.name.clone(),
-                    since: defunct.since.clone(),
-                    reason: defunct.reason.clone(),
+                    since: defunct.since.as_ref().map(Text::to_string),
+                    reason: defunct.reason.to_string(),
                 });
             }
         }

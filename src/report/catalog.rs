@@ -22,7 +22,7 @@ struct ListDoc<'a> {
     delist_url: Option<&'a str>,
     delist_method: Option<String>,
     info: Option<&'a str>,
-    sources: &'a [String],
+    sources: &'a [crate::lists::Text],
     codes: Vec<CodeDoc<'a>>,
     refusals: Vec<CodeDoc<'a>>,
     test: TestDoc<'a>,
@@ -57,7 +57,7 @@ fn code_docs(codes: &[Code]) -> Vec<CodeDoc<'_>> {
 fn defunct_text(list: &List) -> Option<String> {
     list.defunct.as_ref().map(|d| match &d.since {
         Some(since) => format!("since {since}: {}", d.reason),
-        None => d.reason.clone(),
+        None => d.reason.to_string(),
     })
 }
 
