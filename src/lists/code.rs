@@ -9,6 +9,8 @@ use std::net::Ipv4Addr;
 
 use serde::Deserialize;
 
+use super::Text;
+
 /// One octet of a pattern: an inclusive range (`*` is `0-255`, a number `n` is `n-n`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct OctetRange {
@@ -19,10 +21,10 @@ struct OctetRange {
 /// A return-code pattern such as `127.0.0.2`, `127.0.2.2-24`, `127.0.*.255` or `127.0.0.*`
 /// (the last with a bitmask held by [`CodeMatcher`]).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(try_from = "String")]
+#[serde(try_from = "Text")]
 pub struct CodePattern {
     octets: [OctetRange; 4],
-    text: String,
+    text: Text,
 }
 
 impl CodePattern {
@@ -47,24 +49,39 @@ impl fmt::Display for CodePattern {
     }
 }
 
-impl TryFrom<String> for CodePattern {
+impl TryFrom<Text> for CodePattern {
     type Error = String;
 
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        let parts: Vec<&str> = text.split('.').collect();
-        if parts.len() != 4 {
-            return Err(format!(
-                "code `{text}` must have four dotted octets, e.g. 127.0.0.2, 127.0.2.2-24 or 127.0.*.255"
-            ));
-        }
+    fn try_from(text: Text) -> Result<Self, Self::Error> {
         let mut octets = [OctetRange { lo: 0, hi: 255 }; 4];
-        for (slot, part) in octets.iter_mut().zip(&parts) {
+        let mut parts = text.split('.');
+        for slot in &mut octets {
+            let Some(part) = parts.next() else {
+                return Err(four_octets(&text));
+            };
             *slot = parse_octet(part).ok_or_else(|| {
                 format!("code `{text}`: `{part}` is not an octet (0-255), a range (a-b) or `*`")
             })?;
         }
+        if parts.next().is_some() {
+            return Err(four_octets(&text));
+        }
         Ok(CodePattern { octets, text })
     }
+}
+
+impl TryFrom<String> for CodePattern {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        CodePattern::try_from(Text::from(text))
+    }
+}
+
+fn four_octets(text: &str) -> String {
+    format!(
+        "code `{text}` must have four dotted octets, e.g. 127.0.0.2, 127.0.2.2-24 or 127.0.*.255"
+    )
 }
 
 fn parse_octet(part: &str) -> Option<OctetRange> {

@@ -125,9 +125,9 @@ pub struct Code {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TestPoints {
     /// Must be listed (127.0.0.2, `::ffff:7f00:2`, `test`, or the list's own).
-    pub positive: String,
+    pub positive: Text,
     /// Must not be listed (127.0.0.1, `::ffff:7f00:1`, `invalid`, or the list's own).
-    pub negative: String,
+    pub negative: Text,
 }
 
 /// How to get off a list.
@@ -178,7 +178,7 @@ pub struct List {
     /// Short, stable identifier (`spamhaus-zen`).
     pub id: String,
     /// Human name.
-    pub name: String,
+    pub name: Text,
     /// The DNS zone; may contain `{key}` for lists that take a key in the zone name.
     pub zone: String,
     /// What the list can be asked about.

@@ -29,7 +29,7 @@ struct RawCatalog {
 #[serde(deny_unknown_fields)]
 struct RawList {
     id: Spanned<String>,
-    name: String,
+    name: Text,
     zone: Spanned<String>,
     #[serde(default)]
     query: Option<Spanned<Vec<QueryKind>>>,
@@ -216,8 +216,8 @@ fn validate(
     ids: &mut HashMap<String, Range<usize>>,
     zones: &mut HashMap<String, Range<usize>>,
 ) -> Result<List, Error> {
-    let id = raw.id.get_ref().clone();
     let id_span = raw.id.span();
+    let id = raw.id.into_inner();
     if id.is_empty()
         || !id
             .chars()
@@ -232,12 +232,11 @@ fn validate(
         return Err(at(id_span, format!("list id `{id}` is used twice")));
     }
 
-    let zone = raw
-        .zone
-        .get_ref()
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
     let zone_span = raw.zone.span();
+    let mut zone = raw.zone.into_inner();
+    if zone.ends_with('.') || zone.bytes().any(|b| b.is_ascii_uppercase()) {
+        zone = zone.trim_end_matches('.').to_ascii_lowercase();
+    }
     check_zone(&zone).map_err(|why| {
         at(
             zone_span.clone(),
@@ -490,9 +489,9 @@ fn test_points(
     let (raw_pos, raw_neg) = raw
         .map(|t| (t.positive, t.negative))
         .unwrap_or((None, None));
-    let pick = |given: Option<Spanned<String>>, default: &str| -> Result<String, Error> {
+    let pick = |given: Option<Spanned<String>>, default: &'static str| -> Result<Text, Error> {
         let Some(given) = given else {
-            return Ok(default.to_string());
+            return Ok(default.into());
         };
         let value = given.get_ref().trim_end_matches('.').to_ascii_lowercase();
         let fits = match value.parse::<IpAddr>() {
@@ -508,7 +507,7 @@ fn test_points(
                 ),
             ));
         }
-        Ok(value)
+        Ok(value.into())
     };
     Ok(TestPoints {
         positive: pick(raw_pos, positive)?,
@@ -517,7 +516,11 @@ fn test_points(
 }
 
 fn check_zone(zone: &str) -> Result<(), &'static str> {
-    let without_key = zone.replace("{key}", "key");
+    let without_key = if zone.contains("{key}") {
+        std::borrow::Cow::Owned(zone.replace("{key}", "key"))
+    } else {
+        std::borrow::Cow::Borrowed(zone)
+    };
     if without_key.split('.').count() < 2 {
         return Err("must have at least two labels");
     }

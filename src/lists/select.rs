@@ -68,7 +68,7 @@ impl Selection {
             if let Some(defunct) = &list.defunct {
                 return Err(Error::DefunctList {
                     id: id.clone(),
-                    name: list.name.clone(),
+                    name: list.name.to_string(),
                     since: defunct.since.as_ref().map(Text::to_string),
                     reason: defunct.reason.to_string(),
                 });

@@ -387,7 +387,7 @@ impl Item {
             address: address.to_string(),
             list: ListInfo {
                 id: list_id.to_string(),
-                name: list.map_or_else(|| list_id.to_string(), |l| l.name.clone()),
+                name: list.map_or_else(|| list_id.to_string(), |l| l.name.to_string()),
                 zone: list.map_or_else(String::new, |l| l.zone.clone()),
                 policy: policy.to_string(),
             },

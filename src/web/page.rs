@@ -178,7 +178,7 @@ pub fn build(setup: &Setup, days: u32, now: i64) -> Result<Page, Error> {
     let name = |id: &str| {
         catalog
             .get(id)
-            .map_or_else(|| id.to_string(), |l| l.name.clone())
+            .map_or_else(|| id.to_string(), |l| l.name.to_string())
     };
 
     let mut views = Vec::with_capacity(targets.len());
@@ -247,7 +247,7 @@ fn list_views(store: &Store, catalog: &Catalog) -> Result<Vec<ListView>, Error> 
             let list = catalog.get(&id);
             let streak = streaks.get(&id);
             ListView {
-                name: list.map_or_else(|| id.clone(), |l| l.name.clone()),
+                name: list.map_or_else(|| id.clone(), |l| l.name.to_string()),
                 zone: list.map_or_else(String::new, |l| l.zone.clone()),
                 healthy: crate::dns::Health::is_trusted_word(&health),
                 health,
