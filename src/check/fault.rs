@@ -138,7 +138,7 @@ mod tests {
             .filter(|l| l.defunct.is_none())
             .zip(healths)
             .map(|(list, &health)| ListHealth {
-                list: Arc::new(list.clone()),
+                list: Arc::clone(list),
                 health,
                 detail: None,
             })

@@ -12,6 +12,7 @@ mod text;
 
 use std::fmt;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -230,8 +231,8 @@ impl List {
 /// A whole catalog, with where it came from for error messages.
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    /// Every entry in file order, defunct ones included.
-    pub lists: Vec<List>,
+    /// Every entry in file order, defunct ones included; shared with the runs that query them.
+    pub lists: Vec<Arc<List>>,
     /// `lists.toml (built-in)` or the path of the file read.
     pub origin: String,
 }
@@ -261,7 +262,9 @@ impl Catalog {
         // A mirror file named relative to the catalog is found next to it.
         let dir = path.parent().unwrap_or(Path::new("."));
         for list in &mut catalog.lists {
-            if let Some(mirror) = list.mirror.as_mut().filter(|m| m.file.is_relative()) {
+            if list.mirror.as_ref().is_some_and(|m| m.file.is_relative())
+                && let Some(mirror) = Arc::make_mut(list).mirror.as_mut()
+            {
                 mirror.file = dir.join(&mirror.file);
             }
         }
@@ -290,7 +293,10 @@ impl Catalog {
 
     /// The entry with this id.
     pub fn get(&self, id: &str) -> Option<&List> {
-        self.lists.iter().find(|list| list.id == id)
+        self.lists
+            .iter()
+            .find(|list| list.id == id)
+            .map(|list| &**list)
     }
 }
 

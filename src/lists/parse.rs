@@ -157,7 +157,7 @@ fn build(raw: RawCatalog, text: &str, origin: &str) -> Result<Catalog, Error> {
     let mut lists = Vec::with_capacity(raw.lists.len());
     for entry in raw.lists {
         let list = validate(entry, &at, &mut ids, &mut zones)?;
-        lists.push(list);
+        lists.push(std::sync::Arc::new(list));
     }
     Ok(Catalog {
         lists,

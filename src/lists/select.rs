@@ -88,12 +88,12 @@ impl Selection {
             .iter()
             .filter(|l| l.defunct.is_none() && wanted(l))
         {
-            let mirror = request
+            let mirror_given = request
                 .mirrors
                 .iter()
                 .find(|(id, _)| *id == list.id)
-                .map(|(_, source)| source.clone())
-                .or_else(|| list.mirror.clone());
+                .map(|(_, source)| source.clone());
+            let mirror = mirror_given.as_ref().or(list.mirror.as_ref());
             // A list sold only by rsync has no DNS zone anyone may ask.
             if list.access == super::Access::Subscription && mirror.is_none() {
                 notes.push(format!(
@@ -133,15 +133,15 @@ impl Selection {
                     }
                 },
             };
-            let mut list = list.clone();
+            // The catalog's entry is shared, and copied only where the config changes it.
+            let mut list = Arc::clone(list);
             if let Some((_, limits)) = request.limits.iter().find(|(id, _)| *id == list.id) {
-                list.limits = *limits;
+                Arc::make_mut(&mut list).limits = *limits;
             }
-            list.mirror = mirror;
-            lists.push(ActiveList {
-                list: Arc::new(list),
-                zone,
-            });
+            if let Some(mirror) = mirror_given {
+                Arc::make_mut(&mut list).mirror = Some(mirror);
+            }
+            lists.push(ActiveList { list, zone });
         }
         Ok(Selection { lists, notes })
     }
