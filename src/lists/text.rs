@@ -99,27 +99,26 @@ impl<'de> Visitor<'de> for TextVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::lists::{BUILTIN_TOML, Catalog, image, parse};
+
+    fn first_note(catalog: &Catalog) -> &Text {
+        catalog
+            .lists
+            .iter()
+            .find_map(|l| l.note.as_ref())
+            .expect("a list with a note")
+    }
 
     #[test]
     fn texts_of_the_image_are_borrowed_and_others_owned() {
-        let catalog = crate::lists::Catalog::builtin().expect("the built-in catalog");
-        let note = catalog
-            .lists
-            .iter()
-            .find_map(|l| l.note.as_ref())
-            .expect("a list with a note");
+        let builtin = Catalog::builtin().expect("the built-in catalog");
+        let note = first_note(&builtin);
         assert!(matches!(note.0, Cow::Borrowed(_)), "{note:?}");
-        assert!(super::super::image::within_builtin(note).is_some());
+        assert!(image::within_builtin(note).is_some());
+        assert!(image::within_builtin(&note.to_string()).is_none());
 
-        let copy = note.to_string();
-        assert!(super::super::image::within_builtin(&copy).is_none());
-        let from_file = crate::lists::parse::parse(crate::lists::BUILTIN_TOML, "lists.toml")
-            .expect("lists.toml parses");
-        let owned = from_file
-            .lists
-            .iter()
-            .find_map(|l| l.note.as_ref())
-            .expect("a list with a note");
+        let from_file = parse::parse(BUILTIN_TOML, "lists.toml").expect("lists.toml parses");
+        let owned = first_note(&from_file);
         assert!(matches!(owned.0, Cow::Owned(_)), "{owned:?}");
         assert_eq!(owned, note);
     }
