@@ -70,14 +70,6 @@ impl TryFrom<Text> for CodePattern {
     }
 }
 
-impl TryFrom<String> for CodePattern {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        CodePattern::try_from(Text::from(text))
-    }
-}
-
 fn four_octets(text: &str) -> String {
     format!(
         "code `{text}` must have four dotted octets, e.g. 127.0.0.2, 127.0.2.2-24 or 127.0.*.255"
@@ -121,7 +113,7 @@ mod tests {
 
     fn matcher(pattern: &str, bits: Option<u8>) -> CodeMatcher {
         CodeMatcher {
-            pattern: CodePattern::try_from(pattern.to_string()).expect("valid pattern"),
+            pattern: CodePattern::try_from(Text::from(pattern.to_string())).expect("valid pattern"),
             bits,
         }
     }
@@ -166,7 +158,7 @@ mod tests {
             "127.0.0.x",
             "127.0.0.2.1",
         ] {
-            let err = CodePattern::try_from(bad.to_string()).expect_err(bad);
+            let err = CodePattern::try_from(Text::from(bad)).expect_err(bad);
             assert!(err.contains(bad), "{err}");
         }
     }

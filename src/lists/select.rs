@@ -88,14 +88,17 @@ impl Selection {
             .iter()
             .filter(|l| l.defunct.is_none() && wanted(l))
         {
-            let mirror_given = request
+            // A mirror named in the config takes the place of the catalog's.
+            let config_mirror = request
                 .mirrors
                 .iter()
                 .find(|(id, _)| *id == list.id)
-                .map(|(_, source)| source.clone());
-            let mirror = mirror_given.as_ref().or(list.mirror.as_ref());
+                .map(|(_, source)| source);
             // A list sold only by rsync has no DNS zone anyone may ask.
-            if list.access == super::Access::Subscription && mirror.is_none() {
+            if list.access == super::Access::Subscription
+                && config_mirror.is_none()
+                && list.mirror.is_none()
+            {
                 notes.push(format!(
                     "{} skipped: its data is sold by rsync only; name your copy with `[lists] mirror.{} = {{ file = \"...\", format = \"{}\" }}` in the config",
                     list.id,
@@ -138,8 +141,8 @@ impl Selection {
             if let Some((_, limits)) = request.limits.iter().find(|(id, _)| *id == list.id) {
                 Arc::make_mut(&mut list).limits = *limits;
             }
-            if let Some(mirror) = mirror_given {
-                Arc::make_mut(&mut list).mirror = Some(mirror);
+            if let Some(mirror) = config_mirror {
+                Arc::make_mut(&mut list).mirror = Some(mirror.clone());
             }
             lists.push(ActiveList { list, zone });
         }

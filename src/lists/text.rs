@@ -14,13 +14,6 @@ use serde::{Serialize, Serializer};
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Text(Cow<'static, str>);
 
-impl Text {
-    /// The text as a plain string slice.
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
 impl Deref for Text {
     type Target = str;
 
@@ -44,12 +37,6 @@ impl From<&'static str> for Text {
 impl From<String> for Text {
     fn from(text: String) -> Text {
         Text(Cow::Owned(text))
-    }
-}
-
-impl PartialEq<str> for Text {
-    fn eq(&self, other: &str) -> bool {
-        *self.0 == *other
     }
 }
 
