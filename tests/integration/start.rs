@@ -83,3 +83,29 @@ fn with_standard_output_closed_what_it_prints_does_not_land_in_a_file_it_writes(
         std::fs::read_to_string(&expected).expect("the expected config")
     );
 }
+
+#[test]
+fn arguments_read_from_c_main_keep_their_bytes_and_bad_ones_are_usage_errors() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+
+    // Not UTF-8: refused as usage, not a panic and not a check of something else.
+    let out = Command::new(BIN)
+        .arg("check")
+        .arg(OsStr::from_bytes(b"192.0.2.\xff"))
+        .output()
+        .expect("run rblwatch");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("invalid UTF-8"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // A wrong address arrives whole, spaces and all, and is named in the error.
+    let out = Command::new(BIN)
+        .args(["check", "192.0.2.5 x"])
+        .output()
+        .expect("run rblwatch");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("192.0.2.5 x"), "{stderr}");
+}
