@@ -17,6 +17,7 @@ fn main() {
     println!("cargo::rerun-if-changed=lists.toml");
     println!("cargo::rerun-if-changed=build.rs");
     link_unwinder_statically();
+    pack_relative_relocations();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let text = std::fs::read_to_string("lists.toml").expect("lists.toml is readable");
     let image = toml::from_str::<Value>(&text)
@@ -91,5 +92,47 @@ fn link_unwinder_statically() {
     let var = |name: &str| std::env::var(name).unwrap_or_default();
     if var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu" {
         println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
+    }
+}
+
+/// Has the linker write the binary's relative relocations packed (DT_RELR, `-z
+/// pack-relative-relocs`): about 13,000 of them, each 24 bytes as RELA, 4 KB in all packed. The
+/// dynamic loader reads and applies them at every start, and the 78 pages of the unpacked table
+/// were a fifth of a millisecond of each run (interleaved A/B, 600 runs). glibc reads the packed
+/// form from 2.36 on, and the linker marks the binary as needing it; so this is done only when
+/// the binary is built on, and for, the machine's own glibc, and that glibc is 2.36 or later.
+fn pack_relative_relocations() {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let native = var("HOST") == var("TARGET");
+    if native
+        && var("CARGO_CFG_TARGET_OS") == "linux"
+        && var("CARGO_CFG_TARGET_ENV") == "gnu"
+        && glibc_at_least(2, 36)
+    {
+        println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
+    }
+}
+
+/// Whether the glibc this build script runs on is at least `major.minor` (false off glibc).
+fn glibc_at_least(major: u32, minor: u32) -> bool {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        unsafe extern "C" {
+            fn gnu_get_libc_version() -> *const std::ffi::c_char;
+        }
+        // SAFETY: glibc returns a static NUL-terminated string such as "2.36".
+        let version = unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) };
+        let mut parts = version
+            .to_str()
+            .unwrap_or_default()
+            .split('.')
+            .map(|n| n.parse::<u32>().unwrap_or(0));
+        let found = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        found >= (major, minor)
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        let _ = (major, minor);
+        false
     }
 }

@@ -387,6 +387,36 @@ fn a_broken_override_template_is_found_by_config_check() {
 }
 
 #[test]
+fn a_template_can_raise_to_a_power() {
+    // The binary brings its own `pow` (it does not load glibc's libm); minijinja's `**` on
+    // floats is what reaches it.
+    let w = Watch::start();
+    let dir = shared_dir();
+    write_file(
+        dir.path(),
+        "listed.txt",
+        "{{ 2 ** 0.5 }} {{ 1.5 ** 2 }} {{ 10 ** -1.0 }}\n",
+    );
+    with_mail(&w, free_tcp_port(), "");
+    let config = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(
+        w.config(),
+        config.replace(
+            "[notify]\n",
+            &format!("[notify]\ntemplates = \"{}\"\n", dir.path().display()),
+        ),
+    )
+    .expect("config");
+    let run = w.rblwatch(&["notify", "render", "--event", "listed"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("1.4142135623730951 2.25 0.1"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
 fn delist_gives_the_steps_and_a_request_is_followed_up() {
     let w = Watch::start();
     let smtp = Smtp::start(free_tcp_port(), &SmtpOptions::default());

@@ -19,6 +19,36 @@ fn the_unwinder_is_linked_in_not_loaded_at_every_start() {
 }
 
 #[test]
+fn no_math_library_is_loaded_and_the_relocations_are_packed() {
+    let out = Command::new("readelf")
+        .args(["-d", BIN])
+        .output()
+        .expect("run readelf (binutils)");
+    let dynamic = String::from_utf8_lossy(&out.stdout);
+    assert!(dynamic.contains("libc.so"), "{dynamic}");
+    assert!(!dynamic.contains("libm.so"), "{dynamic}");
+    // Packed only where the glibc it is built on reads them (2.36 on).
+    let glibc = Command::new("getconf")
+        .arg("GNU_LIBC_VERSION")
+        .output()
+        .expect("run getconf");
+    let glibc = String::from_utf8_lossy(&glibc.stdout);
+    let version: Vec<u32> = glibc
+        .trim()
+        .trim_start_matches("glibc ")
+        .split('.')
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    if version >= vec![2, 36] {
+        assert!(dynamic.contains("(RELR)"), "glibc {glibc}: {dynamic}");
+        assert!(
+            !dynamic.contains("(RELACOUNT)"),
+            "relative relocations left unpacked: {dynamic}"
+        );
+    }
+}
+
+#[test]
 fn a_reader_that_stops_early_ends_the_run_quietly_not_by_a_signal() {
     // The catalog as JSON is larger than a pipe holds, so the writer meets the closed end.
     let mut child = Command::new(BIN)
