@@ -344,6 +344,19 @@ fn a_webhook_receives_the_json_document_and_slack_gets_text() {
     assert_eq!(posts[1].1["source"], "rblwatch");
 }
 
+/// Points the watch's config at `dir` for template overrides.
+fn with_templates(w: &Watch, dir: &std::path::Path) {
+    let config = std::fs::read_to_string(w.config()).expect("config");
+    std::fs::write(
+        w.config(),
+        config.replace(
+            "[notify]\n",
+            &format!("[notify]\ntemplates = \"{}\"\n", dir.display()),
+        ),
+    )
+    .expect("config");
+}
+
 #[test]
 fn a_broken_override_template_is_found_by_config_check() {
     let w = Watch::start();
@@ -355,15 +368,7 @@ fn a_broken_override_template_is_found_by_config_check() {
     );
     let smtp_port = free_tcp_port();
     with_mail(&w, smtp_port, "");
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace(
-            "[notify]\n",
-            &format!("[notify]\ntemplates = \"{}\"\n", dir.path().display()),
-        ),
-    )
-    .expect("config");
+    with_templates(&w, dir.path());
     let run = w.rblwatch(&["config", "check"]);
     assert_eq!(run.code, 2, "{run:?}");
     let expected = format!(
@@ -398,15 +403,7 @@ fn a_template_can_raise_to_a_power() {
         "{{ 2 ** 0.5 }} {{ 1.5 ** 2 }} {{ 10 ** -1.0 }}\n",
     );
     with_mail(&w, free_tcp_port(), "");
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace(
-            "[notify]\n",
-            &format!("[notify]\ntemplates = \"{}\"\n", dir.path().display()),
-        ),
-    )
-    .expect("config");
+    with_templates(&w, dir.path());
     let run = w.rblwatch(&["notify", "render", "--event", "listed"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(

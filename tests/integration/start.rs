@@ -7,24 +7,25 @@ use std::process::{Command, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_rblwatch");
 
-#[test]
-fn the_unwinder_is_linked_in_not_loaded_at_every_start() {
+/// The binary's dynamic section as `readelf -d` prints it.
+fn dynamic_section() -> String {
     let out = Command::new("readelf")
         .args(["-d", BIN])
         .output()
         .expect("run readelf (binutils)");
-    let dynamic = String::from_utf8_lossy(&out.stdout);
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_unwinder_is_linked_in_not_loaded_at_every_start() {
+    let dynamic = dynamic_section();
     assert!(dynamic.contains("(NEEDED)"), "{dynamic}");
     assert!(!dynamic.contains("libgcc_s"), "{dynamic}");
 }
 
 #[test]
 fn no_math_library_is_loaded_and_the_relocations_are_packed() {
-    let out = Command::new("readelf")
-        .args(["-d", BIN])
-        .output()
-        .expect("run readelf (binutils)");
-    let dynamic = String::from_utf8_lossy(&out.stdout);
+    let dynamic = dynamic_section();
     assert!(dynamic.contains("libc.so"), "{dynamic}");
     assert!(!dynamic.contains("libm.so"), "{dynamic}");
     // Packed only where the glibc it is built on reads them (2.36 on).
