@@ -98,7 +98,7 @@ fn link_unwinder_statically() {
 /// Has the linker write the binary's relative relocations packed (DT_RELR, `-z
 /// pack-relative-relocs`): about 13,000 of them, each 24 bytes as RELA, 4 KB in all packed. The
 /// dynamic loader reads and applies them at every start, and the 78 pages of the unpacked table
-/// were a fifth of a millisecond of each run (interleaved A/B, 600 runs). glibc reads the packed
+/// were a quarter of a millisecond of each run (interleaved A/B, 600 runs). glibc reads the packed
 /// form from 2.36 on, and the linker marks the binary as needing it; so this is done only when
 /// the binary is built on, and for, the machine's own glibc, and that glibc is 2.36 or later.
 fn pack_relative_relocations() {
