@@ -77,12 +77,10 @@ pub fn run(setup: &Setup, args: &DelistArgs) -> Result<u8, Error> {
     items.sort_by_key(|i| (i.address.clone(), rank(i)));
 
     if args.format == ListFormat::Json {
-        serde_json::to_writer_pretty(
+        crate::report::write_document(
             &mut out,
             &serde_json::json!({ "version": 1, "listings": items }),
-        )
-        .map_err(std::io::Error::from)?;
-        writeln!(out)?;
+        )?;
         return Ok(u8::from(!items.is_empty()));
     }
     if items.is_empty() {

@@ -109,12 +109,10 @@ pub async fn run(
 
     let mut out = std::io::stdout().lock();
     if args.format == ListFormat::Json {
-        serde_json::to_writer_pretty(
+        crate::report::write_document(
             &mut out,
             &serde_json::json!({ "version": 1, "findings": findings }),
-        )
-        .map_err(std::io::Error::from)?;
-        writeln!(out)?;
+        )?;
     } else {
         let width = findings
             .iter()

@@ -142,8 +142,7 @@ pub fn write_json(out: &mut dyn Write, catalog: &Catalog) -> io::Result<()> {
             },
         })
         .collect();
-    serde_json::to_writer_pretty(&mut *out, &docs).map_err(io::Error::from)?;
-    writeln!(out)
+    super::write_document(out, &docs)
 }
 
 #[derive(Serialize)]
@@ -166,8 +165,7 @@ pub fn write_health(out: &mut dyn Write, lists: &[ListHealth], json: bool) -> io
                 detail: h.detail.as_deref(),
             })
             .collect();
-        serde_json::to_writer_pretty(&mut *out, &docs).map_err(io::Error::from)?;
-        return writeln!(out);
+        return super::write_document(out, &docs);
     }
     let id_w = lists.iter().map(|h| h.list.id.len()).max().unwrap_or(2);
     for h in lists {

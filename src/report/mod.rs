@@ -14,7 +14,10 @@ pub mod table;
 pub mod watch;
 
 use std::collections::BTreeMap;
+use std::io::{self, Write};
 use std::net::Ipv4Addr;
+
+use serde::Serialize;
 
 use crate::check::{CheckReport, Outcome};
 use crate::dns::Status;
@@ -26,6 +29,14 @@ pub const EXIT_CLEAR: u8 = 0;
 pub const EXIT_LISTED: u8 = 1;
 /// Exit status when some target got no definite answer from any list.
 pub const EXIT_UNKNOWN: u8 = 3;
+
+/// Writes `doc` as an indented JSON document and a newline: the `--format json` output of the
+/// commands that print one document. A write error keeps its kind, so a reader that closed the
+/// pipe early stays a `BrokenPipe` (a quiet end), not a failure.
+pub fn write_document(out: &mut dyn Write, doc: &impl Serialize) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, doc).map_err(io::Error::from)?;
+    writeln!(out)
+}
 
 /// Counts over a whole run.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

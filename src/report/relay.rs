@@ -161,6 +161,5 @@ pub fn write_json(out: &mut dyn Write, report: &Report) -> io::Result<()> {
         },
         exit_code: report.verdict.exit_code(),
     };
-    serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
-    writeln!(out)
+    super::write_document(out, &doc)
 }

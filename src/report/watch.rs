@@ -161,8 +161,7 @@ pub fn write_pass(out: &mut dyn Write, pass: &Pass<'_>, json: bool) -> io::Resul
             "notifications": notifications,
             "listed": listed.iter().map(|s| with_times(serde_json::to_value(s).unwrap_or(Value::Null), &["since", "checked"])).collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
-        return writeln!(out);
+        return super::write_document(out, &doc);
     }
     for event in events {
         event_line(out, event, false)?;
@@ -274,8 +273,7 @@ pub fn write_status(out: &mut dyn Write, view: &StatusView<'_>, json: bool) -> i
                 "last_seen": clock::format(w.seen),
             })).collect::<Vec<_>>(),
         });
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
-        return writeln!(out);
+        return super::write_document(out, &doc);
     }
     for s in states {
         let word = match (s.status.as_str(), s.policy.as_str()) {
@@ -354,8 +352,7 @@ pub fn write_history(out: &mut dyn Write, events: &[Event], json: bool) -> io::R
     if json {
         let doc =
             json!({ "version": 1, "events": events.iter().map(event_json).collect::<Vec<_>>() });
-        serde_json::to_writer_pretty(&mut *out, &doc).map_err(io::Error::from)?;
-        return writeln!(out);
+        return super::write_document(out, &doc);
     }
     for event in events {
         event_line(out, event, true)?;
