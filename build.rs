@@ -89,8 +89,7 @@ fn seven_bits(mut n: u64, bytes: usize, out: &mut Vec<u8>) {
 /// on a virtual machine), and mapping it costs as much again; together about 0.1 ms of each
 /// run. Only the GNU toolchain on Linux ships it; elsewhere the default stays.
 fn link_unwinder_statically() {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    if var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu" {
+    if target_is_linux_gnu() {
         println!("cargo::rustc-link-lib=static:-bundle=gcc_eh");
     }
 }
@@ -102,15 +101,16 @@ fn link_unwinder_statically() {
 /// form from 2.36 on, and the linker marks the binary as needing it; so this is done only when
 /// the binary is built on, and for, the machine's own glibc, and that glibc is 2.36 or later.
 fn pack_relative_relocations() {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let native = var("HOST") == var("TARGET");
-    if native
-        && var("CARGO_CFG_TARGET_OS") == "linux"
-        && var("CARGO_CFG_TARGET_ENV") == "gnu"
-        && glibc_at_least(2, 36)
-    {
+    let native = std::env::var("HOST").ok() == std::env::var("TARGET").ok();
+    if native && target_is_linux_gnu() && glibc_at_least(2, 36) {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+}
+
+/// Whether the binary is built for Linux with the GNU C library.
+fn target_is_linux_gnu() -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu"
 }
 
 /// Whether the glibc this build script runs on is at least `major.minor` (false off glibc).
