@@ -18,6 +18,7 @@ fn main() {
     println!("cargo::rerun-if-changed=build.rs");
     link_unwinder_statically();
     pack_relative_relocations();
+    order_startup_functions();
     let out = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets OUT_DIR"));
     let text = std::fs::read_to_string("lists.toml").expect("lists.toml is readable");
     let image = toml::from_str::<Value>(&text)
@@ -105,6 +106,63 @@ fn pack_relative_relocations() {
     if native && target_is_linux_gnu() && glibc_at_least(2, 36) {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
+}
+
+/// Hands the linker `src/startup.order` (written by `bench/startup.sh --order`): the 600 or so
+/// functions a start runs, which it then lays out side by side at the start of the code
+/// instead of spread over its 11 MB. A check then takes 15 page faults for code instead of 55,
+/// and the kernel maps and unmaps about 600 fewer pages: 3.31 ms to 2.90 ms a check
+/// (interleaved A/B, 500 runs). The option is LLD's (the linker rustc itself uses on x86-64 Linux from 1.90 on),
+/// so it is passed only when a probe shows the linker this build uses takes it; and only to
+/// release builds, whose functions are the ones the file names.
+fn order_startup_functions() {
+    let order = "src/startup.order";
+    println!("cargo::rerun-if-changed={order}");
+    let order =
+        PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap_or_default()).join(order);
+    let args = [
+        format!("-Wl,--symbol-ordering-file={}", order.display()),
+        "-Wl,--no-warn-symbol-ordering".to_string(),
+    ];
+    if std::env::var("PROFILE").as_deref() == Ok("release") && linker_takes(&args) {
+        for arg in args {
+            println!("cargo::rustc-link-arg-bins={arg}");
+        }
+    }
+}
+
+/// Whether the linker this build uses links a program with `args` added: an empty program is
+/// built with the same compiler, target, flags and linker as the package.
+fn linker_takes(args: &[String]) -> bool {
+    let var = |name: &str| std::env::var(name).unwrap_or_default();
+    let out = PathBuf::from(var("OUT_DIR"));
+    let source = out.join("probe.rs");
+    if std::fs::write(&source, "fn main() {}\n").is_err() {
+        return false;
+    }
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    let mut probe = std::process::Command::new(rustc);
+    probe
+        .args(["--edition=2024", "--crate-type=bin", "--target"])
+        .arg(var("TARGET"))
+        .arg("-o")
+        .arg(out.join("probe"))
+        .arg(&source);
+    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    probe.args(flags.split('\x1f').filter(|flag| !flag.is_empty()));
+    if let Some(linker) = std::env::var_os("RUSTC_LINKER") {
+        probe
+            .arg("-C")
+            .arg(format!("linker={}", linker.to_string_lossy()));
+    }
+    for arg in args {
+        probe.arg("-C").arg(format!("link-arg={arg}"));
+    }
+    probe
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// Whether the binary is built for Linux with the GNU C library.
