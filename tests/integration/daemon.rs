@@ -267,12 +267,7 @@ fn sighup_with_a_bad_config_keeps_the_old_one() {
 
     // A changed listen address cannot move the running listener: the daemon says so.
     let moved = free_tcp_port();
-    let text = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        text.replace(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{moved}")),
-    )
-    .expect("config");
+    w.edit_config(&format!("127.0.0.1:{port}"), &format!("127.0.0.1:{moved}"));
     d.signal("HUP");
     d.wait_for("the warning about the listener", |log| {
         log.contains(&format!(

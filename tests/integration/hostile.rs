@@ -586,15 +586,10 @@ mod full_disk {
     }
 
     fn store_in(w: &Watch, dir: &std::path::Path) {
-        let config = std::fs::read_to_string(w.config()).expect("config");
-        std::fs::write(
-            w.config(),
-            config.replace(
-                "store = \"state.db\"",
-                &format!("store = \"{}\"", dir.join("state.db").display()),
-            ),
-        )
-        .expect("config");
+        w.edit_config(
+            "store = \"state.db\"",
+            &format!("store = \"{}\"", dir.join("state.db").display()),
+        );
     }
 
     #[test]

@@ -193,12 +193,7 @@ fn a_rejected_recipient_missing_starttls_and_a_wrong_login_are_clear_errors_and_
     let w = Watch::start();
     let smtp = Smtp::start(free_tcp_port(), &SmtpOptions::default());
     with_mail(&w, smtp.port, "");
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace("security = \"none\"", "security = \"starttls\""),
-    )
-    .expect("config");
+    w.edit_config("security = \"none\"", "security = \"starttls\"");
     w.data("192.0.2.5\n", true);
     w.at(&["run"], Some(DAY));
     kept_with(&w, "STARTTLS");
@@ -346,15 +341,10 @@ fn a_webhook_receives_the_json_document_and_slack_gets_text() {
 
 /// Points the watch's config at `dir` for template overrides.
 fn with_templates(w: &Watch, dir: &std::path::Path) {
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace(
-            "[notify]\n",
-            &format!("[notify]\ntemplates = \"{}\"\n", dir.display()),
-        ),
-    )
-    .expect("config");
+    w.edit_config(
+        "[notify]\n",
+        &format!("[notify]\ntemplates = \"{}\"\n", dir.display()),
+    );
 }
 
 #[test]
@@ -513,20 +503,17 @@ fn starttls_with_a_private_ca_delivers_and_an_untrusted_certificate_is_a_tls_err
     let w = Watch::start();
     let smtp = Smtp::start(free_tcp_port(), &options);
     with_mail(&w, smtp.port, "");
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    let starttls = config.replace("security = \"none\"", "security = \"starttls\"");
     // Without the CA the certificate is not trusted: a TLS error, and the mail is kept.
-    std::fs::write(w.config(), &starttls).expect("config");
+    w.edit_config("security = \"none\"", "security = \"starttls\"");
     w.data("192.0.2.5\n", true);
     w.at(&["run"], Some(DAY));
     kept_with(&w, "TLS");
     assert!(smtp.messages().is_empty());
     // With it, the kept mails go out over STARTTLS.
-    std::fs::write(
-        w.config(),
-        format!("{starttls}ca_file = \"{}\"\n", ca.ca.display()),
-    )
-    .expect("config");
+    w.edit_config(
+        "security = \"starttls\"",
+        &format!("security = \"starttls\"\nca_file = \"{}\"", ca.ca.display()),
+    );
     let run = w.at(&["notify", "flush", "--all"], Some(DAY + 20));
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(smtp.messages().len(), 2);
@@ -571,12 +558,7 @@ fn tls_from_the_first_byte_delivers() {
     let w = Watch::start();
     let smtp = Smtp::start(free_tcp_port(), &options);
     with_mail(&w, smtp.port, &format!("ca_file = \"{}\"", ca.ca.display()));
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace("security = \"none\"", "security = \"tls\""),
-    )
-    .expect("config");
+    w.edit_config("security = \"none\"", "security = \"tls\"");
     let run = w.rblwatch(&["notify", "test"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_eq!(smtp.messages().len(), 2);

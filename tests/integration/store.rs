@@ -68,12 +68,7 @@ fn an_unwritable_store_path_is_named() {
     // A directory cannot be created below a regular file.
     let blocker = w.store().with_file_name("blocker");
     std::fs::write(&blocker, "a file").expect("file");
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace("store = \"state.db\"", "store = \"blocker/sub/state.db\""),
-    )
-    .expect("config");
+    w.edit_config("store = \"state.db\"", "store = \"blocker/sub/state.db\"");
     let run = w.rblwatch(&["run"]);
     assert_eq!(run.code, 3, "{run:?}");
     assert!(
@@ -89,12 +84,7 @@ fn an_unwritable_store_path_is_named() {
 #[test]
 fn a_fresh_store_is_created_with_its_directory_in_wal_mode() {
     let w = Watch::start();
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace("store = \"state.db\"", "store = \"deep/er/state.db\""),
-    )
-    .expect("config");
+    w.edit_config("store = \"state.db\"", "store = \"deep/er/state.db\"");
     w.pass();
     let path = w.config().with_file_name("deep/er/state.db");
     let db = rusqlite::Connection::open(&path).expect("open store");

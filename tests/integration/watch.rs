@@ -128,6 +128,17 @@ impl Watch {
         &self.config
     }
 
+    /// Replaces `from` with `to` in the config; `from` must be there, so that an edit that
+    /// finds nothing to change fails the test instead of leaving the config as it was.
+    pub(crate) fn edit_config(&self, from: &str, to: &str) {
+        let config = std::fs::read_to_string(&self.config).expect("config");
+        assert!(
+            config.contains(from),
+            "`{from}` is not in the config:\n{config}"
+        );
+        std::fs::write(&self.config, config.replace(from, to)).expect("config");
+    }
+
     /// What a process run on this watch's config needs in its environment.
     pub(crate) fn env(&self) -> Vec<(&'static str, &'static str)> {
         self.store.env()
@@ -520,12 +531,7 @@ fn two_passes_never_run_at_once() {
 #[test]
 fn a_daily_limit_counts_every_pass_of_the_day() {
     let w = Watch::start();
-    let config = std::fs::read_to_string(w.config()).expect("config");
-    std::fs::write(
-        w.config(),
-        config.replace("only = [\"w\"]", "only = [\"w\"]\nlimits.w = { daily = 5 }"),
-    )
-    .expect("config");
+    w.edit_config("only = [\"w\"]", "only = [\"w\"]\nlimits.w = { daily = 5 }");
     let day = 1_795_824_000; // 2026-11-28T00:00:00Z
     // Pass 1: two test points and two addresses, 4 of the 5.
     let first = w.at(&["run", "--format", "json"], Some(day + 60)).json();
