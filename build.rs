@@ -102,7 +102,7 @@ fn link_unwinder_statically() {
 /// form from 2.36 on, and the linker marks the binary as needing it; so this is done only when
 /// the binary is built on, and for, the machine's own glibc, and that glibc is 2.36 or later.
 fn pack_relative_relocations() {
-    let native = std::env::var("HOST").ok() == std::env::var("TARGET").ok();
+    let native = env("HOST") == env("TARGET");
     if native && target_is_linux_gnu() && glibc_at_least(2, 36) {
         println!("cargo::rustc-link-arg-bins=-Wl,-z,pack-relative-relocs");
     }
@@ -124,7 +124,7 @@ fn order_startup_functions() {
         format!("-Wl,--symbol-ordering-file={}", order.display()),
         "-Wl,--no-warn-symbol-ordering".to_string(),
     ];
-    if std::env::var("PROFILE").as_deref() == Ok("release") && linker_takes(&args) {
+    if env("PROFILE") == "release" && linker_takes(&args) {
         for arg in args {
             println!("cargo::rustc-link-arg-bins={arg}");
         }
@@ -134,8 +134,7 @@ fn order_startup_functions() {
 /// Whether the linker this build uses links a program with `args` added: an empty program is
 /// built with the same compiler, target, flags and linker as the package.
 fn linker_takes(args: &[String]) -> bool {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    let out = PathBuf::from(var("OUT_DIR"));
+    let out = PathBuf::from(env("OUT_DIR"));
     let source = out.join("probe.rs");
     if std::fs::write(&source, "fn main() {}\n").is_err() {
         return false;
@@ -144,11 +143,11 @@ fn linker_takes(args: &[String]) -> bool {
     let mut probe = std::process::Command::new(rustc);
     probe
         .args(["--edition=2024", "--crate-type=bin", "--target"])
-        .arg(var("TARGET"))
+        .arg(env("TARGET"))
         .arg("-o")
         .arg(out.join("probe"))
         .arg(&source);
-    let flags = var("CARGO_ENCODED_RUSTFLAGS");
+    let flags = env("CARGO_ENCODED_RUSTFLAGS");
     probe.args(flags.split('\x1f').filter(|flag| !flag.is_empty()));
     if let Some(linker) = std::env::var_os("RUSTC_LINKER") {
         let mut arg = std::ffi::OsString::from("linker=");
@@ -167,8 +166,12 @@ fn linker_takes(args: &[String]) -> bool {
 
 /// Whether the binary is built for Linux with the GNU C library.
 fn target_is_linux_gnu() -> bool {
-    let var = |name: &str| std::env::var(name).unwrap_or_default();
-    var("CARGO_CFG_TARGET_OS") == "linux" && var("CARGO_CFG_TARGET_ENV") == "gnu"
+    env("CARGO_CFG_TARGET_OS") == "linux" && env("CARGO_CFG_TARGET_ENV") == "gnu"
+}
+
+/// The value cargo gives the build script in `name`, empty when it gives none.
+fn env(name: &str) -> String {
+    std::env::var(name).unwrap_or_default()
 }
 
 /// Whether the glibc this build script runs on is at least `major.minor` (false off glibc).
